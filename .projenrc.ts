@@ -1,0 +1,140 @@
+import { awscdk, javascript, JsonFile } from 'projen';
+
+/** Versions shared by the library's dev tooling and the relay image, kept in one place. */
+const JOSE_VERSION = '6.2.18';
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'cdk-transwrap-relay',
+  description:
+    'Go live from a web browser to Amazon IVS or any RTMP(S) ingest: a CDK construct that deploys a Bun WebSocket-to-FFmpeg relay on ECS Fargate, with a task registry and cdk-nag clean defaults.',
+  keywords: ['cdk', 'awscdk', 'ivs', 'rtmp', 'rtmps', 'webrtc', 'mediarecorder', 'ffmpeg', 'fargate', 'live-streaming'],
+  author: 'Transwrap',
+  authorAddress: 'eng@transwrap.dev',
+  repositoryUrl: 'https://github.com/transwrap/cdk-transwrap-relay.git',
+  license: 'Apache-2.0',
+  defaultReleaseBranch: 'main',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+
+  // The first aws-cdk-lib with `Validations`, which cdk-nag v3 acknowledgements need.
+  cdkVersion: '2.257.0',
+  jsiiVersion: '~6.0.0',
+
+  publishToPypi: {
+    distName: 'cdk-transwrap-relay',
+    module: 'cdk_transwrap_relay',
+  },
+  docgen: true,
+
+  // One dev tsconfig at the top level, covering src, test and .projenrc.ts.
+  tsconfigDevFile: 'tsconfig.dev.json',
+
+  lambdaOptions: {
+    runtime: awscdk.LambdaRuntime.NODEJS_24_X,
+  },
+
+  jestOptions: {
+    // The test task must be able to fail on a changed snapshot: never rewrite them there.
+    // `npx projen test:update` is the explicit way to accept new snapshots.
+    updateSnapshot: javascript.UpdateSnapshot.NEVER,
+    jestConfig: {
+      testMatch: ['<rootDir>/test/**/*.test.ts'],
+      collectCoverage: false,
+      testTimeout: 60_000,
+    },
+  },
+
+  devDeps: [
+    'cdk-nag@^3.0.2',
+    'bun@^1.4.5',
+    '@types/bun@^1.4.5',
+    `jose@${JOSE_VERSION}`,
+    '@aws-sdk/client-dynamodb@^3',
+    '@aws-sdk/client-ec2@^3',
+    '@types/aws-lambda@^8',
+    'dynalite@^4',
+    'playwright-core@^1.65.0',
+    'node-media-server@^4.4.3',
+  ],
+
+  gitignore: ['/test-reports/', '/relay/node_modules/', '/.tmp/'],
+  npmignoreEnabled: true,
+});
+
+// ---------------------------------------------------------------------------
+// The relay: Bun code shipped inside the npm package (the construct builds its
+// image from it), type-checked here but never compiled by jsii.
+// ---------------------------------------------------------------------------
+new JsonFile(project, 'relay/package.json', {
+  obj: {
+    name: 'transwrap-relay',
+    private: true,
+    description: 'The relay image: Bun WebSocket server piping browser media into FFmpeg.',
+    type: 'module',
+    dependencies: { jose: JOSE_VERSION },
+  },
+});
+
+new javascript.TypescriptConfig(project, {
+  fileName: 'relay/tsconfig.json',
+  include: ['src/**/*.ts', 'test/**/*.ts', 'public/**/*.ts'],
+  compilerOptions: {
+    target: 'ES2022',
+    module: 'ESNext',
+    moduleResolution: javascript.TypeScriptModuleResolution.BUNDLER,
+    lib: ['ES2022', 'DOM', 'DOM.Iterable'],
+    types: ['bun'],
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    noUnusedLocals: true,
+    noUnusedParameters: true,
+    noFallthroughCasesInSwitch: true,
+    allowImportingTsExtensions: true,
+    isolatedModules: true,
+  },
+});
+
+// The tarball ships the compiled library, the bundled Lambda assets and the relay
+// sources (without the relay's tests); never the TypeScript sources or test suites.
+project.npmignore?.exclude('/relay/test/', '/relay/tsconfig.json', '/scripts/', '/bench/', '/docs/', '/.ci/', '/test-reports/', '/tsconfig.dev.json');
+project.npmignore?.include('/relay/');
+
+// ---------------------------------------------------------------------------
+// Tasks
+// ---------------------------------------------------------------------------
+const sysdeps = project.addTask('sysdeps', {
+  description: 'Install (or name the command to install) FFmpeg, nginx with RTMP, and Chromium',
+  exec: 'bash scripts/ensure-system-deps.sh',
+});
+
+const relayTypecheck = project.addTask('relay:typecheck', {
+  description: 'Type-check the Bun relay (not compiled by jsii)',
+  exec: 'tsc -p relay/tsconfig.json',
+});
+
+const relayTest = project.addTask('test:relay', {
+  description: 'Run the relay suites with bun test (real FFmpeg, real nginx-rtmp)',
+  exec: 'bun test --timeout 120000 --reporter=junit --reporter-outfile=test-reports/relay-junit.xml relay/test',
+});
+
+const jestTask = project.tasks.tryFind('test')!;
+jestTask.reset();
+jestTask.description = 'Run every suite: the construct and Lambda (jest) and the relay (bun test)';
+jestTask.spawn(sysdeps);
+// The package checks (tarball contents, Python bindings) and the construct tests need
+// the compiled library and the bundled Lambdas, so a fresh clone builds them first.
+jestTask.spawn(project.tasks.tryFind('pre-compile')!);
+jestTask.spawn(project.tasks.tryFind('compile')!);
+jestTask.spawn(relayTypecheck);
+jestTask.exec('jest --ci --passWithNoTests=false');
+jestTask.spawn(relayTest);
+jestTask.spawn(project.tasks.tryFind('eslint')!);
+
+project.addTask('demo', {
+  description: 'Run the relay on loopback with auth off and an embedded RTMP sink; prints the page URL',
+  steps: [{ spawn: sysdeps.name }, { exec: 'bun relay/demo/demo.ts' }],
+});
+
+project.synth();
