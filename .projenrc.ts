@@ -98,8 +98,8 @@ new javascript.TypescriptConfig(project, {
 
 // The tarball ships the compiled library, the bundled Lambda assets and the relay
 // sources (without the relay's tests); never the TypeScript sources or test suites.
-project.npmignore?.exclude('/relay/test/', '/relay/tsconfig.json', '/scripts/', '/bench/', '/docs/', '/.ci/', '/test-reports/', '/tsconfig.dev.json');
 project.npmignore?.include('/relay/');
+project.npmignore?.exclude('/relay/test/', '/relay/tsconfig.json', '/relay/node_modules/', '/scripts/', '/bench/', '/docs/', '/.ci/', '/test-reports/', '/tsconfig.dev.json');
 
 // ---------------------------------------------------------------------------
 // Tasks
