@@ -1,0 +1,51 @@
+import { Token } from 'aws-cdk-lib';
+
+/** The Amazon IVS ingest endpoints, over RTMPS on the default port 443. */
+export const DEFAULT_ALLOWED_INGESTS = ['rtmps://*.global-contribute.live-video.net'];
+
+const DEFAULT_PORTS: Record<string, number> = { rtmp: 1935, rtmps: 443 };
+
+// `*` stands for one or more DNS labels, so it may only be a whole label.
+const PATTERN = /^(rtmps?):\/\/((?:\*|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?:\*|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*)(?::(\d{1,5}))?$/i;
+
+/** One parsed allow-list entry (Contract 2, `RELAY_ALLOWED_INGESTS`). */
+export interface IngestPattern {
+  readonly scheme: 'rtmp' | 'rtmps';
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Parses `scheme://host-pattern[:port]`, throwing an error that names the bad entry.
+ * The relay applies the same rules at run time; checking here turns a typo into a synth error
+ * instead of a relay that refuses every stream.
+ */
+export function parseIngestPattern(entry: string): IngestPattern {
+  const match = PATTERN.exec(entry.trim());
+  if (!match) {
+    throw new Error(
+      `allowedIngests: '${entry}' is not a valid ingest pattern; expected rtmp:// or rtmps:// followed by a host (where '*' matches one or more DNS labels) and an optional :port, e.g. 'rtmps://*.global-contribute.live-video.net'`,
+    );
+  }
+  const scheme = match[1].toLowerCase() as 'rtmp' | 'rtmps';
+  const port = match[3] === undefined ? DEFAULT_PORTS[scheme] : Number(match[3]);
+  if (port < 1 || port > 65535) {
+    throw new Error(`allowedIngests: '${entry}' has port ${port}, outside 1-65535`);
+  }
+  return { scheme, host: match[2].toLowerCase(), port };
+}
+
+/** Validates the list and returns the distinct destination ports it allows. */
+export function ingestPorts(entries: string[]): number[] {
+  if (entries.length === 0) {
+    throw new Error('allowedIngests: the list is empty, so the relay could publish nowhere; give at least one rtmp:// or rtmps:// pattern');
+  }
+  const ports = new Set<number>();
+  for (const entry of entries) {
+    if (Token.isUnresolved(entry)) {
+      throw new Error('allowedIngests: entries must be plain strings known at synth time, not tokens');
+    }
+    ports.add(parseIngestPattern(entry).port);
+  }
+  return [...ports].sort((a, b) => a - b);
+}

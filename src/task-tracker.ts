@@ -1,0 +1,106 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { TrackerFunction } from './tracker/tracker-function';
+
+/** Properties of a {@link TaskTracker}. */
+export interface TaskTrackerProps {
+  /** The service whose tasks are tracked; events of other services in the cluster are ignored. */
+  readonly service: ecs.FargateService;
+  /** The registry table (Contract 4) the tracker writes. */
+  readonly table: dynamodb.ITable;
+  /** The port relays listen on, recorded in each item. */
+  readonly port: number;
+  /** Retention of the tracker's own log group. */
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * Keeps the registry table in step with the service's tasks: an EventBridge rule on ECS task
+ * state changes of this cluster and this service only, delivering to a Lambda that records
+ * each task's address. Undeliverable events land in a dead-letter queue instead of vanishing.
+ */
+export class TaskTracker extends Construct {
+  /** The Lambda function that writes the registry. */
+  public readonly function: lambda.Function;
+  /** The EventBridge rule that feeds it. */
+  public readonly rule: events.Rule;
+  /** Events that could not be delivered after all retries. */
+  public readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: TaskTrackerProps) {
+    super(scope, id);
+
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention });
+
+    // A role of our own rather than AWSLambdaBasicExecutionRole, so the function can write
+    // only its own log group and only this table.
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Task tracker: writes the relay registry table',
+    });
+    logGroup.grantWrite(role);
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:PutItem'],
+      resources: [props.table.tableArn],
+    }));
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['ec2:DescribeNetworkInterfaces'],
+      // This action supports no resource-level permissions; confine it to this region instead.
+      resources: ['*'],
+      conditions: { StringEquals: { 'aws:RequestedRegion': Stack.of(this).region } },
+    }));
+    Validations.of(role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ec2:DescribeNetworkInterfaces has no resource-level permissions; the statement allows only that read-only action, in this region.',
+    });
+
+    this.function = new TrackerFunction(this, 'Function', {
+      role,
+      logGroup,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      description: 'Records the public address of each relay task in the registry table',
+      environment: {
+        TABLE_NAME: props.table.tableName,
+        RELAY_PORT: String(props.port),
+      },
+    });
+
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      enforceSSL: true,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is itself the dead-letter queue of the tracker rule target.',
+    });
+
+    const cluster = props.service.cluster;
+    this.rule = new events.Rule(this, 'Rule', {
+      description: 'ECS task state changes of the relay service',
+      eventPattern: {
+        source: ['aws.ecs'],
+        detailType: ['ECS Task State Change'],
+        detail: {
+          clusterArn: [cluster.clusterArn],
+          group: [`service:${props.service.serviceName}`],
+        },
+      },
+    });
+    this.rule.addTarget(new targets.LambdaFunction(this.function, {
+      deadLetterQueue: this.deadLetterQueue,
+      retryAttempts: 8,
+      maxEventAge: Duration.hours(2),
+    }));
+  }
+}

@@ -1,0 +1,337 @@
+import * as path from 'path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { DEFAULT_ALLOWED_INGESTS, ingestPorts } from './ingest-allow-list';
+import { RelayAuth } from './relay-auth';
+import { TaskTracker } from './task-tracker';
+
+/** Where the relay image is built from when no `image` is given: the `relay/` folder shipped in this package. */
+const RELAY_SOURCE_DIR = path.join(__dirname, '..', 'relay');
+const CONTAINER_NAME = 'relay';
+
+/** Properties of a {@link TranswrapRelay}. */
+export interface TranswrapRelayProps {
+  /**
+   * The VPC to run relay tasks in. Tasks run in its public subnets, each with its own public IP.
+   * @default - a new VPC with public subnets in two Availability Zones, no NAT gateways, and flow logs
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * An existing ECS cluster (it must be in `vpc`).
+   * @default - a new cluster with Container Insights
+   */
+  readonly cluster?: ecs.ICluster;
+
+  /**
+   * The port browsers connect to (wss://). The container listens on this same port as a non-root user.
+   * @default 443
+   */
+  readonly port?: number;
+
+  /**
+   * IPv4 or IPv6 CIDR ranges allowed to reach the relay port. Nothing else is admitted inbound.
+   * @default ['0.0.0.0/0'] - any browser on the internet (a token is still required)
+   */
+  readonly allowedCidrs?: string[];
+
+  /**
+   * Number of relay tasks.
+   * @default 2
+   */
+  readonly desiredCount?: number;
+
+  /**
+   * vCPU units per task (1024 = 1 vCPU). Transcoding VP8/VP9 to H.264 in real time needs a full vCPU per stream.
+   * @default 1024
+   */
+  readonly cpu?: number;
+
+  /**
+   * Memory per task, in MiB.
+   * @default 2048
+   */
+  readonly memoryLimitMiB?: number;
+
+  /**
+   * CPU architecture of the tasks; the image must be built for it.
+   * @default ecs.CpuArchitecture.X86_64
+   */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+
+  /**
+   * The relay container image.
+   * @default - built from the `relay/` folder shipped in this package
+   */
+  readonly image?: ecs.ContainerImage;
+
+  /**
+   * How relay tokens are verified.
+   * @default RelayAuth.generatedSecret()
+   */
+  readonly auth?: RelayAuth;
+
+  /**
+   * Destinations the relay may publish to, as `scheme://host-pattern[:port]` where scheme is `rtmp` or `rtmps`
+   * and `*` matches one or more DNS labels. A pattern without a port allows only the scheme's default port.
+   * @default ['rtmps://*.global-contribute.live-video.net'] - Amazon IVS ingest over RTMPS
+   */
+  readonly allowedIngests?: string[];
+
+  /**
+   * Extra relay settings (Contract 2 environment variables such as `RELAY_MAX_SESSIONS`).
+   * They cannot override the settings this construct manages (port, TLS, auth, allowed ingests).
+   * @default - none
+   */
+  readonly relayEnvironment?: { [name: string]: string };
+
+  /**
+   * An existing registry table (partition key `taskArn`, string; TTL on `expiresAt`).
+   * @default - a new on-demand, encrypted table with point-in-time recovery
+   */
+  readonly existingRegistryTable?: dynamodb.ITable;
+
+  /**
+   * What happens to the registry table when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * Retention of the relay's and the tracker's log groups.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+/**
+ * A browser-to-RTMP(S) relay for live streaming: an ECS Fargate service whose tasks each have a
+ * public IP and run the Bun relay, an EventBridge rule and Lambda that record each live task's
+ * address, and the DynamoDB table that holds them.
+ */
+export class TranswrapRelay extends Construct {
+  /** The VPC the tasks run in. */
+  public readonly vpc: ec2.IVpc;
+  /** The cluster the service runs in. */
+  public readonly cluster: ecs.ICluster;
+  /** The relay service. */
+  public readonly service: ecs.FargateService;
+  /** The relay task definition. */
+  public readonly taskDefinition: ecs.FargateTaskDefinition;
+  /** The security group of the relay tasks (inbound: only the relay port, from `allowedCidrs`). */
+  public readonly securityGroup: ec2.SecurityGroup;
+  /** The registry of relay tasks (Contract 4). */
+  public readonly table: dynamodb.ITable;
+  /** Tracks task state changes into `table`. */
+  public readonly tracker: TaskTracker;
+  /** The relay's log group (JSON logs and EMF metrics). */
+  public readonly logGroup: logs.LogGroup;
+  /** The HS256 token secret, unless `auth` is OIDC. Your backend reads it to mint tokens. */
+  public readonly authSecret?: secretsmanager.ISecret;
+  /** The port browsers connect to. */
+  public readonly port: number;
+
+  constructor(scope: Construct, id: string, props: TranswrapRelayProps = {}) {
+    super(scope, id);
+
+    this.port = props.port ?? 443;
+    const desiredCount = props.desiredCount ?? 2;
+    const allowedCidrs = props.allowedCidrs ?? ['0.0.0.0/0'];
+    const allowedIngests = props.allowedIngests ?? DEFAULT_ALLOWED_INGESTS;
+    const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    validatePort(this.port);
+    validateDesiredCount(desiredCount);
+    const peers = allowedCidrs.map(toPeer);
+    const egressPorts = ingestPorts(allowedIngests);
+
+    this.vpc = props.vpc ?? this.createVpc();
+    this.cluster = props.cluster ?? new ecs.Cluster(this, 'Cluster', {
+      vpc: this.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+    });
+
+    this.securityGroup = this.createSecurityGroup(peers, egressPorts);
+
+    this.table = props.existingRegistryTable ?? new dynamodb.Table(this, 'Registry', {
+      partitionKey: { name: 'taskArn', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiresAt',
+      removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+
+    this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention });
+
+    const auth = props.auth ?? RelayAuth.generatedSecret();
+    if (!auth.oidcOptions) {
+      this.authSecret = auth.secret ?? new secretsmanager.Secret(this, 'AuthSecret', {
+        description: 'HS256 key for relay tokens',
+        generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      });
+      Validations.of(this.authSecret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'Relays read the token key at task start and tokens are short-lived; a scheduled rotation would break tokens minted for running tasks. Rotate by putting a new value and redeploying the service (see README).',
+      });
+    }
+
+    this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
+      cpu: props.cpu ?? 1024,
+      memoryLimitMiB: props.memoryLimitMiB ?? 2048,
+      runtimePlatform: {
+        cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64,
+        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
+      },
+    });
+    this.addRelayContainer(props, auth, allowedIngests);
+
+    this.service = new ecs.FargateService(this, 'Service', {
+      cluster: this.cluster,
+      taskDefinition: this.taskDefinition,
+      desiredCount,
+      assignPublicIp: true,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroups: [this.securityGroup],
+      circuitBreaker: { enable: true, rollback: true },
+      // Relay tasks are interchangeable and clients find them through the registry.
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+    });
+
+    this.tracker = new TaskTracker(this, 'Tracker', {
+      service: this.service,
+      table: this.table,
+      port: this.port,
+      logRetention,
+    });
+
+    new CfnOutput(this, 'RegistryTableName', { value: this.table.tableName, description: 'Registry of live relay tasks' });
+    new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName });
+    if (this.authSecret) {
+      new CfnOutput(this, 'AuthSecretArn', { value: this.authSecret.secretArn, description: 'HS256 key for minting relay tokens' });
+    }
+  }
+
+  private createVpc(): ec2.Vpc {
+    // Public subnets only: every task has its own public IP, so there is nothing to NAT.
+    const vpc = new ec2.Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
+    });
+    vpc.addFlowLog('FlowLog', { trafficType: ec2.FlowLogTrafficType.REJECT });
+    return vpc;
+  }
+
+  private createSecurityGroup(peers: ec2.IPeer[], egressPorts: number[]): ec2.SecurityGroup {
+    const sg = new ec2.SecurityGroup(this, 'SecurityGroup', {
+      vpc: this.vpc,
+      description: 'Transwrap relay tasks: the relay port in; ingest and AWS APIs out',
+      allowAllOutbound: false,
+    });
+    for (const peer of peers) {
+      sg.addIngressRule(peer, ec2.Port.tcp(this.port), 'Browsers (WebSocket over TLS)');
+    }
+    // Out: the ingest ports the allow-list permits, and HTTPS for ECR, Secrets Manager, logs and JWKS.
+    for (const port of new Set([443, ...egressPorts])) {
+      sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), port === 443 ? 'HTTPS and RTMPS' : 'RTMP(S) ingest');
+    }
+    if (peers.some(p => p.uniqueId === ec2.Peer.anyIpv4().uniqueId || p.uniqueId === ec2.Peer.anyIpv6().uniqueId)) {
+      Validations.of(sg).acknowledge({
+        id: 'AwsSolutions-EC23',
+        reason: 'The relay is a public endpoint for browsers anywhere; only its port is open, and every stream needs a signed token.',
+      });
+    }
+    return sg;
+  }
+
+  private addRelayContainer(props: TranswrapRelayProps, auth: RelayAuth, allowedIngests: string[]): void {
+    const managed: { [name: string]: string } = {
+      RELAY_HOST: '0.0.0.0',
+      RELAY_PORT: String(this.port),
+      RELAY_TLS: 'self-signed',
+      RELAY_ALLOWED_INGESTS: allowedIngests.join(','),
+    };
+    const secrets: { [name: string]: ecs.Secret } = {};
+    if (auth.oidcOptions) {
+      managed.RELAY_AUTH_JWKS_URL = auth.oidcOptions.jwksUrl;
+      managed.RELAY_AUTH_ISSUER = auth.oidcOptions.issuer;
+      if (auth.oidcOptions.audience) managed.RELAY_AUTH_AUDIENCE = auth.oidcOptions.audience;
+    } else {
+      secrets.RELAY_AUTH_SECRET = ecs.Secret.fromSecretsManager(this.authSecret!);
+    }
+    for (const name of Object.keys(props.relayEnvironment ?? {})) {
+      if (name in managed || name in secrets || name.startsWith('RELAY_AUTH') || name === 'RELAY_TLS') {
+        throw new Error(`relayEnvironment: ${name} is managed by TranswrapRelay; use the matching prop instead`);
+      }
+    }
+
+    this.taskDefinition.addContainer(CONTAINER_NAME, {
+      image: props.image ?? ecs.ContainerImage.fromAsset(RELAY_SOURCE_DIR),
+      environment: { ...props.relayEnvironment, ...managed },
+      secrets,
+      // Lets the non-root relay user bind the (privileged) relay port inside its own network namespace.
+      systemControls: [{ namespace: 'net.ipv4.ip_unprivileged_port_start', value: String(this.port) }],
+      portMappings: [{ containerPort: this.port, protocol: ecs.Protocol.TCP }],
+      logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'relay' }),
+      healthCheck: {
+        command: ['CMD', 'bun', '-e', healthCheckScript(this.port)],
+        interval: Duration.seconds(15),
+        timeout: Duration.seconds(5),
+        retries: 3,
+        startPeriod: Duration.seconds(20),
+      },
+      // The relay drains live streams on SIGTERM (RELAY_DRAIN_TIMEOUT_MS, 110 s) before ECS kills it.
+      stopTimeout: Duration.seconds(120),
+    });
+    const executionPolicy = this.taskDefinition.executionRole?.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
+    if (executionPolicy && JSON.stringify(Stack.of(this).resolve(executionPolicy.document)).includes('ecr:GetAuthorizationToken')) {
+      Validations.of(executionPolicy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'ecr:GetAuthorizationToken, needed to pull the relay image, has no resource-level permissions; image pulls themselves are limited to the image repository.',
+      });
+    }
+    Validations.of(this.taskDefinition).acknowledge({
+      id: 'AwsSolutions-ECS2',
+      reason: 'The plain environment variables are non-secret relay settings (port, TLS mode, allowed ingests); the token secret is injected as an ECS secret.',
+    });
+  }
+}
+
+/** The container health check: `GET /healthz` on the relay itself, over TLS unless it is off. */
+function healthCheckScript(port: number): string {
+  return [
+    "const s=process.env.RELAY_TLS==='off'?'http':'https';",
+    `fetch(s+'://127.0.0.1:${port}/healthz',{tls:{rejectUnauthorized:false}})`,
+    '.then(r=>process.exit(r.ok?0:1),()=>process.exit(1))',
+  ].join('');
+}
+
+function validatePort(port: number): void {
+  if (!Token.isUnresolved(port) && (!Number.isInteger(port) || port < 1 || port > 65535)) {
+    throw new Error(`port must be an integer from 1 to 65535, got ${port}`);
+  }
+}
+
+function validateDesiredCount(count: number): void {
+  if (!Token.isUnresolved(count) && (!Number.isInteger(count) || count < 0)) {
+    throw new Error(`desiredCount must be a whole number of tasks (0 or more), got ${count}`);
+  }
+}
+
+const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
+const IPV6_CIDR = /^[0-9a-f:]+\/(12[0-8]|1[01]\d|[1-9]?\d)$/i;
+
+function toPeer(cidr: string): ec2.IPeer {
+  if (IPV4_CIDR.test(cidr)) return ec2.Peer.ipv4(cidr);
+  if (IPV6_CIDR.test(cidr) && cidr.includes(':')) return ec2.Peer.ipv6(cidr);
+  throw new Error(`allowedCidrs: '${cidr}' is not an IPv4 or IPv6 CIDR range (for example '203.0.113.0/24' or '2001:db8::/32')`);
+}

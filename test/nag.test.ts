@@ -1,0 +1,63 @@
+import { Duration } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { RelayAuth, TranswrapRelay } from '../src';
+import { emptyStack, relayStack } from './support/stacks';
+
+/** Runs the AwsSolutions pack over a scope and lists each unacknowledged finding as `rule @ path`. */
+function findings(scope: Construct): string[] {
+  const report = new AwsSolutionsChecks(scope).validateScope(scope);
+  return report.violations.flatMap(v => v.violatingResources.map(r => `${v.ruleName} @ ${r.constructPath}`)).sort();
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  test('a stack with the default relay has no unacknowledged findings', () => {
+    const { stack } = relayStack();
+    expect(findings(stack)).toEqual([]);
+  });
+
+  test('a fully customised relay has no unacknowledged findings', () => {
+    const { stack } = emptyStack();
+    new TranswrapRelay(stack, 'Relay', {
+      port: 8443,
+      allowedCidrs: ['198.51.100.0/24'],
+      allowedIngests: ['rtmp://ingest.example.com'],
+      auth: RelayAuth.oidc({ jwksUrl: 'https://issuer.example.com/jwks.json', issuer: 'https://issuer.example.com' }),
+      cpuArchitecture: ecs.CpuArchitecture.ARM64,
+    });
+    expect(findings(stack)).toEqual([]);
+  });
+
+  test('acknowledgements are scoped: the same findings on a user\'s own resources are still reported', () => {
+    const { stack, relay } = relayStack();
+    // One resource of the user's per finding the construct acknowledges for its own resources.
+    const sg = new ec2.SecurityGroup(stack, 'UserGroup', { vpc: relay.vpc });
+    sg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(22));
+    new secretsmanager.Secret(stack, 'UserSecret');
+    const taskDef = new ecs.FargateTaskDefinition(stack, 'UserTask');
+    taskDef.addContainer('app', {
+      image: ecs.ContainerImage.fromRegistry('public.ecr.aws/example/app:1'),
+      environment: { MODE: 'x' },
+      logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'app' }),
+    });
+    const role = new iam.Role(stack, 'UserRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeNetworkInterfaces'], resources: ['*'] }));
+    new sqs.Queue(stack, 'UserQueue', { enforceSSL: true, retentionPeriod: Duration.days(1) });
+
+    const found = findings(stack);
+    expect(found).toEqual(expect.arrayContaining([
+      'AwsSolutions-EC23 @ RelayStack/UserGroup/Resource',
+      'AwsSolutions-SMG4 @ RelayStack/UserSecret/Resource',
+      'AwsSolutions-ECS2 @ RelayStack/UserTask/Resource',
+      'AwsSolutions-IAM5[Resource::*] @ RelayStack/UserRole/DefaultPolicy/Resource',
+      'AwsSolutions-SQS3 @ RelayStack/UserQueue/Resource',
+    ]));
+    // …and none of them leaks onto the relay's own resources.
+    expect(found.filter(f => f.includes('/Relay/'))).toEqual([]);
+  });
+});

@@ -1,0 +1,70 @@
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+const root = path.join(__dirname, '..');
+
+/**
+ * These checks read the compiled library (`.jsii`, `lib/`, `assets/`), which the test task builds
+ * before jest runs (`npx projen test`).
+ */
+beforeAll(() => {
+  if (!fs.existsSync(path.join(root, '.jsii'))) {
+    throw new Error('No .jsii assembly: run `npx projen compile` (the test task does) before these checks');
+  }
+});
+
+describe('the npm tarball', () => {
+  const files: string[] = (() => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
+    return JSON.parse(out)[0].files.map((f: { path: string }) => f.path);
+  })();
+
+  test('ships the compiled library, the bundled tracker and the relay sources', () => {
+    expect(files).toEqual(expect.arrayContaining([
+      'lib/index.js',
+      'lib/index.d.ts',
+      'lib/transwrap-relay.js',
+      '.jsii',
+      'assets/tracker/tracker.lambda/index.js',
+      'relay/Dockerfile',
+      'relay/package.json',
+      'relay/src/main.ts',
+    ]));
+  });
+
+  test('ships no TypeScript sources, tests or dev config', () => {
+    const unwanted = files.filter(f =>
+      f.startsWith('src/') || f.startsWith('test/') || f.startsWith('relay/test/') || f.startsWith('relay/node_modules/')
+      || f.startsWith('.ci/') || f.startsWith('bench/') || f === 'tsconfig.dev.json' || f === '.projenrc.ts');
+    expect(unwanted).toEqual([]);
+  });
+});
+
+describe('the Python bindings', () => {
+  test('expose TranswrapRelay and its props in module cdk_transwrap_relay', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'pacmak-'));
+    try {
+      // A wheel needs setuptools from PyPI, which is out of reach here; the generated code is what we check.
+      execFileSync('npx', ['jsii-pacmak', '--target', 'python', '--code-only', '--outdir', out], { cwd: root, stdio: 'pipe' });
+      const init = fs.readFileSync(findFile(out, path.join('cdk_transwrap_relay', '__init__.py')), 'utf8');
+      expect(init).toMatch(/^class TranswrapRelay\(/m);
+      expect(init).toMatch(/^class TranswrapRelayProps\(/m);
+      expect(init).toMatch(/^class RelayAuth\(/m);
+      for (const prop of ['desired_count', 'allowed_ingests', 'allowed_cidrs', 'existing_registry_table', 'auth']) {
+        expect(init).toContain(`${prop}: `);
+      }
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+function findFile(dir: string, suffix: string): string {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const full = path.join(entry.parentPath ?? (entry as any).path, entry.name);
+    if (full.endsWith(suffix)) return full;
+  }
+  throw new Error(`${suffix} was not generated under ${dir}`);
+}

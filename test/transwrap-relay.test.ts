@@ -1,0 +1,241 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { RelayAuth, TranswrapRelay } from '../src';
+import { assetHashSerializer, emptyStack, relayStack } from './support/stacks';
+
+expect.addSnapshotSerializer(assetHashSerializer);
+
+describe('default relay', () => {
+  const { stack } = relayStack();
+  const template = Template.fromStack(stack);
+
+  test('matches the snapshot', () => {
+    expect(template.toJSON()).toMatchSnapshot();
+  });
+
+  test('runs two Fargate tasks with public IPs in public subnets, with rollback on failure', () => {
+    template.hasResourceProperties('AWS::ECS::Service', {
+      LaunchType: 'FARGATE',
+      DesiredCount: 2,
+      NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'ENABLED' } },
+      DeploymentConfiguration: { DeploymentCircuitBreaker: { Enable: true, Rollback: true } },
+    });
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT' });
+  });
+
+  test('admits only the relay port (443) from anywhere, and sends out only to ingest and HTTPS ports', () => {
+    const groups = template.findResources('AWS::EC2::SecurityGroup', {
+      Properties: { GroupDescription: Match.stringLikeRegexp('Transwrap relay') },
+    });
+    const [group] = Object.values(groups);
+    expect(group.Properties.SecurityGroupIngress).toEqual([
+      expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }),
+    ]);
+    expect(group.Properties.SecurityGroupEgress).toEqual([
+      expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443, IpProtocol: 'tcp' }),
+    ]);
+  });
+
+  test('sizes tasks at 1 vCPU / 2 GiB and lets the non-root relay bind port 443', () => {
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '1024',
+      Memory: '2048',
+      RuntimePlatform: { CpuArchitecture: 'X86_64', OperatingSystemFamily: 'LINUX' },
+      ContainerDefinitions: [Match.objectLike({
+        PortMappings: [{ ContainerPort: 443, Protocol: 'tcp' }],
+        SystemControls: [{ Namespace: 'net.ipv4.ip_unprivileged_port_start', Value: '443' }],
+        StopTimeout: 120,
+        HealthCheck: Match.objectLike({
+          Command: ['CMD', 'bun', '-e', Match.stringLikeRegexp("/healthz")],
+        }),
+        Environment: Match.arrayWith([
+          { Name: 'RELAY_PORT', Value: '443' },
+          { Name: 'RELAY_TLS', Value: 'self-signed' },
+          { Name: 'RELAY_ALLOWED_INGESTS', Value: 'rtmps://*.global-contribute.live-video.net' },
+        ]),
+        Secrets: [{ Name: 'RELAY_AUTH_SECRET', ValueFrom: Match.anyValue() }],
+        LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
+      })],
+    });
+  });
+
+  test('keeps the registry table: on demand, encrypted, PITR, TTL on expiresAt, retained', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        KeySchema: [{ AttributeName: 'taskArn', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'taskArn', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        SSESpecification: { SSEEnabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      },
+    });
+  });
+
+  test('routes only this service\'s task state changes in this cluster to the tracker, with retries and a DLQ', () => {
+    const cluster = template.findResources('AWS::ECS::Cluster');
+    const service = template.findResources('AWS::ECS::Service');
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        'source': ['aws.ecs'],
+        'detail-type': ['ECS Task State Change'],
+        'detail': {
+          clusterArn: [{ 'Fn::GetAtt': [Object.keys(cluster)[0], 'Arn'] }],
+          group: [{ 'Fn::Join': ['', ['service:', { 'Fn::GetAtt': [Object.keys(service)[0], 'Name'] }]] }],
+        },
+      },
+      Targets: [Match.objectLike({
+        DeadLetterConfig: { Arn: Match.anyValue() },
+        RetryPolicy: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 },
+      })],
+    });
+  });
+
+  test('runs the tracker on arm64 with the current Node.js runtime and the table name', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Environment: { Variables: Match.objectLike({ TABLE_NAME: Match.anyValue(), RELAY_PORT: '443' }) },
+    });
+  });
+
+  test('lets the tracker only put items in this table and read ENIs in this region', () => {
+    const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0];
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('TrackerRole'),
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          { Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: { 'Fn::GetAtt': [table, 'Arn'] } },
+          {
+            Effect: 'Allow',
+            Action: 'ec2:DescribeNetworkInterfaces',
+            Resource: '*',
+            Condition: { StringEquals: { 'aws:RequestedRegion': 'us-west-2' } },
+          },
+        ]),
+      },
+    });
+    template.resourcePropertiesCountIs('AWS::IAM::Role', {
+      ManagedPolicyArns: Match.anyValue(),
+    }, 0);
+  });
+
+  test('gives the task role no policy at all', () => {
+    const taskDef = template.findResources('AWS::ECS::TaskDefinition');
+    const taskRoleId = Object.values(taskDef)[0].Properties.TaskRoleArn['Fn::GetAtt'][0];
+    const policies = template.findResources('AWS::IAM::Policy');
+    for (const policy of Object.values(policies)) {
+      expect(policy.Properties.Roles).not.toContainEqual({ Ref: taskRoleId });
+    }
+  });
+
+  test('outputs the table, service, cluster, log group and secret', () => {
+    const outputs = Object.keys(template.findOutputs('*'));
+    for (const name of ['RegistryTableName', 'ServiceName', 'ClusterName', 'LogGroupName', 'AuthSecretArn']) {
+      expect(outputs.some(o => o.startsWith(`Relay${name}`))).toBe(true);
+    }
+  });
+});
+
+describe('customised relay', () => {
+  const build = () => {
+    const { app, stack } = emptyStack();
+    const vpc = new ec2.Vpc(stack, 'OwnVpc', { natGateways: 0, maxAzs: 3 });
+    const cluster = new ecs.Cluster(stack, 'OwnCluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    return { app, stack, vpc, cluster };
+  };
+
+  test('uses given network, image, auth, ingests, sizes and policies, and matches the snapshot', () => {
+    const { stack, vpc, cluster } = build();
+    new TranswrapRelay(stack, 'Custom', {
+      vpc,
+      cluster,
+      port: 8443,
+      allowedCidrs: ['203.0.113.0/24', '2001:db8::/32'],
+      desiredCount: 4,
+      cpu: 2048,
+      memoryLimitMiB: 4096,
+      cpuArchitecture: ecs.CpuArchitecture.ARM64,
+      image: ecs.ContainerImage.fromRegistry('public.ecr.aws/example/relay:1.0.0'),
+      auth: RelayAuth.oidc({
+        jwksUrl: 'https://cognito-idp.us-west-2.amazonaws.com/us-west-2_abc/.well-known/jwks.json',
+        issuer: 'https://cognito-idp.us-west-2.amazonaws.com/us-west-2_abc',
+        audience: 'client-id',
+      }),
+      allowedIngests: ['rtmps://*.global-contribute.live-video.net', 'rtmp://ingest.example.com:1936'],
+      relayEnvironment: { RELAY_MAX_SESSIONS: '40' },
+      tableRemovalPolicy: RemovalPolicy.DESTROY,
+      logRetention: logs.RetentionDays.ONE_WEEK,
+    });
+    const template = Template.fromStack(stack);
+    expect(template.toJSON()).toMatchSnapshot();
+
+    template.resourceCountIs('AWS::ECS::Cluster', 1);
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 4 });
+    template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      Cpu: '2048',
+      Memory: '4096',
+      RuntimePlatform: { CpuArchitecture: 'ARM64' },
+      ContainerDefinitions: [Match.objectLike({
+        Image: 'public.ecr.aws/example/relay:1.0.0',
+        PortMappings: [{ ContainerPort: 8443, Protocol: 'tcp' }],
+        Environment: Match.arrayWith([
+          { Name: 'RELAY_MAX_SESSIONS', Value: '40' },
+          { Name: 'RELAY_ALLOWED_INGESTS', Value: 'rtmps://*.global-contribute.live-video.net,rtmp://ingest.example.com:1936' },
+          { Name: 'RELAY_AUTH_JWKS_URL', Value: 'https://cognito-idp.us-west-2.amazonaws.com/us-west-2_abc/.well-known/jwks.json' },
+          { Name: 'RELAY_AUTH_AUDIENCE', Value: 'client-id' },
+        ]),
+      })],
+    });
+    const group = Object.values(template.findResources('AWS::EC2::SecurityGroup', {
+      Properties: { GroupDescription: Match.stringLikeRegexp('Transwrap relay') },
+    }))[0];
+    expect(group.Properties.SecurityGroupIngress).toEqual([
+      expect.objectContaining({ CidrIp: '203.0.113.0/24', FromPort: 8443, ToPort: 8443 }),
+      expect.objectContaining({ CidrIpv6: '2001:db8::/32', FromPort: 8443, ToPort: 8443 }),
+    ]);
+    expect(group.Properties.SecurityGroupEgress.map((r: { FromPort: number }) => r.FromPort)).toEqual([443, 1936]);
+  });
+
+  test('accepts an existing token secret and registry table', () => {
+    const { stack } = build();
+    const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'Key', 'relay/key');
+    const table = dynamodb.Table.fromTableName(stack, 'Reg', 'relays');
+    const relay = new TranswrapRelay(stack, 'WithExisting', { auth: RelayAuth.fromSecret(secret), existingRegistryTable: table });
+    expect(relay.authSecret).toBe(secret);
+    expect(relay.table).toBe(table);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::DynamoDB::Table', 0);
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TABLE_NAME: 'relays' }) },
+    });
+  });
+});
+
+describe('props validation', () => {
+  test.each([
+    [{ desiredCount: -1 }, /desiredCount must be a whole number of tasks \(0 or more\), got -1/],
+    [{ desiredCount: 1.5 }, /desiredCount must be a whole number/],
+    [{ allowedCidrs: ['10.0.0.0/33'] }, /allowedCidrs: '10.0.0.0\/33' is not an IPv4 or IPv6 CIDR range/],
+    [{ allowedCidrs: ['anywhere'] }, /allowedCidrs: 'anywhere' is not an IPv4 or IPv6 CIDR range/],
+    [{ allowedIngests: [] }, /allowedIngests: the list is empty/],
+    [{ allowedIngests: ['http://example.com'] }, /allowedIngests: 'http:\/\/example.com' is not a valid ingest pattern/],
+    [{ allowedIngests: ['rtmps://exa*mple.com'] }, /is not a valid ingest pattern/],
+    [{ allowedIngests: ['rtmp://example.com:70000'] }, /has port 70000, outside 1-65535/],
+    [{ port: 0 }, /port must be an integer from 1 to 65535, got 0/],
+    [{ relayEnvironment: { RELAY_TLS: 'off' } }, /relayEnvironment: RELAY_TLS is managed by TranswrapRelay/],
+    [{ relayEnvironment: { RELAY_AUTH: 'none' } }, /relayEnvironment: RELAY_AUTH is managed by TranswrapRelay/],
+  ])('rejects %j with a clear error', (props, message) => {
+    expect(() => relayStack(props)).toThrow(message);
+  });
+});
