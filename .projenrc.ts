@@ -45,12 +45,19 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
 
+  // The endpoints CLI (`bin`) runs from the installed package, so its libraries ship inside it.
+  bundledDeps: [
+    'commander@^14',
+    `jose@${JOSE_VERSION}`,
+    '@aws-sdk/client-dynamodb@^3',
+    '@aws-sdk/client-secrets-manager@^3',
+  ],
+  bin: { 'cdk-transwrap-relay': 'lib/cli/main.js' },
+
   devDeps: [
     'cdk-nag@^3.0.2',
     'bun@^1.4.5',
     '@types/bun@^1.4.5',
-    `jose@${JOSE_VERSION}`,
-    '@aws-sdk/client-dynamodb@^3',
     '@aws-sdk/client-ec2@^3',
     '@types/aws-lambda@^8',
     'dynalite@^4',

@@ -212,6 +212,10 @@ export class TranswrapRelay extends Construct {
     });
 
     new CfnOutput(this, 'RegistryTableName', { value: this.table.tableName, description: 'Registry of live relay tasks' });
+    new CfnOutput(this, 'EndpointsCommand', {
+      value: `npx cdk-transwrap-relay endpoints --table ${this.table.tableName}`,
+      description: 'Lists the live relays',
+    });
     new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
     new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
     new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName });

@@ -50,8 +50,8 @@ describe('the Python bindings', () => {
       execFileSync('npx', ['jsii-pacmak', '--target', 'python', '--code-only', '--outdir', out], { cwd: root, stdio: 'pipe' });
       const init = fs.readFileSync(findFile(out, path.join('cdk_transwrap_relay', '__init__.py')), 'utf8');
       expect(init).toMatch(/^class TranswrapRelay\(/m);
-      expect(init).toMatch(/^class TranswrapRelayProps\(/m);
-      expect(init).toMatch(/^class RelayAuth\(/m);
+      expect(init).toMatch(/^class TranswrapRelayProps\b/m);
+      expect(init).toMatch(/^class RelayAuth\b/m);
       for (const prop of ['desired_count', 'allowed_ingests', 'allowed_cidrs', 'existing_registry_table', 'auth']) {
         expect(init).toContain(`${prop}: `);
       }

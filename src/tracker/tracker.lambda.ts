@@ -1,2 +1,88 @@
-// Placeholder: the tracker handler (Contract 4) is implemented in its own change.
-export const handler = async (_event: unknown): Promise<void> => {};
+// The task tracker (Contract 4): ECS task state change (EventBridge) → one item per task in DynamoDB.
+import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import type { EventBridgeEvent } from 'aws-lambda';
+import { log } from './log';
+import { parseTaskEvent, TaskState, toItem } from './task-event';
+
+/** The event the rule delivers; its `detail` is validated at run time, so it is typed `unknown` here. */
+export type EcsTaskStateChangeEvent = EventBridgeEvent<'ECS Task State Change', unknown>;
+
+// Built once per execution environment with the default configuration chain: region, credentials and the
+// standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_EC2 overrides all come from the environment.
+const dynamodb = new DynamoDBClient({});
+const ec2 = new EC2Client({});
+
+const DEFAULT_PORT = 443;
+
+function config(): { tableName: string; port: number } {
+  const tableName = process.env.TABLE_NAME;
+  if (!tableName) throw new Error('TABLE_NAME is not set');
+  const rawPort = process.env.RELAY_PORT;
+  const port = rawPort === undefined || rawPort === '' ? DEFAULT_PORT : Number(rawPort);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`RELAY_PORT is not a port number: ${rawPort}`);
+  return { tableName, port };
+}
+
+function errorName(e: unknown): string {
+  return e instanceof Error ? e.name : typeof e;
+}
+
+/** The ENI's public IP (and private IP, in case the event lacked it). A deleted ENI simply has none. */
+async function describeEni(task: TaskState): Promise<{ publicIp?: string; privateIp?: string }> {
+  const id = task.networkInterfaceId;
+  if (id === undefined) {
+    log('info', 'event has no ENI attachment; recording the task without a public IP', { taskArn: task.taskArn, status: task.status, version: task.version });
+    return {};
+  }
+  try {
+    const out = await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [id] }));
+    const eni = out.NetworkInterfaces?.find((n) => n.NetworkInterfaceId === id);
+    return { publicIp: eni?.Association?.PublicIp, privateIp: eni?.PrivateIpAddress };
+  } catch (e) {
+    if (errorName(e) === 'InvalidNetworkInterfaceID.NotFound') {
+      log('info', 'ENI no longer exists; recording the task without a public IP', { taskArn: task.taskArn, networkInterfaceId: id });
+      return {};
+    }
+    log('error', 'DescribeNetworkInterfaces failed; the event will be retried', { taskArn: task.taskArn, networkInterfaceId: id, error: errorName(e) });
+    throw e;
+  }
+}
+
+export const handler = async (event: EcsTaskStateChangeEvent): Promise<void> => {
+  const parsed = parseTaskEvent(event, new Date());
+  if (parsed.kind === 'malformed') {
+    // Dropped, not thrown: a retry cannot fix a malformed event.
+    log('warn', `dropping malformed ECS task state change event: ${parsed.reason}`, { taskArn: parsed.taskArn });
+    return;
+  }
+  if (parsed.kind === 'ignored') {
+    const { taskArn, lastStatus, desiredStatus, version } = parsed;
+    log('debug', 'task status not tracked; nothing written', { taskArn, lastStatus, desiredStatus, version });
+    return;
+  }
+
+  const task = parsed.task;
+  const { tableName, port } = config();
+  const eni = task.status === 'STOPPED' ? {} : await describeEni(task);
+  const item = toItem({ ...task, privateIp: task.privateIp ?? eni.privateIp }, { port, publicIp: eni.publicIp });
+  const fields = { taskArn: task.taskArn, status: task.status, version: task.version };
+  try {
+    await dynamodb.send(new PutItemCommand({
+      TableName: tableName,
+      Item: item,
+      // Newer versions only: replays (equal version) and stale events (lower version) change nothing.
+      ConditionExpression: 'attribute_not_exists(taskArn) OR #version < :version',
+      ExpressionAttributeNames: { '#version': 'version' },
+      ExpressionAttributeValues: { ':version': { N: String(task.version) } },
+    }));
+  } catch (e) {
+    if (e instanceof ConditionalCheckFailedException || errorName(e) === 'ConditionalCheckFailedException') {
+      log('info', 'stale or duplicate event: the registry already holds this version or a newer one', fields);
+      return;
+    }
+    log('error', 'registry write failed; the event will be retried', { ...fields, error: errorName(e) });
+    throw e;
+  }
+  log('info', 'task recorded', { ...fields, publicIp: eni.publicIp });
+};

@@ -1,6 +1,6 @@
 // Unit tests of the pure event → registry item mapping (the handler tests cover it end to end against dynalite).
-import { mapStatus, parseTaskEvent, TaskState, toItem, tombstoneExpiry } from '../../src/tracker/task-event';
 import { FIXTURE_ENI_ID, FIXTURE_TASK_ARN, taskEvent } from './harness';
+import { mapStatus, parseTaskEvent, TaskState, toItem, tombstoneExpiry } from '../../src/tracker/task-event';
 
 const NOW = new Date('2026-11-28T12:00:00.000Z');
 

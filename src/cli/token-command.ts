@@ -1,0 +1,41 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CliError } from './errors';
+
+interface TokenOptions {
+  readonly secretId?: string;
+  readonly secretValue?: string;
+  readonly ttl: string;
+}
+
+/** `token`: prints an HS256 relay token (Contract 1) that expires after `--ttl`. */
+export async function tokenCommand(options: TokenOptions): Promise<void> {
+  if ((options.secretId === undefined) === (options.secretValue === undefined)) {
+    throw new CliError('give exactly one of --secret-id <arn> or --secret-value <value|->');
+  }
+  const key = options.secretValue !== undefined ? await readValue(options.secretValue) : await fetchSecret(options.secretId!);
+  if (key.length === 0) throw new CliError('the token key is empty');
+
+  // jose is an ES module; a dynamic import loads it from this CommonJS build.
+  const { SignJWT } = await import('jose');
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setIssuedAt()
+    .setExpirationTime(options.ttl)
+    .sign(new TextEncoder().encode(key));
+  process.stdout.write(`${token}\n`);
+}
+
+async function fetchSecret(secretId: string): Promise<string> {
+  const out = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretId }));
+  if (out.SecretString === undefined) throw new CliError(`secret ${secretId} has no string value`);
+  return out.SecretString;
+}
+
+async function readValue(value: string): Promise<string> {
+  if (value !== '-') return value;
+  let data = '';
+  process.stdin.setEncoding('utf8');
+  for await (const chunk of process.stdin) data += chunk;
+  // A trailing newline from `echo` or a file is not part of the key.
+  return data.replace(/\r?\n$/, '');
+}
