@@ -29,6 +29,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
   // One dev tsconfig at the top level, covering src, test and .projenrc.ts.
   tsconfigDevFile: 'tsconfig.dev.json',
+  eslintOptions: {
+    dirs: ['src'],
+    devdirs: ['test'],
+    // Lint against the dev tsconfig, which (unlike the jsii one) also covers test/.
+    tsconfigPath: './tsconfig.dev.json',
+    projectService: false,
+  },
 
   lambdaOptions: {
     runtime: awscdk.LambdaRuntime.NODEJS_24_X,
@@ -68,6 +75,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   gitignore: ['/test-reports/', '/relay/node_modules/', '/.tmp/'],
   npmignoreEnabled: true,
 });
+
+// The dev tsconfig (tests, lint) covers the library, its tests and this file; the relay has its own.
+project.tsconfigDev.addInclude('.projenrc.ts');
+project.tsconfigDev.addExclude('relay');
 
 // ---------------------------------------------------------------------------
 // The relay: Bun code shipped inside the npm package (the construct builds its

@@ -52,7 +52,7 @@ describe('default relay', () => {
         SystemControls: [{ Namespace: 'net.ipv4.ip_unprivileged_port_start', Value: '443' }],
         StopTimeout: 120,
         HealthCheck: Match.objectLike({
-          Command: ['CMD', 'bun', '-e', Match.stringLikeRegexp("/healthz")],
+          Command: ['CMD', 'bun', '-e', Match.stringLikeRegexp('/healthz')],
         }),
         Environment: Match.arrayWith([
           { Name: 'RELAY_PORT', Value: '443' },
