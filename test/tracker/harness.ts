@@ -1,11 +1,9 @@
-// Test harness for the tracker: a real DynamoDB stand-in (dynalite on loopback), a tiny EC2 HTTP stub,
+// Test harness for the tracker: a tiny EC2 HTTP stub,
 // events cloned from AWS's documented sample, and console capture.
 import { readFileSync } from 'fs';
-import { createServer, Server } from 'http';
-import { AddressInfo } from 'net';
+import { createServer } from 'http';
 import * as path from 'path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import { listen, close } from '../support/loopback-server';
 
 // The repository is checked out as <x>/main with the shared fixtures in <x>/shared (also in CI).
 export const FIXTURE_PATH = path.join(__dirname, '../../../shared/fixtures/ecs-task-state-change.sample.json');
@@ -13,44 +11,6 @@ const FIXTURE_TEXT = readFileSync(FIXTURE_PATH, 'utf8');
 const FIXTURE = JSON.parse(FIXTURE_TEXT);
 export const FIXTURE_TASK_ARN: string = FIXTURE.detail.taskArn;
 export const FIXTURE_ENI_ID = 'eni-abcd1234';
-
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`));
-  });
-}
-
-function close(server: Server): Promise<void> {
-  return new Promise((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
-}
-
-export interface Dynalite {
-  readonly endpoint: string;
-  close(): Promise<void>;
-}
-
-export async function startDynalite(): Promise<Dynalite> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  const endpoint = await listen(server);
-  return { endpoint, close: () => close(server) };
-}
-
-/** Creates the registry table (partition key `taskArn`, S) and waits until it is ACTIVE. */
-export async function createRegistryTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  await client.send(new CreateTableCommand({
-    TableName: tableName,
-    AttributeDefinitions: [{ AttributeName: 'taskArn', AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: 'taskArn', KeyType: 'HASH' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
-  for (let i = 0; i < 100; i++) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`table ${tableName} did not become ACTIVE`);
-}
 
 /** How the EC2 stub answers for one ENI id; ids it does not know get InvalidNetworkInterfaceID.NotFound. */
 export type EniBehaviour =
@@ -125,6 +85,8 @@ export async function startEc2Stub(): Promise<Ec2Stub> {
   const endpoint = await listen(server);
   return { endpoint, requests, enis, close: () => close(server) };
 }
+
+export { createRegistryTable, Dynalite, startDynalite } from '../support/dynalite';
 
 export interface EventChanges {
   readonly taskArn?: string;

@@ -1,0 +1,230 @@
+import { ChildProcess, spawn } from 'child_process';
+import { createHmac } from 'crypto';
+import { createServer, Server } from 'http';
+import * as https from 'https';
+import { AddressInfo, createServer as createTcpServer } from 'net';
+import * as path from 'path';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { createRegistryTable, Dynalite, startDynalite } from './support/dynalite';
+import { close, listen } from './support/loopback-server';
+
+// The CLI is tested as users run it: the compiled bin in a child process, against dynalite
+// through the real AWS SDK. Secrets Manager has no local implementation, so a small HTTP
+// server speaking its JSON protocol stands in for it.
+const root = path.join(__dirname, '..');
+const BIN = path.join(root, 'lib', 'cli', 'main.js');
+const TABLE = 'relays';
+const EMPTY_TABLE = 'no-relays';
+
+let db: Dynalite;
+let secretsStub: Server;
+let secretsEndpoint: string;
+
+async function run(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
+  const env = {
+    PATH: process.env.PATH,
+    AWS_REGION: 'us-west-2',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsEndpoint,
+    AWS_CONFIG_FILE: '/nonexistent',
+    AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    ...opts.env,
+  };
+  // Asynchronous on purpose: dynalite and the stubs run in this process and must keep serving.
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--no-warnings', BIN, ...args], { env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', c => { stdout += c; });
+    child.stderr.on('data', c => { stderr += c; });
+    child.on('close', code => resolve({ code, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+function item(taskArn: string, fields: Record<string, string | number>) {
+  const out: Record<string, { S: string } | { N: string }> = { taskArn: { S: taskArn } };
+  for (const [k, v] of Object.entries(fields)) out[k] = typeof v === 'number' ? { N: String(v) } : { S: v };
+  return out;
+}
+
+beforeAll(async () => {
+  db = await startDynalite();
+  secretsStub = createServer((req, res) => {
+    let body = '';
+    req.on('data', c => { body += c; });
+    req.on('end', () => {
+      const { SecretId } = JSON.parse(body);
+      res.setHeader('content-type', 'application/x-amz-json-1.1');
+      if (req.headers['x-amz-target'] === 'secretsmanager.GetSecretValue' && SecretId === 'relay/key') {
+        res.end(JSON.stringify({ ARN: 'arn:aws:secretsmanager:us-west-2:111122223333:secret:relay/key', Name: 'relay/key', SecretString: 'stored-key-value' }));
+      } else {
+        res.statusCode = 400;
+        res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }));
+      }
+    });
+  });
+  secretsEndpoint = await listen(secretsStub);
+
+  const client = new DynamoDBClient({ endpoint: db.endpoint, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  await createRegistryTable(client, TABLE);
+  await createRegistryTable(client, EMPTY_TABLE);
+  const arn = (id: string) => `arn:aws:ecs:us-west-2:111122223333:task/Relays/${id}`;
+  for (const it of [
+    item(arn('a1'), { status: 'RUNNING', publicIp: '198.51.100.7', port: 443, availabilityZone: 'us-west-2a', startedAt: '2026-11-28T10:00:00Z', version: 3 }),
+    item(arn('b2'), { status: 'RUNNING', publicIp: '198.51.100.8', port: 8443, availabilityZone: 'us-west-2b', startedAt: '2026-11-28T10:01:00Z', version: 3 }),
+    item(arn('c3'), { status: 'DRAINING', publicIp: '198.51.100.9', port: 443, version: 5 }),
+    item(arn('d4'), { status: 'STOPPED', port: 443, version: 7, expiresAt: 1895000000 }),
+    item(arn('e5'), { status: 'RUNNING', privateIp: '10.0.0.5', port: 443, version: 3 }),
+  ]) {
+    await client.send(new PutItemCommand({ TableName: TABLE, Item: it }));
+  }
+  client.destroy();
+});
+
+afterAll(async () => {
+  await db?.close();
+  if (secretsStub) await close(secretsStub);
+});
+
+describe('endpoints', () => {
+  test('lists exactly the RUNNING relays with a public IP, as JSON', async () => {
+    const res = await run(['endpoints', '--table', TABLE, '--json']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const rows = JSON.parse(res.stdout);
+    expect(rows.map((r: { url: string }) => r.url)).toEqual(['wss://198.51.100.7/v1/stream', 'wss://198.51.100.8:8443/v1/stream']);
+    expect(rows[0]).toMatchObject({ publicIp: '198.51.100.7', port: 443, availabilityZone: 'us-west-2a' });
+  });
+
+  test('prints a table by default', async () => {
+    const res = await run(['endpoints', '--table', TABLE]);
+    expect(res.code).toBe(0);
+    const lines = res.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^URL\s+AZ\s+STARTED$/);
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(/^wss:\/\/198\.51\.100\.7\/v1\/stream\s+us-west-2a\s+2026-11-28T10:00:00Z$/),
+      expect.stringMatching(/^wss:\/\/198\.51\.100\.8:8443\/v1\/stream\s+us-west-2b\s+2026-11-28T10:01:00Z$/),
+    ]);
+  });
+
+  test('says so when no relay is live', async () => {
+    const res = await run(['endpoints', '--table', EMPTY_TABLE]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/no live relays in table no-relays/);
+  });
+
+  test('names a missing table', async () => {
+    const res = await run(['endpoints', '--table', 'typo-table']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/not found.*check the name and AWS_REGION/i);
+  });
+
+  test('explains missing credentials', async () => {
+    const res = await run(['endpoints', '--table', TABLE], { env: { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' } });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/no usable AWS credentials/);
+  });
+
+  test('requires --table', async () => {
+    const res = await run(['endpoints']);
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/required option '--table <name>' not specified/);
+  });
+});
+
+describe('endpoints --probe against a real relay', () => {
+  let relay: ChildProcess;
+  let relayPort: number;
+  let closedPort: number;
+  const probeTable = 'probe-relays';
+
+  beforeAll(async () => {
+    [relayPort, closedPort] = [await freePort(), await freePort()];
+    relay = spawn(path.join(root, 'node_modules', '.bin', 'bun'), ['relay/src/main.ts'], {
+      cwd: root,
+      env: { ...process.env, RELAY_HOST: '127.0.0.1', RELAY_PORT: String(relayPort), RELAY_TLS: 'self-signed', RELAY_AUTH: 'none' },
+      stdio: 'ignore',
+    });
+    await waitForTls(relayPort);
+    const client = new DynamoDBClient({ endpoint: db.endpoint, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    await createRegistryTable(client, probeTable);
+    await client.send(new PutItemCommand({ TableName: probeTable, Item: item('arn:aws:ecs:us-west-2:1:task/c/live', { status: 'RUNNING', publicIp: '127.0.0.1', port: relayPort, version: 1 }) }));
+    await client.send(new PutItemCommand({ TableName: probeTable, Item: item('arn:aws:ecs:us-west-2:1:task/c/gone', { status: 'RUNNING', publicIp: '127.0.0.1', port: closedPort, version: 1 }) }));
+    client.destroy();
+  });
+
+  afterAll(async () => {
+    relay?.kill('SIGTERM');
+    await new Promise(r => relay?.once('exit', r));
+  });
+
+  test('reports each relay\'s health and session count over its self-signed TLS', async () => {
+    const res = await run(['endpoints', '--table', probeTable, '--probe', '--json']);
+    expect(res.code).toBe(0);
+    const rows = JSON.parse(res.stdout);
+    const byPort = Object.fromEntries(rows.map((r: { port: number }) => [r.port, r]));
+    expect(byPort[relayPort]).toMatchObject({ health: 'ok', sessions: 0 });
+    expect(byPort[closedPort]).toMatchObject({ health: 'unreachable' });
+  });
+});
+
+describe('token', () => {
+  function verify(token: string, key: string) {
+    const [header, payload, signature] = token.trim().split('.');
+    const expected = createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url');
+    expect(signature).toBe(expected);
+    expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toMatchObject({ alg: 'HS256' });
+    return JSON.parse(Buffer.from(payload, 'base64url').toString()) as { iat: number; exp: number };
+  }
+
+  test('mints an HS256 token from the secret read on stdin, expiring after --ttl', async () => {
+    const res = await run(['token', '--secret-value', '-', '--ttl', '2h'], { input: 'offline-key\n' });
+    expect(res.code).toBe(0);
+    const claims = verify(res.stdout, 'offline-key');
+    expect(claims.exp - claims.iat).toBe(7200);
+  });
+
+  test('reads the key from Secrets Manager with --secret-id (default lifetime 1 h)', async () => {
+    const res = await run(['token', '--secret-id', 'relay/key']);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    const claims = verify(res.stdout, 'stored-key-value');
+    expect(claims.exp - claims.iat).toBe(3600);
+  });
+
+  test('names a missing secret', async () => {
+    const res = await run(['token', '--secret-id', 'nope']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/can't find the specified secret/);
+  });
+
+  test('needs exactly one key source and a valid ttl', async () => {
+    expect((await run(['token'])).stderr).toMatch(/give exactly one of --secret-id <arn> or --secret-value <value\|->/);
+    expect((await run(['token', '--secret-value', 'k', '--ttl', 'soon'])).stderr).toMatch(/--ttl <duration>.*invalid/);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise(resolve => {
+    const srv = createTcpServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForTls(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>(resolve => {
+      https.get({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false }, res => { res.resume(); resolve(res.statusCode === 200); })
+        .on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise(r => setTimeout(r, 100));
+  }
+  throw new Error(`relay on port ${port} did not come up`);
+}
