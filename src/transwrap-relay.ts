@@ -7,8 +7,10 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { EndpointsApi, EndpointsApiOptions } from './endpoints-api';
 import { DEFAULT_ALLOWED_INGESTS, ingestPorts } from './ingest-allow-list';
 import { RelayAuth } from './relay-auth';
+import { applyScaling, RelayScalingOptions } from './relay-scaling';
 import { TaskTracker } from './task-tracker';
 
 /** Where the relay image is built from when no `image` is given: the `relay/` folder shipped in this package. */
@@ -104,6 +106,18 @@ export interface TranswrapRelayProps {
   readonly tableRemovalPolicy?: RemovalPolicy;
 
   /**
+   * Scale the service on live sessions per task.
+   * @default - no autoscaling: the service keeps `desiredCount` tasks
+   */
+  readonly scaling?: RelayScalingOptions;
+
+  /**
+   * An HTTPS endpoints API (Lambda function URL) listing live relays, least-loaded first, for browser apps.
+   * @default - none; use the CLI or read the registry table
+   */
+  readonly endpointsApi?: EndpointsApiOptions;
+
+  /**
    * Retention of the relay's and the tracker's log groups.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -136,11 +150,16 @@ export class TranswrapRelay extends Construct {
   public readonly authSecret?: secretsmanager.ISecret;
   /** The port browsers connect to. */
   public readonly port: number;
+  /** The endpoints API, when `endpointsApi` is set. */
+  public readonly endpointsApi?: EndpointsApi;
+  /** The value of the `Service` dimension of the relay's metrics (namespace `TranswrapRelay`). */
+  public readonly metricsServiceName: string;
 
   constructor(scope: Construct, id: string, props: TranswrapRelayProps = {}) {
     super(scope, id);
 
     this.port = props.port ?? 443;
+    this.metricsServiceName = this.node.path;
     const desiredCount = props.desiredCount ?? 2;
     const allowedCidrs = props.allowedCidrs ?? ['0.0.0.0/0'];
     const allowedIngests = props.allowedIngests ?? DEFAULT_ALLOWED_INGESTS;
@@ -204,12 +223,21 @@ export class TranswrapRelay extends Construct {
       maxHealthyPercent: 200,
     });
 
+    if (props.scaling) {
+      applyScaling(this.service, this.taskDefinition.taskRole, this.metricsServiceName, props.scaling);
+    }
+
     this.tracker = new TaskTracker(this, 'Tracker', {
       service: this.service,
       table: this.table,
       port: this.port,
       logRetention,
     });
+
+    if (props.endpointsApi) {
+      this.endpointsApi = new EndpointsApi(this, 'EndpointsApi', { ...props.endpointsApi, table: this.table, logRetention });
+      new CfnOutput(this, 'EndpointsApiUrl', { value: this.endpointsApi.url, description: 'Live relays as JSON, least-loaded first' });
+    }
 
     new CfnOutput(this, 'RegistryTableName', { value: this.table.tableName, description: 'Registry of live relay tasks' });
     new CfnOutput(this, 'EndpointsCommand', {
@@ -263,7 +291,9 @@ export class TranswrapRelay extends Construct {
       RELAY_PORT: String(this.port),
       RELAY_TLS: 'self-signed',
       RELAY_ALLOWED_INGESTS: allowedIngests.join(','),
+      RELAY_SERVICE_NAME: this.metricsServiceName,
     };
+    if (props.scaling) managed.RELAY_SCALE_IN_PROTECTION = 'on';
     const secrets: { [name: string]: ecs.Secret } = {};
     if (auth.oidcOptions) {
       managed.RELAY_AUTH_JWKS_URL = auth.oidcOptions.jwksUrl;

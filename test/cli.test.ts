@@ -1,12 +1,11 @@
-import { ChildProcess, spawn } from 'child_process';
+import { spawn } from 'child_process';
 import { createHmac } from 'crypto';
 import { createServer, Server } from 'http';
-import * as https from 'https';
-import { AddressInfo, createServer as createTcpServer } from 'net';
 import * as path from 'path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { createRegistryTable, Dynalite, startDynalite } from './support/dynalite';
 import { close, listen } from './support/loopback-server';
+import { freePort, RelayProcess, startTlsRelay } from './support/relay';
 
 // The CLI is tested as users run it: the compiled bin in a child process, against dynalite
 // through the real AWS SDK. Secrets Manager has no local implementation, so a small HTTP
@@ -137,19 +136,15 @@ describe('endpoints', () => {
 });
 
 describe('endpoints --probe against a real relay', () => {
-  let relay: ChildProcess;
+  let relay: RelayProcess;
   let relayPort: number;
   let closedPort: number;
   const probeTable = 'probe-relays';
 
   beforeAll(async () => {
-    [relayPort, closedPort] = [await freePort(), await freePort()];
-    relay = spawn(path.join(root, 'node_modules', '.bin', 'bun'), ['relay/src/main.ts'], {
-      cwd: root,
-      env: { ...process.env, RELAY_HOST: '127.0.0.1', RELAY_PORT: String(relayPort), RELAY_TLS: 'self-signed', RELAY_AUTH: 'none' },
-      stdio: 'ignore',
-    });
-    await waitForTls(relayPort);
+    relay = await startTlsRelay();
+    relayPort = relay.port;
+    closedPort = await freePort();
     const client = new DynamoDBClient({ endpoint: db.endpoint, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     await createRegistryTable(client, probeTable);
     await client.send(new PutItemCommand({ TableName: probeTable, Item: item('arn:aws:ecs:us-west-2:1:task/c/live', { status: 'RUNNING', publicIp: '127.0.0.1', port: relayPort, version: 1 }) }));
@@ -158,8 +153,7 @@ describe('endpoints --probe against a real relay', () => {
   });
 
   afterAll(async () => {
-    relay?.kill('SIGTERM');
-    await new Promise(r => relay?.once('exit', r));
+    await relay?.stop();
   });
 
   test('reports each relay\'s health and session count over its self-signed TLS', async () => {
@@ -207,24 +201,3 @@ describe('token', () => {
     expect((await run(['token', '--secret-value', 'k', '--ttl', 'soon'])).stderr).toMatch(/--ttl <duration>.*invalid/);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise(resolve => {
-    const srv = createTcpServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForTls(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>(resolve => {
-      https.get({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false }, res => { res.resume(); resolve(res.statusCode === 200); })
-        .on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise(r => setTimeout(r, 100));
-  }
-  throw new Error(`relay on port ${port} did not come up`);
-}

@@ -29,12 +29,14 @@ describe('cdk-nag AwsSolutions', () => {
       allowedIngests: ['rtmp://ingest.example.com'],
       auth: RelayAuth.oidc({ jwksUrl: 'https://issuer.example.com/jwks.json', issuer: 'https://issuer.example.com' }),
       cpuArchitecture: ecs.CpuArchitecture.ARM64,
+      scaling: { maxTasks: 10 },
+      endpointsApi: { allowedOrigins: ['https://studio.example.com'] },
     });
     expect(findings(stack)).toEqual([]);
   });
 
   test('acknowledgements are scoped: the same findings on a user\'s own resources are still reported', () => {
-    const { stack, relay } = relayStack();
+    const { stack, relay } = relayStack({ scaling: { maxTasks: 4 } });
     // One resource of the user's per finding the construct acknowledges for its own resources.
     const sg = new ec2.SecurityGroup(stack, 'UserGroup', { vpc: relay.vpc });
     sg.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(22));
@@ -47,6 +49,10 @@ describe('cdk-nag AwsSolutions', () => {
     });
     const role = new iam.Role(stack, 'UserRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     role.addToPolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeNetworkInterfaces'], resources: ['*'] }));
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['ecs:UpdateTaskProtection'],
+      resources: [stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${relay.cluster.clusterName}/*` })],
+    }));
     new sqs.Queue(stack, 'UserQueue', { enforceSSL: true, retentionPeriod: Duration.days(1) });
 
     const found = findings(stack);
@@ -55,6 +61,7 @@ describe('cdk-nag AwsSolutions', () => {
       'AwsSolutions-SMG4 @ RelayStack/UserSecret/Resource',
       'AwsSolutions-ECS2 @ RelayStack/UserTask/Resource',
       'AwsSolutions-IAM5[Resource::*] @ RelayStack/UserRole/DefaultPolicy/Resource',
+      expect.stringMatching(/^AwsSolutions-IAM5\[Resource::arn:<AWS::Partition>:ecs:.*:task\/<RelayCluster.*>\/\*\] @ RelayStack\/UserRole\/DefaultPolicy\/Resource$/),
       'AwsSolutions-SQS3 @ RelayStack/UserQueue/Resource',
     ]));
     // …and none of them leaks onto the relay's own resources.

@@ -171,6 +171,8 @@ describe('customised relay', () => {
       }),
       allowedIngests: ['rtmps://*.global-contribute.live-video.net', 'rtmp://ingest.example.com:1936'],
       relayEnvironment: { RELAY_MAX_SESSIONS: '40' },
+      scaling: { minTasks: 2, maxTasks: 12, targetSessionsPerTask: 30 },
+      endpointsApi: { allowedOrigins: ['https://studio.example.com'] },
       tableRemovalPolicy: RemovalPolicy.DESTROY,
       logRetention: logs.RetentionDays.ONE_WEEK,
     });
@@ -206,6 +208,72 @@ describe('customised relay', () => {
     expect(group.Properties.SecurityGroupEgress.map((r: { FromPort: number }) => r.FromPort)).toEqual([443, 1936]);
   });
 
+  test('scales on ActiveSessions per task and lets the relay protect busy tasks from scale-in', () => {
+    const { stack, relay } = relayStack({ scaling: { maxTasks: 8 } });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 1, MaxCapacity: 8, ScalableDimension: 'ecs:service:DesiredCount',
+    });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      PolicyType: 'TargetTrackingScaling',
+      TargetTrackingScalingPolicyConfiguration: {
+        TargetValue: 20,
+        ScaleInCooldown: 300,
+        ScaleOutCooldown: 60,
+        CustomizedMetricSpecification: {
+          Namespace: 'TranswrapRelay',
+          MetricName: 'ActiveSessions',
+          Dimensions: [{ Name: 'Service', Value: 'RelayStack/Relay' }],
+          Statistic: 'Average',
+        },
+      },
+    });
+    expect(relay.metricsServiceName).toBe('RelayStack/Relay');
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({
+        Environment: Match.arrayWith([
+          { Name: 'RELAY_SERVICE_NAME', Value: 'RelayStack/Relay' },
+          { Name: 'RELAY_SCALE_IN_PROTECTION', Value: 'on' },
+        ]),
+      })],
+    });
+    const taskRole = Object.values(template.findResources('AWS::ECS::TaskDefinition'))[0].Properties.TaskRoleArn['Fn::GetAtt'][0];
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: taskRole }],
+      PolicyDocument: {
+        Statement: [{
+          Effect: 'Allow',
+          Action: ['ecs:UpdateTaskProtection', 'ecs:GetTaskProtection'],
+          Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':ecs:us-west-2:111122223333:task/', { Ref: Match.stringLikeRegexp('RelayCluster') }, '/*']] },
+        }],
+      },
+    });
+  });
+
+  test('serves live relays from a function URL with CORS limited to the given origins', () => {
+    const { stack, relay } = relayStack({ endpointsApi: { allowedOrigins: ['https://studio.example.com', 'http://localhost:5173'] } });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      Cors: { AllowOrigins: ['https://studio.example.com', 'http://localhost:5173'], AllowMethods: ['GET'] },
+    });
+    expect(relay.endpointsApi).toBeDefined();
+    const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0];
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('EndpointsApiRole'),
+      PolicyDocument: {
+        Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'dynamodb:Scan', Resource: { 'Fn::GetAtt': [table, 'Arn'] } }]),
+      },
+    });
+    expect(Object.keys(template.findOutputs('*')).some(o => o.startsWith('RelayEndpointsApiUrl'))).toBe(true);
+  });
+
+  test('without scaling, the task role stays empty and no scaling resources exist', () => {
+    const template = Template.fromStack(relayStack().stack);
+    template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
+    template.resourceCountIs('AWS::Lambda::Url', 0);
+  });
+
   test('accepts an existing token secret and registry table', () => {
     const { stack } = build();
     const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'Key', 'relay/key');
@@ -235,6 +303,10 @@ describe('props validation', () => {
     [{ port: 0 }, /port must be an integer from 1 to 65535, got 0/],
     [{ relayEnvironment: { RELAY_TLS: 'off' } }, /relayEnvironment: RELAY_TLS is managed by TranswrapRelay/],
     [{ relayEnvironment: { RELAY_AUTH: 'none' } }, /relayEnvironment: RELAY_AUTH is managed by TranswrapRelay/],
+    [{ scaling: { minTasks: 5, maxTasks: 2 } }, /scaling: need whole numbers with 0 <= minTasks <= maxTasks/],
+    [{ scaling: { maxTasks: 4, targetSessionsPerTask: 0 } }, /scaling.targetSessionsPerTask must be greater than 0, got 0/],
+    [{ endpointsApi: { allowedOrigins: [] } }, /endpointsApi.allowedOrigins: give at least one origin/],
+    [{ endpointsApi: { allowedOrigins: ['https://studio.example.com/app'] } }, /is not an origin/],
   ])('rejects %j with a clear error', (props, message) => {
     expect(() => relayStack(props)).toThrow(message);
   });

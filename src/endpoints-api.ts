@@ -1,0 +1,75 @@
+import { Duration } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { EndpointsFunction } from './endpoints/endpoints-function';
+
+/** Options of the endpoints API, an HTTPS URL that lists live relays for browser apps. */
+export interface EndpointsApiOptions {
+  /**
+   * Web origins allowed to call the API from a browser (CORS), e.g. `https://studio.example.com`.
+   * Origins not listed can still fetch it from a server, but browsers will not let their pages read it.
+   */
+  readonly allowedOrigins: string[];
+}
+
+/** Properties of an {@link EndpointsApi}. */
+export interface EndpointsApiProps extends EndpointsApiOptions {
+  /** The registry table (Contract 4) to read. */
+  readonly table: dynamodb.ITable;
+  /** Retention of the function's log group. */
+  readonly logRetention: logs.RetentionDays;
+}
+
+/**
+ * A Lambda function URL returning the live relays as JSON, least-loaded first, so a broadcaster
+ * page can pick a relay (what the original sample's front end fetched from API Gateway).
+ * It is public by design: it lists addresses that are public anyway, and streaming still needs a token.
+ */
+export class EndpointsApi extends Construct {
+  /** The function behind the URL. */
+  public readonly function: lambda.Function;
+  /** The HTTPS URL of the API. */
+  public readonly url: string;
+
+  constructor(scope: Construct, id: string, props: EndpointsApiProps) {
+    super(scope, id);
+    if (props.allowedOrigins.length === 0) {
+      throw new Error('endpointsApi.allowedOrigins: give at least one origin (e.g. https://studio.example.com)');
+    }
+    for (const origin of props.allowedOrigins) {
+      if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+        throw new Error(`endpointsApi.allowedOrigins: '${origin}' is not an origin (scheme://host[:port], no path)`);
+      }
+    }
+
+    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention });
+    const role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Endpoints API: reads the relay registry table',
+    });
+    logGroup.grantWrite(role);
+    role.addToPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [props.table.tableArn] }));
+
+    this.function = new EndpointsFunction(this, 'Function', {
+      role,
+      logGroup,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: 256,
+      timeout: Duration.seconds(10),
+      description: 'Lists live relays, least-loaded first',
+      environment: { TABLE_NAME: props.table.tableName },
+    });
+    const functionUrl = this.function.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.NONE,
+      cors: {
+        allowedOrigins: props.allowedOrigins,
+        allowedMethods: [lambda.HttpMethod.GET],
+        maxAge: Duration.minutes(10),
+      },
+    });
+    this.url = functionUrl.url;
+  }
+}

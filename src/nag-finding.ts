@@ -1,0 +1,34 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import { IConstruct } from 'constructs';
+
+/**
+ * The finding id cdk-nag gives an IAM5 wildcard on `resource` (e.g.
+ * `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecs:…:task/<Cluster1234>/*]`), so an
+ * acknowledgement can name that one resource string rather than every IAM5 finding.
+ */
+export function iam5ResourceFinding(stack: Stack, resource: string): string {
+  return `AwsSolutions-IAM5[Resource::${render(stack.resolve(resource))}]`;
+}
+
+function render(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as { 'Ref'?: string; 'Fn::GetAtt'?: [string, string]; 'Fn::Join'?: [string, unknown[]] };
+  if (v.Ref !== undefined) return `<${v.Ref}>`;
+  if (v['Fn::GetAtt'] !== undefined) return `<${v['Fn::GetAtt'].join('.')}>`;
+  if (v['Fn::Join'] !== undefined) return v['Fn::Join'][1].map(render).join(v['Fn::Join'][0]);
+  return JSON.stringify(value);
+}
+
+/**
+ * Acknowledges one cdk-nag finding on one construct. `Validations.acknowledge` rejects ids that
+ * contain `::` (reserved for its own prefixes), which every finding naming `<AWS::Partition>` does
+ * (cdk-nag issue #2351); for those, the acknowledgement is recorded under the same documented
+ * metadata key that `Validations.acknowledge` writes and cdk-nag reads.
+ */
+export function acknowledgeFinding(scope: IConstruct, id: string, reason: string): void {
+  if (id.includes('::')) {
+    scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [id]: reason });
+  } else {
+    Validations.of(scope).acknowledge({ id, reason });
+  }
+}

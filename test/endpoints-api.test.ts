@@ -1,0 +1,59 @@
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { createRegistryTable, Dynalite, startDynalite } from './support/dynalite';
+import { freePort, RelayProcess, startTlsRelay } from './support/relay';
+import { rankRelays } from '../src/registry/rank-relays';
+
+// The endpoints Lambda against dynalite (through the real SDK) and a real relay on loopback.
+const TABLE = 'endpoints-relays';
+let db: Dynalite;
+let relay: RelayProcess;
+let closedPort: number;
+let handler: () => Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
+
+beforeAll(async () => {
+  [db, relay, closedPort] = await Promise.all([startDynalite(), startTlsRelay(), freePort()]);
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint, AWS_REGION: 'us-west-2', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', TABLE_NAME: TABLE,
+  });
+  const client = new DynamoDBClient({});
+  await createRegistryTable(client, TABLE);
+  const put = (id: string, fields: Record<string, { S: string } | { N: string }>) =>
+    client.send(new PutItemCommand({ TableName: TABLE, Item: { taskArn: { S: `arn:aws:ecs:us-west-2:1:task/c/${id}` }, version: { N: '2' }, ...fields } }));
+  await put('a-unreachable', { status: { S: 'RUNNING' }, publicIp: { S: '127.0.0.1' }, port: { N: String(closedPort) } });
+  await put('b-live', { status: { S: 'RUNNING' }, publicIp: { S: '127.0.0.1' }, port: { N: String(relay.port) }, availabilityZone: { S: 'us-west-2a' } });
+  await put('c-draining', { status: { S: 'DRAINING' }, publicIp: { S: '127.0.0.1' }, port: { N: String(relay.port) } });
+  await put('d-stopped', { status: { S: 'STOPPED' }, port: { N: '443' } });
+  client.destroy();
+  // Loaded after the environment is set: the handler builds its client at module scope.
+  handler = jest.requireActual('../src/endpoints/endpoints.lambda').handler;
+});
+
+afterAll(async () => {
+  await relay?.stop();
+  await db?.close();
+});
+
+test('answers live relays as JSON, reachable ones first with their session count', async () => {
+  const res = await handler();
+  expect(res.statusCode).toBe(200);
+  expect(res.headers['content-type']).toBe('application/json');
+  const { relays } = JSON.parse(res.body);
+  expect(relays).toEqual([
+    { url: `wss://127.0.0.1:${relay.port}/v1/stream`, publicIp: '127.0.0.1', port: relay.port, availabilityZone: 'us-west-2a', health: 'ok', sessions: 0 },
+    { url: `wss://127.0.0.1:${closedPort}/v1/stream`, publicIp: '127.0.0.1', port: closedPort, health: 'unreachable' },
+  ]);
+});
+
+describe('rankRelays', () => {
+  const relayAt = (ip: string) => ({ taskArn: ip, publicIp: ip, port: 443 });
+  test('orders by fewest sessions, puts unreachable relays last and drops draining ones', () => {
+    const ranked = rankRelays([
+      { relay: relayAt('busy'), probe: { status: 'ok', sessions: 9 } },
+      { relay: relayAt('gone'), probe: { status: 'unreachable' } },
+      { relay: relayAt('leaving'), probe: { status: 'draining', sessions: 1 } },
+      { relay: relayAt('idle'), probe: { status: 'ok', sessions: 0 } },
+      { relay: relayAt('some'), probe: { status: 'ok', sessions: 3 } },
+    ]);
+    expect(ranked.map(r => r.relay.publicIp)).toEqual(['idle', 'some', 'busy', 'gone']);
+  });
+});
