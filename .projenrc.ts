@@ -66,6 +66,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'bun@^1.4.5',
     '@types/bun@^1.4.5',
     '@aws-sdk/client-ec2@^3',
+    '@aws-sdk/client-route-53@^3',
     '@types/aws-lambda@^8',
     'dynalite@^4',
     'playwright-core@^1.65.0',
@@ -76,9 +77,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
   npmignoreEnabled: true,
 });
 
-// The dev tsconfig (tests, lint) covers the library, its tests and this file; the relay has its own.
+// Lambda code gets the AWS SDK from the Lambda runtime (esbuild leaves @aws-sdk/* external).
+project.eslint?.allowDevDeps('src/tracker/**');
+project.eslint?.allowDevDeps('src/endpoints/**');
+
+// The dev tsconfig (tests, lint) covers the library, its tests and this file; the Bun code (relay, bench) has its own.
 project.tsconfigDev.addInclude('.projenrc.ts');
 project.tsconfigDev.addExclude('relay');
+project.tsconfigDev.addExclude('bench');
 
 // ---------------------------------------------------------------------------
 // The relay: Bun code shipped inside the npm package (the construct builds its

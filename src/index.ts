@@ -4,3 +4,4 @@ export * from './relay-scaling';
 export * from './task-tracker';
 export * from './endpoints-api';
 export { DEFAULT_ALLOWED_INGESTS } from './ingest-allow-list';
+export * from './relay-dns';

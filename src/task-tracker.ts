@@ -6,6 +6,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { TrackerFunction } from './tracker/tracker-function';
@@ -20,6 +21,21 @@ export interface TaskTrackerProps {
   readonly port: number;
   /** Retention of the tracker's own log group. */
   readonly logRetention: logs.RetentionDays;
+  /**
+   * Also keep an A record `<task-id>.<domain>` per running task in this zone.
+   * @default - no DNS records
+   */
+  readonly dns?: TaskRecordsOptions;
+}
+
+/** Where the tracker keeps per-task DNS records. */
+export interface TaskRecordsOptions {
+  /** The hosted zone. */
+  readonly hostedZone: route53.IHostedZone;
+  /** The domain under the zone that holds the records (e.g. `relay.example.com`). */
+  readonly domain: string;
+  /** TTL of the records. */
+  readonly recordTtl: Duration;
 }
 
 /**
@@ -72,8 +88,14 @@ export class TaskTracker extends Construct {
       environment: {
         TABLE_NAME: props.table.tableName,
         RELAY_PORT: String(props.port),
+        ...(props.dns ? {
+          DNS_ZONE_ID: props.dns.hostedZone.hostedZoneId,
+          DNS_DOMAIN: props.dns.domain,
+          DNS_TTL: String(props.dns.recordTtl.toSeconds()),
+        } : {}),
       },
     });
+    if (props.dns) this.allowDnsChanges(role, props.table, props.dns);
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       enforceSSL: true,
@@ -101,6 +123,29 @@ export class TaskTracker extends Construct {
       deadLetterQueue: this.deadLetterQueue,
       retryAttempts: 8,
       maxEventAge: Duration.hours(2),
+    }));
+  }
+
+  /** A records under the task domain only; reading the table orders DNS changes by event version. */
+  private allowDnsChanges(role: iam.Role, table: dynamodb.ITable, dns: TaskRecordsOptions): void {
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem'],
+      resources: [table.tableArn],
+    }));
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['route53:ChangeResourceRecordSets'],
+      resources: [dns.hostedZone.hostedZoneArn],
+      conditions: {
+        'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': [`*.${dns.domain}`] },
+        'ForAllValues:StringEquals': {
+          'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
+          'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
+        },
+      },
+    }));
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['route53:ListResourceRecordSets'],
+      resources: [dns.hostedZone.hostedZoneArn],
     }));
   }
 }

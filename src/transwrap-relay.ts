@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { EndpointsApi, EndpointsApiOptions } from './endpoints-api';
 import { DEFAULT_ALLOWED_INGESTS, ingestPorts } from './ingest-allow-list';
 import { RelayAuth } from './relay-auth';
+import { RelayDnsOptions, relayDomain } from './relay-dns';
 import { applyScaling, RelayScalingOptions } from './relay-scaling';
 import { TaskTracker } from './task-tracker';
 
@@ -116,6 +117,13 @@ export interface TranswrapRelayProps {
    * @default - none; use the CLI or read the registry table
    */
   readonly endpointsApi?: EndpointsApiOptions;
+
+  /**
+   * A DNS name and a trusted certificate per task (`wss://<task-id>.<subdomain>.<zone>`), instead of
+   * a self-signed certificate per IP.
+   * @default - no DNS records; each task generates a self-signed certificate at start
+   */
+  readonly dns?: RelayDnsOptions;
 
   /**
    * Retention of the relay's and the tracker's log groups.
@@ -232,6 +240,7 @@ export class TranswrapRelay extends Construct {
       table: this.table,
       port: this.port,
       logRetention,
+      dns: props.dns && { hostedZone: props.dns.hostedZone, domain: relayDomain(props.dns), recordTtl: props.dns.recordTtl ?? Duration.seconds(60) },
     });
 
     if (props.endpointsApi) {
@@ -289,12 +298,16 @@ export class TranswrapRelay extends Construct {
     const managed: { [name: string]: string } = {
       RELAY_HOST: '0.0.0.0',
       RELAY_PORT: String(this.port),
-      RELAY_TLS: 'self-signed',
+      RELAY_TLS: props.dns ? 'provided' : 'self-signed',
       RELAY_ALLOWED_INGESTS: allowedIngests.join(','),
       RELAY_SERVICE_NAME: this.metricsServiceName,
     };
     if (props.scaling) managed.RELAY_SCALE_IN_PROTECTION = 'on';
     const secrets: { [name: string]: ecs.Secret } = {};
+    if (props.dns) {
+      secrets.RELAY_TLS_CERT = ecs.Secret.fromSecretsManager(props.dns.certificateSecret, 'certificate');
+      secrets.RELAY_TLS_KEY = ecs.Secret.fromSecretsManager(props.dns.certificateSecret, 'privateKey');
+    }
     if (auth.oidcOptions) {
       managed.RELAY_AUTH_JWKS_URL = auth.oidcOptions.jwksUrl;
       managed.RELAY_AUTH_ISSUER = auth.oidcOptions.issuer;
@@ -303,7 +316,7 @@ export class TranswrapRelay extends Construct {
       secrets.RELAY_AUTH_SECRET = ecs.Secret.fromSecretsManager(this.authSecret!);
     }
     for (const name of Object.keys(props.relayEnvironment ?? {})) {
-      if (name in managed || name in secrets || name.startsWith('RELAY_AUTH') || name === 'RELAY_TLS') {
+      if (name in managed || name in secrets || name.startsWith('RELAY_AUTH') || name.startsWith('RELAY_TLS')) {
         throw new Error(`relayEnvironment: ${name} is managed by TranswrapRelay; use the matching prop instead`);
       }
     }

@@ -1,9 +1,10 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { RelayAuth, TranswrapRelay } from '../src';
 import { assetHashSerializer, emptyStack, relayStack } from './support/stacks';
@@ -173,6 +174,11 @@ describe('customised relay', () => {
       relayEnvironment: { RELAY_MAX_SESSIONS: '40' },
       scaling: { minTasks: 2, maxTasks: 12, targetSessionsPerTask: 30 },
       endpointsApi: { allowedOrigins: ['https://studio.example.com'] },
+      dns: {
+        hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' }),
+        certificateSecret: secretsmanager.Secret.fromSecretNameV2(stack, 'Cert', 'relay-cert'),
+        recordTtl: Duration.seconds(30),
+      },
       tableRemovalPolicy: RemovalPolicy.DESTROY,
       logRetention: logs.RetentionDays.ONE_WEEK,
     });
@@ -268,6 +274,47 @@ describe('customised relay', () => {
     expect(Object.keys(template.findOutputs('*')).some(o => o.startsWith('RelayEndpointsApiUrl'))).toBe(true);
   });
 
+  test('with dns, tasks serve a provided certificate and the tracker may change only A records under the task domain', () => {
+    const { stack } = emptyStack();
+    const hostedZone = route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' });
+    const certificateSecret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Cert', 'arn:aws:secretsmanager:us-west-2:111122223333:secret:relay-cert-AbCdEf');
+    new TranswrapRelay(stack, 'Relay', { dns: { hostedZone, certificateSecret, subdomain: 'live' } });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [Match.objectLike({
+        Environment: Match.arrayWith([{ Name: 'RELAY_TLS', Value: 'provided' }]),
+        Secrets: Match.arrayWith([
+          { Name: 'RELAY_TLS_CERT', ValueFrom: 'arn:aws:secretsmanager:us-west-2:111122223333:secret:relay-cert-AbCdEf:certificate::' },
+          { Name: 'RELAY_TLS_KEY', ValueFrom: 'arn:aws:secretsmanager:us-west-2:111122223333:secret:relay-cert-AbCdEf:privateKey::' },
+        ]),
+      })],
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DNS_ZONE_ID: 'Z0123456789ABCDEFGHIJ', DNS_DOMAIN: 'live.example.com', DNS_TTL: '60' }) },
+    });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyName: Match.stringLikeRegexp('TrackerRole'),
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Action: 'dynamodb:GetItem' }),
+          {
+            Effect: 'Allow',
+            Action: 'route53:ChangeResourceRecordSets',
+            Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':route53:::hostedzone/Z0123456789ABCDEFGHIJ']] },
+            Condition: {
+              'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['*.live.example.com'] },
+              'ForAllValues:StringEquals': {
+                'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
+                'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
+              },
+            },
+          },
+          Match.objectLike({ Action: 'route53:ListResourceRecordSets' }),
+        ]),
+      },
+    });
+  });
+
   test('without scaling, the task role stays empty and no scaling resources exist', () => {
     const template = Template.fromStack(relayStack().stack);
     template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
@@ -305,6 +352,7 @@ describe('props validation', () => {
     [{ relayEnvironment: { RELAY_AUTH: 'none' } }, /relayEnvironment: RELAY_AUTH is managed by TranswrapRelay/],
     [{ scaling: { minTasks: 5, maxTasks: 2 } }, /scaling: need whole numbers with 0 <= minTasks <= maxTasks/],
     [{ scaling: { maxTasks: 4, targetSessionsPerTask: 0 } }, /scaling.targetSessionsPerTask must be greater than 0, got 0/],
+    [{ relayEnvironment: { RELAY_TLS_CERT: 'x' } }, /relayEnvironment: RELAY_TLS_CERT is managed by TranswrapRelay/],
     [{ endpointsApi: { allowedOrigins: [] } }, /endpointsApi.allowedOrigins: give at least one origin/],
     [{ endpointsApi: { allowedOrigins: ['https://studio.example.com/app'] } }, /is not an origin/],
   ])('rejects %j with a clear error', (props, message) => {

@@ -149,7 +149,10 @@ export function tombstoneExpiry(task: TaskState): number {
  * The registry item for a task state: the whole item is replaced, so it always describes exactly one event
  * (a STOPPED tombstone carries no `publicIp`: the address is released and may belong to someone else).
  */
-export function toItem(task: TaskState, opts: { readonly port: number; readonly publicIp?: string }): Record<string, ItemValue> {
+export function toItem(
+  task: TaskState,
+  opts: { readonly port: number; readonly publicIp?: string; readonly hostname?: string },
+): Record<string, ItemValue> {
   const item: Record<string, ItemValue> = {
     taskArn: { S: task.taskArn },
     clusterArn: { S: task.clusterArn },
@@ -164,6 +167,7 @@ export function toItem(task: TaskState, opts: { readonly port: number; readonly 
     ['startedAt', task.startedAt],
     ['privateIp', task.privateIp],
     ['publicIp', task.status === 'STOPPED' ? undefined : opts.publicIp],
+    ['hostname', task.status === 'STOPPED' ? undefined : opts.hostname],
   ];
   for (const [name, value] of optional) {
     if (value !== undefined && value.length > 0) item[name] = { S: value };

@@ -1,7 +1,9 @@
 // The task tracker (Contract 4): ECS task state change (EventBridge) → one item per task in DynamoDB.
-import { ConditionalCheckFailedException, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { Route53Client } from '@aws-sdk/client-route-53';
 import type { EventBridgeEvent } from 'aws-lambda';
+import { deleteRecord, DnsConfig, dnsConfigFromEnv, taskHostname, upsertRecord } from './dns-records';
 import { log } from './log';
 import { parseTaskEvent, TaskState, toItem } from './task-event';
 
@@ -12,6 +14,7 @@ export type EcsTaskStateChangeEvent = EventBridgeEvent<'ECS Task State Change', 
 // standard AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL_EC2 overrides all come from the environment.
 const dynamodb = new DynamoDBClient({});
 const ec2 = new EC2Client({});
+const route53 = new Route53Client({});
 
 const DEFAULT_PORT = 443;
 
@@ -64,9 +67,12 @@ export const handler = async (event: EcsTaskStateChangeEvent): Promise<void> => 
 
   const task = parsed.task;
   const { tableName, port } = config();
+  const dns = dnsConfigFromEnv(process.env);
   const eni = task.status === 'STOPPED' ? {} : await describeEni(task);
-  const item = toItem({ ...task, privateIp: task.privateIp ?? eni.privateIp }, { port, publicIp: eni.publicIp });
+  const hostname = dns && eni.publicIp ? taskHostname(task.taskArn, dns.domain) : undefined;
+  const item = toItem({ ...task, privateIp: task.privateIp ?? eni.privateIp }, { port, publicIp: eni.publicIp, hostname });
   const fields = { taskArn: task.taskArn, status: task.status, version: task.version };
+  let written: boolean;
   try {
     await dynamodb.send(new PutItemCommand({
       TableName: tableName,
@@ -76,13 +82,68 @@ export const handler = async (event: EcsTaskStateChangeEvent): Promise<void> => 
       ExpressionAttributeNames: { '#version': 'version' },
       ExpressionAttributeValues: { ':version': { N: String(task.version) } },
     }));
+    written = true;
   } catch (e) {
-    if (e instanceof ConditionalCheckFailedException || errorName(e) === 'ConditionalCheckFailedException') {
-      log('info', 'stale or duplicate event: the registry already holds this version or a newer one', fields);
+    if (!(e instanceof ConditionalCheckFailedException || errorName(e) === 'ConditionalCheckFailedException')) {
+      log('error', 'registry write failed; the event will be retried', { ...fields, error: errorName(e) });
+      throw e;
+    }
+    written = false;
+  }
+  if (written) log('info', 'task recorded', { ...fields, publicIp: eni.publicIp });
+
+  if (dns) {
+    await syncDns(dns, task, tableName, written, eni.publicIp);
+  } else if (!written) {
+    log('info', 'stale or duplicate event: the registry already holds this version or a newer one', fields);
+  }
+};
+
+/** The version and status the registry holds for a task now (consistent read). */
+async function currentState(tableName: string, taskArn: string): Promise<{ version: number; status?: string } | undefined> {
+  const out = await dynamodb.send(new GetItemCommand({
+    TableName: tableName,
+    Key: { taskArn: { S: taskArn } },
+    ConsistentRead: true,
+    ProjectionExpression: '#v, #s',
+    ExpressionAttributeNames: { '#v': 'version', '#s': 'status' },
+  }));
+  return out.Item ? { version: Number(out.Item.version?.N), status: out.Item.status?.S } : undefined;
+}
+
+/**
+ * Brings the task's DNS record in line with the event, ordered by version like the table: only the
+ * event the registry holds as newest may change the record. A replay of that event applies its change
+ * again (Route 53 may have failed after the table write), which is harmless since each change is
+ * idempotent; and a record added while a newer STOPPED event was being handled is taken back.
+ */
+async function syncDns(dns: DnsConfig, task: TaskState, tableName: string, written: boolean, publicIp?: string): Promise<void> {
+  const fields = { taskArn: task.taskArn, status: task.status, version: task.version };
+  if (!written) {
+    const current = await currentState(tableName, task.taskArn);
+    if (current?.version !== task.version) {
+      log('info', 'stale event: the registry holds a newer version; DNS left to that event', fields);
       return;
     }
-    log('error', 'registry write failed; the event will be retried', { ...fields, error: errorName(e) });
+    log('info', 'duplicate event: applying its DNS change again', fields);
+  }
+  const name = taskHostname(task.taskArn, dns.domain);
+  try {
+    if (task.status === 'STOPPED') {
+      const deleted = await deleteRecord(route53, dns, name);
+      log('info', deleted ? 'DNS record deleted' : 'no DNS record to delete', { ...fields, hostname: name });
+      return;
+    }
+    if (publicIp === undefined) return;
+    await upsertRecord(route53, dns, name, publicIp);
+    log('info', 'DNS record upserted', { ...fields, hostname: name, publicIp });
+    const after = await currentState(tableName, task.taskArn);
+    if (after?.status === 'STOPPED') {
+      await deleteRecord(route53, dns, name);
+      log('info', 'task stopped meanwhile: DNS record deleted again', { ...fields, hostname: name });
+    }
+  } catch (e) {
+    log('error', 'DNS change failed; the event will be retried', { ...fields, hostname: name, error: errorName(e) });
     throw e;
   }
-  log('info', 'task recorded', { ...fields, publicIp: eni.publicIp });
-};
+}

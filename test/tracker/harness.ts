@@ -86,7 +86,8 @@ export async function startEc2Stub(): Promise<Ec2Stub> {
   return { endpoint, requests, enis, close: () => close(server) };
 }
 
-export { createRegistryTable, Dynalite, startDynalite } from '../support/dynalite';
+export { createRegistryTable, startDynalite } from '../support/dynalite';
+export type { Dynalite } from '../support/dynalite';
 
 export interface EventChanges {
   readonly taskArn?: string;
