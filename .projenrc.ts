@@ -161,4 +161,14 @@ project.addTask('demo', {
   steps: [{ spawn: sysdeps.name }, { exec: 'bun relay/demo/demo.ts' }],
 });
 
+project.addTask('bench', {
+  description: 'Benchmark: streams per core, start-up time and relay delay, written to bench/results.*',
+  steps: [{ spawn: sysdeps.name }, { exec: 'bun bench/run-bench.ts' }],
+});
+
+project.addTask('soak', {
+  description: 'Soak: 20 sessions for 10 minutes with injected faults',
+  steps: [{ spawn: sysdeps.name }, { exec: 'bun bench/soak.ts' }],
+});
+
 project.synth();

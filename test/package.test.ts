@@ -68,3 +68,19 @@ function findFile(dir: string, suffix: string): string {
   }
   throw new Error(`${suffix} was not generated under ${dir}`);
 }
+
+describe('the API docs', () => {
+  test('every optional prop of every public interface documents its default, and API.md is current', () => {
+    const assembly = JSON.parse(fs.readFileSync(path.join(root, '.jsii'), 'utf8'));
+    const apiMd = fs.readFileSync(path.join(root, 'API.md'), 'utf8');
+    const missing: string[] = [];
+    for (const type of Object.values<any>(assembly.types)) {
+      if (type.kind !== 'interface') continue;
+      for (const prop of type.properties ?? []) {
+        if (prop.optional && !prop.docs?.default) missing.push(`${type.name}.${prop.name}`);
+        if (!apiMd.includes(`id="${type.fqn}.property.${prop.name}"`)) missing.push(`${type.name}.${prop.name} (not in API.md: run npx projen docgen)`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+});
