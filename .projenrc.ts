@@ -102,7 +102,7 @@ new JsonFile(project, 'relay/package.json', {
 
 new javascript.TypescriptConfig(project, {
   fileName: 'relay/tsconfig.json',
-  include: ['src/**/*.ts', 'test/**/*.ts', 'public/**/*.ts'],
+  include: ['src/**/*.ts', 'test/**/*.ts', 'public/**/*.ts', 'demo/**/*.ts'],
   compilerOptions: {
     target: 'ES2022',
     module: 'ESNext',
@@ -123,7 +123,7 @@ new javascript.TypescriptConfig(project, {
 // The tarball ships the compiled library, the bundled Lambda assets and the relay
 // sources (without the relay's tests); never the TypeScript sources or test suites.
 project.npmignore?.include('/relay/');
-project.npmignore?.exclude('/relay/test/', '/relay/tsconfig.json', '/relay/node_modules/', '/scripts/', '/bench/', '/docs/', '/.ci/', '/test-reports/', '/tsconfig.dev.json');
+project.npmignore?.exclude('/relay/test/', '/relay/demo/', '/relay/tsconfig.json', '/relay/node_modules/', '/scripts/', '/bench/', '/docs/', '/.ci/', '/test-reports/', '/tsconfig.dev.json');
 
 // ---------------------------------------------------------------------------
 // Tasks

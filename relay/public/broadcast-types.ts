@@ -1,0 +1,144 @@
+/**
+ * The public types of the broadcast client: options, events, the returned object.
+ * Kept apart from the behaviour (broadcast-client.ts) so that the API reads in one place.
+ */
+
+import type { PreferredCodec } from './mime-types.js';
+import type { RelayErrorCode, StatsMessage } from './protocol.js';
+
+/** Options of `startBroadcast`. */
+export interface BroadcastOptions {
+  /**
+   * The relay's address, or several in failover order: `wss://host:8443`, `https://host:8443`
+   * or the full `wss://host:8443/v1/stream`. On a 4013 (relay full or draining) or a dropped
+   * connection the client moves on to the next one.
+   */
+  readonly relayUrl: string | readonly string[];
+  /**
+   * The relay token (a JWT from your backend), or a function returning one. A function is
+   * called for every connection attempt, so a failover never reuses an expired token.
+   * @default '' (only accepted by a loopback relay running with RELAY_AUTH=none)
+   */
+  readonly token?: string | (() => string | Promise<string>);
+  /** RTMP(S) ingest URL, e.g. `rtmps://<id>.global-contribute.live-video.net:443/app/`. */
+  readonly ingest: string;
+  /** The ingest's stream key. Sent only inside the start message, never logged. */
+  readonly streamKey: string;
+  /** Camera and microphone, e.g. from `getUserMedia`. The client never stops its tracks. */
+  readonly stream: MediaStream;
+  /** Target video bitrate. @default 2_500_000 */
+  readonly videoBitsPerSecond?: number;
+  /** Target audio bitrate. @default 128_000 */
+  readonly audioBitsPerSecond?: number;
+  /**
+   * Codec family: `'auto'` picks H.264 (Matroska/WebM, then Safari MP4) and falls back to VP8;
+   * `'vp8'` forces VP8 (the relay then transcodes); `'h264'` refuses to fall back.
+   * @default 'auto'
+   */
+  readonly preferCodec?: PreferredCodec;
+  /** An exact MediaRecorder mimeType; wins over `preferCodec`. */
+  readonly mimeType?: string;
+  /** MediaRecorder timeslice in ms, at most 250 (short slices keep latency and bursts small). @default 200 */
+  readonly timesliceMs?: number;
+  /** Keyframe interval asked of the encoder (IVS wants an IDR at least every 2 s). @default 2000 */
+  readonly keyFrameIntervalMs?: number;
+  /**
+   * When the upload cannot keep up, restart the session at 60 % of the bitrate (down to
+   * `minVideoBitsPerSecond`). With false the client only warns (and still aborts before
+   * memory grows without bound). @default true
+   */
+  readonly adaptBitrate?: boolean;
+  /** Lowest bitrate `adaptBitrate` goes down to. @default 300_000 */
+  readonly minVideoBitsPerSecond?: number;
+  /** How long to wait for the WebSocket to open and for `ready`. @default 10_000 */
+  readonly connectTimeoutMs?: number;
+  /** How long `stop()` waits for the relay's `ended` before closing anyway. @default 10_000 */
+  readonly stopTimeoutMs?: number;
+}
+
+/** Error codes of the `error` event: the relay's codes plus the client's own. */
+export type BroadcastErrorCode =
+  | RelayErrorCode
+  /** No relay address could be reached (also: a self-signed certificate not yet accepted). */
+  | 'CONNECTION_FAILED'
+  /** An open connection dropped without an error frame, and no other relay took over. */
+  | 'CONNECTION_LOST'
+  /** This browser cannot record any mimeType the relay understands (or the forced one). */
+  | 'NO_SUPPORTED_MIME_TYPE'
+  /** MediaRecorder failed (e.g. the camera was unplugged). */
+  | 'RECORDER_FAILED'
+  /** The upload stayed slower than the lowest bitrate: stopped before memory grew without bound. */
+  | 'CONGESTED'
+  /** The token function threw or rejected. */
+  | 'TOKEN_FAILED';
+
+/** Statistics: the relay's `stats` message plus what the client knows. */
+export interface BroadcastStats extends Omit<StatsMessage, 'type'> {
+  /** Bytes queued in this browser's WebSocket, not yet sent. */
+  readonly bufferedAmount: number;
+  /** Bitrate the recorder was asked for. */
+  readonly videoBitsPerSecond: number;
+}
+
+/** Event name → `detail` type. */
+export interface BroadcastEventMap {
+  /** A WebSocket is being opened. `reason` says why: first attempt, failover, or a lower-bitrate restart. */
+  connecting: {
+    readonly relayUrl: string;
+    readonly attempt: number;
+    readonly reason: 'start' | 'failover' | 'bitrate';
+    readonly previousCode?: BroadcastErrorCode;
+  };
+  /** The relay accepted the session; recording starts now. */
+  ready: {
+    readonly relayUrl: string;
+    readonly session: string;
+    readonly pipeline: 'copy' | 'transcode';
+    readonly mimeType: string;
+    readonly videoBitsPerSecond: number;
+  };
+  /** FFmpeg is connected to the ingest and writing. */
+  live: { readonly relayUrl: string; readonly session: string };
+  /** About every 2 s while live. */
+  stats: BroadcastStats;
+  /** Congestion: the backlog passed the warning mark, or the bitrate was lowered. */
+  warning: {
+    readonly code: 'CONGESTED' | 'BITRATE_LOWERED';
+    readonly message: string;
+    readonly bufferedAmount: number;
+    readonly videoBitsPerSecond: number;
+  };
+  /** The broadcast failed for good (failover already exhausted); `ended` follows. */
+  error: {
+    readonly code: BroadcastErrorCode;
+    readonly message: string;
+    readonly closeCode?: number;
+    readonly relayUrl?: string;
+  };
+  /** Emitted exactly once, last. */
+  ended: { readonly reason: 'stopped' | 'error'; readonly code?: BroadcastErrorCode };
+}
+
+/** Where a broadcast is. */
+export type BroadcastState = 'connecting' | 'ready' | 'live' | 'stopping' | 'ended' | 'failed';
+
+/** The object `startBroadcast` returns. */
+export interface Broadcast extends EventTarget {
+  /** Subscribes to one event's `detail`; returns the unsubscribe function. */
+  on<K extends keyof BroadcastEventMap>(type: K, listener: (detail: BroadcastEventMap[K]) => void): () => void;
+  /** Ends the broadcast cleanly: flushes the recorder, asks the relay to flush FFmpeg. Resolves after `ended`. */
+  stop(): Promise<void>;
+  /** Bytes queued in the current WebSocket (0 when none is open). */
+  readonly bufferedAmount: number;
+  readonly state: BroadcastState;
+  /** The recorder's mimeType (decided at start). */
+  readonly mimeType: string | undefined;
+  /** The relay's pipeline for the current session, once `ready`. */
+  readonly pipeline: 'copy' | 'transcode' | undefined;
+  /** The endpoint in use (or being tried). */
+  readonly relayUrl: string | undefined;
+  /** Current recorder bitrate target (lowered by `adaptBitrate`). */
+  readonly videoBitsPerSecond: number;
+  /** Resolves with the `ended` detail. */
+  readonly done: Promise<BroadcastEventMap['ended']>;
+}

@@ -1,0 +1,284 @@
+/**
+ * The broadcaster page: wires the form, the preview and the status panel to the broadcast client.
+ * All protocol work lives in broadcast-client.ts; this file is only UI.
+ */
+
+import { startBroadcast, type Broadcast, type PreferredCodec } from './broadcast-client.js';
+import { describeMediaError, listDevices, openStream, stopStream } from './devices.js';
+import { describeError } from './error-messages.js';
+import { describeMimeType } from './mime-types.js';
+import { readPageParams, sameOriginRelay } from './page-params.js';
+import { playLiveMp4 } from './playback.js';
+import { certificatePageUrl, toStreamUrls } from './relay-urls.js';
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el as T;
+};
+
+const ui = {
+  form: $<HTMLFormElement>('form'),
+  camera: $<HTMLSelectElement>('camera'),
+  microphone: $<HTMLSelectElement>('microphone'),
+  ingest: $<HTMLInputElement>('ingest'),
+  streamKey: $<HTMLInputElement>('stream-key'),
+  showKey: $<HTMLButtonElement>('show-key'),
+  relays: $<HTMLInputElement>('relays'),
+  token: $<HTMLInputElement>('token'),
+  codec: $<HTMLSelectElement>('codec'),
+  bitrate: $<HTMLSelectElement>('bitrate'),
+  start: $<HTMLButtonElement>('start'),
+  stop: $<HTMLButtonElement>('stop'),
+  preview: $<HTMLVideoElement>('preview'),
+  playback: $<HTMLVideoElement>('playback'),
+  playbackFigure: $<HTMLElement>('playback-figure'),
+  certNote: $<HTMLElement>('cert-note'),
+  certLink: $<HTMLAnchorElement>('cert-link'),
+  state: $<HTMLElement>('state'),
+  codecInfo: $<HTMLElement>('codec-info'),
+  pipeline: $<HTMLElement>('pipeline'),
+  relay: $<HTMLElement>('relay'),
+  bitrateInfo: $<HTMLElement>('bitrate-info'),
+  fps: $<HTMLElement>('fps'),
+  speed: $<HTMLElement>('speed'),
+  dropped: $<HTMLElement>('dropped'),
+  buffered: $<HTMLElement>('buffered'),
+  message: $<HTMLElement>('message'),
+  log: $<HTMLOListElement>('log'),
+};
+
+const params = readPageParams(window.location, window.history);
+let stream: MediaStream | undefined;
+let broadcast: Broadcast | undefined;
+let playbackAbort: AbortController | undefined;
+
+function setState(state: string): void {
+  ui.state.textContent = state;
+  ui.state.dataset.state = state;
+}
+
+function showMessage(text: string, kind: 'error' | 'warning' = 'error', code?: string): void {
+  ui.message.hidden = false;
+  ui.message.className = `message ${kind}`;
+  ui.message.textContent = text;
+  if (code) ui.message.dataset.code = code;
+  else delete ui.message.dataset.code;
+}
+
+function clearMessage(): void {
+  ui.message.hidden = true;
+  ui.message.textContent = '';
+  delete ui.message.dataset.code;
+}
+
+function log(text: string): void {
+  const item = document.createElement('li');
+  item.textContent = `${new Date().toLocaleTimeString()} ${text}`;
+  ui.log.prepend(item);
+  while (ui.log.children.length > 50) ui.log.lastElementChild?.remove();
+}
+
+function relayAddresses(): string[] {
+  const typed = ui.relays.value.trim();
+  return toStreamUrls(typed === '' ? sameOriginRelay(window.location) : typed);
+}
+
+/**
+ * Shows the certificate note for wss relays on another origin: a self-signed certificate that
+ * was never accepted makes the WebSocket fail with no explanation (the original sample's
+ * biggest complaint). A relay that served this very page over https is already trusted.
+ */
+function updateCertNote(force = false): void {
+  let urls: string[] = [];
+  try {
+    urls = relayAddresses();
+  } catch {
+    // An address being typed; the note waits for a valid one.
+  }
+  const foreign = urls.find((u) => {
+    const url = new URL(u);
+    return url.protocol === 'wss:' && (url.host !== window.location.host || window.location.protocol !== 'https:');
+  });
+  const target = foreign ?? (force ? urls.find((u) => u.startsWith('wss:')) : undefined);
+  const page = target ? certificatePageUrl(target) : undefined;
+  ui.certNote.hidden = !page;
+  if (page) ui.certLink.href = page;
+}
+
+function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], current: string | undefined, noun: string): void {
+  select.replaceChildren(
+    ...devices.map((d, i) => {
+      const option = document.createElement('option');
+      option.value = d.deviceId;
+      option.textContent = d.label || `${noun} ${i + 1}`;
+      option.selected = d.deviceId === current;
+      return option;
+    }),
+  );
+}
+
+async function openDevices(): Promise<void> {
+  stopStream(stream);
+  stream = undefined;
+  try {
+    stream = await openStream(ui.camera.value || undefined, ui.microphone.value || undefined);
+  } catch (error) {
+    showMessage(describeMediaError(error));
+    return;
+  }
+  ui.preview.srcObject = stream;
+  const { cameras, microphones } = await listDevices();
+  fillSelect(ui.camera, cameras, stream.getVideoTracks()[0]?.getSettings().deviceId, 'Camera');
+  fillSelect(ui.microphone, microphones, stream.getAudioTracks()[0]?.getSettings().deviceId, 'Microphone');
+}
+
+function setLiveControls(active: boolean): void {
+  for (const el of [ui.camera, ui.microphone, ui.ingest, ui.streamKey, ui.relays, ui.token, ui.codec, ui.bitrate, ui.start]) {
+    el.disabled = active;
+  }
+  ui.stop.disabled = !active;
+}
+
+function resetStats(): void {
+  for (const el of [ui.codecInfo, ui.pipeline, ui.relay, ui.bitrateInfo, ui.fps, ui.speed, ui.dropped, ui.buffered]) el.textContent = '–';
+}
+
+/** Demo only: plays what the RTMP sink received, retrying while the sink has not got the stream yet. */
+async function startPlayback(streamKey: string): Promise<void> {
+  if (!params.playback) return;
+  playbackAbort?.abort();
+  const abort = new AbortController();
+  playbackAbort = abort;
+  const url = new URL(`live/${encodeURIComponent(streamKey)}.mp4`, params.playback).toString();
+  for (let tries = 0; !abort.signal.aborted && tries < 20; tries++) {
+    try {
+      await playLiveMp4(ui.playback, url, abort.signal);
+    } catch (error) {
+      if (abort.signal.aborted) return;
+      log(`playback: ${error instanceof Error ? error.message : String(error)}; retrying`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+function stopPlayback(): void {
+  playbackAbort?.abort();
+  playbackAbort = undefined;
+}
+
+async function goLive(): Promise<void> {
+  clearMessage();
+  if (!stream) await openDevices();
+  if (!stream) return;
+  const ingest = ui.ingest.value.trim();
+  const streamKey = ui.streamKey.value.trim();
+  if (!/^rtmps?:\/\//i.test(ingest)) {
+    showMessage('Enter the ingest URL: it starts with rtmps:// (Amazon IVS) or rtmp://.', 'error', 'INGEST_URL');
+    return;
+  }
+  if (streamKey === '') {
+    showMessage('Enter the stream key from your ingest (Amazon IVS: channel → stream key).', 'error', 'STREAM_KEY');
+    return;
+  }
+  let relayUrl: string[];
+  try {
+    relayUrl = relayAddresses();
+    if (relayUrl.length === 0) throw new Error('enter at least one relay address, or leave the field empty for this page’s relay');
+  } catch (error) {
+    showMessage(`Relay address: ${error instanceof Error ? error.message : String(error)}`, 'error', 'RELAY_URL');
+    return;
+  }
+  resetStats();
+  setLiveControls(true);
+  const b = startBroadcast({
+    relayUrl,
+    token: ui.token.value.trim(),
+    ingest,
+    streamKey,
+    stream,
+    videoBitsPerSecond: Number(ui.bitrate.value),
+    preferCodec: ui.codec.value as PreferredCodec,
+  });
+  broadcast = b;
+  b.on('connecting', (d) => {
+    setState('connecting');
+    ui.relay.textContent = d.relayUrl;
+    log(d.reason === 'failover' ? `relay failed (${d.previousCode}); trying ${d.relayUrl}` : `connecting to ${d.relayUrl}`);
+  });
+  b.on('ready', (d) => {
+    setState('ready');
+    ui.codecInfo.textContent = `${describeMimeType(d.mimeType)} (${d.mimeType})`;
+    ui.pipeline.textContent = d.pipeline === 'copy' ? 'copy (H.264 passed through, audio to AAC)' : 'transcode (re-encoded to H.264 by the relay)';
+    log(`ready: session ${d.session}, pipeline ${d.pipeline}`);
+  });
+  b.on('live', () => {
+    setState('live');
+    clearMessage();
+    log('live');
+    void startPlayback(streamKey);
+  });
+  b.on('stats', (s) => {
+    ui.bitrateInfo.textContent = `${Math.round(s.bitrateKbps)} kbps (target ${Math.round(s.videoBitsPerSecond / 1000)} kbps)`;
+    ui.fps.textContent = `${s.fps}`;
+    ui.speed.textContent = `${s.speed}×`;
+    ui.dropped.textContent = `${s.droppedFrames}`;
+    ui.buffered.textContent = `${Math.round(s.bufferedAmount / 1024)} KiB`;
+  });
+  b.on('warning', (w) => {
+    showMessage(w.message, 'warning', w.code);
+    log(`warning ${w.code}`);
+  });
+  b.on('error', (e) => {
+    const advice = describeError(e.code);
+    if (e.code === 'CONNECTION_FAILED') updateCertNote(true);
+    const certHint = e.code === 'CONNECTION_FAILED' && !ui.certNote.hidden ? ' Accept the relay’s certificate first: see the note at the top.' : '';
+    showMessage(`${advice.title} ${advice.action}${certHint}`, 'error', e.code);
+    log(`error ${e.code}${e.closeCode ? ` (close ${e.closeCode})` : ''}`);
+  });
+  b.on('ended', (d) => {
+    setState(d.reason === 'error' ? 'failed' : 'ended');
+    log(`ended (${d.reason})`);
+    setLiveControls(false);
+    stopPlayback();
+    if (broadcast === b) broadcast = undefined;
+  });
+}
+
+function init(): void {
+  ui.ingest.value = params.ingest;
+  ui.relays.value = params.relays;
+  if ([...ui.codec.options].some((o) => o.value === params.codec)) ui.codec.value = params.codec;
+  ui.relays.placeholder = sameOriginRelay(window.location);
+  if (params.scrubbedSecret) {
+    showMessage('A stream key or token was in the address; it was removed from it. Paste secrets only into the fields.', 'warning');
+  }
+  if (params.playback) {
+    // Demo: the embedded sink accepts any key, so offer a random one (never shown in the URL).
+    ui.playbackFigure.hidden = false;
+    ui.streamKey.value = `demo-${crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16)}`;
+  }
+  updateCertNote();
+  ui.relays.addEventListener('change', () => updateCertNote());
+  ui.showKey.addEventListener('click', () => {
+    const show = ui.streamKey.type === 'password';
+    ui.streamKey.type = show ? 'text' : 'password';
+    ui.showKey.textContent = show ? 'Hide' : 'Show';
+    ui.showKey.setAttribute('aria-pressed', String(show));
+  });
+  ui.camera.addEventListener('change', () => void openDevices());
+  ui.microphone.addEventListener('change', () => void openDevices());
+  ui.form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void goLive();
+  });
+  ui.stop.addEventListener('click', () => {
+    setState('stopping');
+    ui.stop.disabled = true;
+    void broadcast?.stop();
+  });
+  window.addEventListener('pagehide', () => void broadcast?.stop());
+  void openDevices();
+}
+
+init();

@@ -1,0 +1,276 @@
+/**
+ * End to end: Debian Chromium (fake camera + microphone) → broadcaster page → relay → FFmpeg →
+ * nginx-rtmp, then ffprobe on what nginx recorded.
+ */
+
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { probeRecording } from '../support/probe.ts';
+import { waitFor } from '../support/ports.ts';
+import { REPO_ROOT, isProcessAlive, startRelay, type RelayProcess } from '../support/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../support/rtmp-server.ts';
+import { makeToken } from '../support/token.ts';
+import { videoGops } from './keyframes.ts';
+import { goLive, launchBrowser, readStatus, stopBroadcast, waitForState } from './browser.ts';
+
+const SECRET = 'e2e-secret-that-is-long-enough-for-hs256';
+const STREAM_SECONDS = 10;
+const REPORTS = join(REPO_ROOT, 'test-reports');
+
+let rtmp: RtmpServer;
+let relay: RelayProcess;
+let browser: Browser;
+
+beforeAll(async () => {
+  rtmp = await startRtmpServer();
+  relay = await startRelay({
+    RELAY_AUTH_SECRET: SECRET,
+    RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, ''),
+  });
+  browser = await launchBrowser();
+  void relay.exited.then((code) => (relayExit = code));
+});
+
+// If the shared relay dies, every later test fails fast; say why once, with its last output.
+let relayExit: number | undefined;
+let relayDeathReported = false;
+afterEach(() => {
+  if (relayExit === undefined || relayDeathReported) return;
+  relayDeathReported = true;
+  console.error(`the shared relay exited with ${relayExit}; its last output:\n${relay.output().slice(-4000)}`);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await relay?.stop();
+  await rtmp?.stop();
+});
+
+/**
+ * IVS wants an IDR at least every 2 s; 0.1 s of slack is one or two frames of capture jitter.
+ * Measured on video packets only: probeRecording's maximum also counts audio running on after
+ * the last video frame, which says nothing about the GOP.
+ */
+async function expectKeyframesAtMost(recording: string, seconds: number): Promise<void> {
+  const gops = await videoGops(recording);
+  if (gops.maxIntervalS > seconds) console.error(`keyframes at ${gops.keyframes.map((t) => t.toFixed(3)).join(', ')}`);
+  expect(gops.maxIntervalS).toBeLessThanOrEqual(seconds);
+}
+
+/** Goes live with `codec`, streams for STREAM_SECONDS, stops; returns the status panel as it was while live. */
+async function broadcast(codec: 'h264' | 'vp8', streamKey: string, screenshot?: string) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  try {
+    await goLive(page, `${relay.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey, token: await makeToken(SECRET), codec });
+    await waitForState(page, 'live');
+    // Stats arrive about every 2 s; the page must show them.
+    await page.waitForFunction(() => /kbps/.test(document.getElementById('bitrate-info')?.textContent ?? ''), undefined, { timeout: 15_000 });
+    await page.waitForTimeout(STREAM_SECONDS * 1000);
+    const live = await readStatus(page);
+    if (screenshot) {
+      await mkdir(REPORTS, { recursive: true });
+      await page.screenshot({ path: join(REPORTS, screenshot), fullPage: true });
+    }
+    await stopBroadcast(page);
+    return live;
+  } finally {
+    await page.close();
+  }
+}
+
+describe('broadcaster page → relay → nginx-rtmp', () => {
+  test('H.264 (copy pipeline): 10 s arrive as H.264 + AAC with keyframes at most 2.1 s apart', async () => {
+    const key = `e2e-h264-${Date.now()}`;
+    const live = await broadcast('h264', key, 'broadcaster-h264-live.png');
+    expect(live.state).toBe('live');
+    expect(live['codec-info']).toContain('H.264');
+    expect(live.pipeline).toStartWith('copy');
+    expect(live['bitrate-info']).toMatch(/^\d+ kbps/);
+    expect(Number(live.fps)).toBeGreaterThan(0);
+    const recording = await rtmp.waitForRecording(key);
+    const probe = await probeRecording(recording);
+    expect(probe.videoCodec).toBe('h264');
+    expect(probe.audioCodec).toBe('aac');
+    expect(probe.durationS).toBeGreaterThan(STREAM_SECONDS - 2);
+    expect(probe.durationS).toBeLessThan(STREAM_SECONDS + 10);
+    await expectKeyframesAtMost(recording, 2.1);
+    // Secrets never reach the relay's output.
+    expect(relay.output()).not.toContain(key);
+  });
+
+  test('VP8 forced (transcode pipeline): 10 s arrive as H.264 + AAC with keyframes at most 2.1 s apart', async () => {
+    const key = `e2e-vp8-${Date.now()}`;
+    const live = await broadcast('vp8', key);
+    expect(live.state).toBe('live');
+    expect(live['codec-info']).toContain('VP8');
+    expect(live['codec-info']).toContain('vp8');
+    expect(live.pipeline).toStartWith('transcode');
+    expect(live['bitrate-info']).toMatch(/^\d+ kbps/);
+    const recording = await rtmp.waitForRecording(key);
+    const probe = await probeRecording(recording);
+    expect(probe.videoCodec).toBe('h264');
+    expect(probe.audioCodec).toBe('aac');
+    expect(probe.durationS).toBeGreaterThan(STREAM_SECONDS - 2);
+    await expectKeyframesAtMost(recording, 2.1);
+  });
+
+  test('the client module on its own: events in order, bufferedAmount, stop() ends with `ended`', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${relay.httpUrl}/healthz`);
+      const key = `e2e-api-${Date.now()}`;
+      const result = await page.evaluate(
+        async ({ wsUrl, ingest, streamKey, token }) => {
+          // Loaded the way a page on the relay loads it: /broadcast-client.js, transpiled from the .ts by the relay.
+          const moduleUrl = '/broadcast-client.js';
+          const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');
+          const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+          const events: string[] = [];
+          // A token function: called once per connection attempt.
+          let tokenCalls = 0;
+          const b = startBroadcast({ relayUrl: wsUrl, token: async () => (tokenCalls++, token), ingest, streamKey, stream, preferCodec: 'h264' });
+          for (const type of ['connecting', 'ready', 'live', 'stats', 'warning', 'error', 'ended'] as const) b.on(type, () => events.push(type));
+          await new Promise<void>((resolve) => b.on('stats', () => resolve()));
+          const buffered = b.bufferedAmount;
+          const state = b.state;
+          const pipeline = b.pipeline;
+          await b.stop();
+          stream.getTracks().forEach((t) => t.stop());
+          return { events, buffered, state, pipeline, mimeType: b.mimeType, finalState: b.state, tokenCalls, done: await b.done };
+        },
+        { wsUrl: relay.wsUrl, ingest: rtmp.rtmpUrl, streamKey: key, token: await makeToken(SECRET) },
+      );
+      expect(result.events.slice(0, 4)).toEqual(['connecting', 'ready', 'live', 'stats']);
+      expect(result.events.at(-1)).toBe('ended');
+      expect(result.events).not.toContain('error');
+      expect(typeof result.buffered).toBe('number');
+      expect(result.state).toBe('live');
+      expect(result.pipeline).toBe('copy');
+      expect(result.mimeType).toBe('video/x-matroska;codecs=avc1,opus');
+      expect(result.finalState).toBe('ended');
+      expect(result.tokenCalls).toBe(1);
+      expect(result.done).toEqual({ reason: 'stopped' });
+      expect(rtmp.recordingPath(key)).toBe(await rtmp.waitForRecording(key));
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('a wrong token shows the UNAUTHORIZED message and spawns no FFmpeg', async () => {
+    const page: Page = await browser.newPage();
+    try {
+      const key = `e2e-badtoken-${Date.now()}`;
+      const forged = await makeToken('not-the-relay-secret-but-long-enough');
+      await goLive(page, `${relay.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey: key, token: forged, codec: 'h264' });
+      await waitForState(page, 'failed');
+      const status = await readStatus(page);
+      expect(status.messageCode).toBe('UNAUTHORIZED');
+      expect(status.message).toContain('token');
+      expect(status.log).toContain('close 4001');
+      expect(relay.ffmpegChildren()).toEqual([]);
+      expect(relay.output()).not.toContain(forged);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test('a relay whose self-signed certificate was never accepted: the page explains it and links to the relay', async () => {
+    const tlsRelay = await startRelay({
+      RELAY_TLS: 'self-signed',
+      RELAY_AUTH_SECRET: SECRET,
+      RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, ''),
+    });
+    const page = await browser.newPage();
+    try {
+      await goLive(page, `${relay.httpUrl}/`, {
+        ingest: rtmp.rtmpUrl,
+        streamKey: `e2e-cert-${Date.now()}`,
+        token: await makeToken(SECRET),
+        relays: tlsRelay.wsUrl,
+      });
+      await waitForState(page, 'failed');
+      const status = await readStatus(page);
+      expect(status.messageCode).toBe('CONNECTION_FAILED');
+      expect(status.message).toContain('certificate');
+      expect(await page.isVisible('#cert-note')).toBe(true);
+      expect(await page.getAttribute('#cert-link', 'href')).toBe(`https://127.0.0.1:${tlsRelay.port}/healthz`);
+      expect(await page.getAttribute('#cert-link', 'target')).toBe('_blank');
+      expect(tlsRelay.ffmpegChildren()).toEqual([]);
+    } finally {
+      await page.close();
+      await tlsRelay.stop();
+    }
+  });
+
+  test('a relay at capacity (4013) hands the broadcast to the next relay address', async () => {
+    // A real relay that accepts no session at all answers every start with UNAVAILABLE / 4013.
+    const full = await startRelay({
+      RELAY_AUTH_SECRET: SECRET,
+      RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, ''),
+      RELAY_MAX_SESSIONS: '0',
+    });
+    const page = await browser.newPage();
+    try {
+      const key = `e2e-failover-${Date.now()}`;
+      await goLive(page, `${relay.httpUrl}/`, {
+        ingest: rtmp.rtmpUrl,
+        streamKey: key,
+        token: await makeToken(SECRET),
+        relays: `${full.wsUrl}, ${relay.wsUrl}`,
+        codec: 'h264',
+      });
+      await waitForState(page, 'live');
+      const status = await readStatus(page);
+      expect(status.relay).toBe(relay.wsUrl);
+      expect(status.log).toContain(`relay failed (UNAVAILABLE); trying ${relay.wsUrl}`);
+      expect(full.ffmpegChildren()).toEqual([]);
+      await page.waitForTimeout(3000);
+      await stopBroadcast(page);
+      const recording = await rtmp.waitForRecording(key);
+    const probe = await probeRecording(recording);
+      expect(probe.videoCodec).toBe('h264');
+    } finally {
+      await page.close();
+      await full.stop();
+    }
+  });
+
+  test('a relay that dies mid-broadcast (dropped connection) is replaced by the next relay address', async () => {
+    const doomed = await startRelay({
+      RELAY_AUTH_SECRET: SECRET,
+      RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, ''),
+    });
+    const page = await browser.newPage();
+    try {
+      const key = `e2e-drop-${Date.now()}`;
+      await goLive(page, `${relay.httpUrl}/`, {
+        ingest: rtmp.rtmpUrl,
+        streamKey: key,
+        // A function would give each attempt a fresh token; the page sends one string, valid 10 min.
+        token: await makeToken(SECRET),
+        relays: `${doomed.wsUrl}, ${relay.wsUrl}`,
+        codec: 'h264',
+      });
+      await waitForState(page, 'live');
+      expect((await readStatus(page)).relay).toBe(doomed.wsUrl);
+      const orphans = doomed.ffmpegChildren();
+      expect(orphans.length).toBe(1);
+      await page.waitForTimeout(2000);
+      // No close frame, no error frame: the TCP connection just ends.
+      doomed.signal('SIGKILL');
+      await page.waitForFunction((url) => document.getElementById('relay')?.textContent === url, relay.wsUrl, { timeout: 20_000 });
+      await waitForState(page, 'live');
+      const status = await readStatus(page);
+      expect(status.log).toContain(`relay failed (CONNECTION_LOST); trying ${relay.wsUrl}`);
+      expect(relay.ffmpegChildren().length).toBe(1);
+      await stopBroadcast(page);
+      // The dead relay's FFmpeg saw its stdin end and exited by itself.
+      await waitFor(() => orphans.every((pid) => !isProcessAlive(pid)), 15_000, 'the killed relay’s ffmpeg to exit');
+    } finally {
+      await page.close();
+      await doomed.stop();
+    }
+  });
+});

@@ -1,0 +1,69 @@
+/**
+ * Debian Chromium driven by playwright-core, with a fake camera and microphone. Never downloads
+ * a browser: the system one at /usr/bin/chromium (override with CHROMIUM_PATH).
+ */
+
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+/** Flags: fake devices granted without a prompt, and no background traffic or sandbox (containers). */
+export const CHROMIUM_ARGS = [
+  '--use-fake-device-for-media-stream',
+  '--use-fake-ui-for-media-stream',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Launches the system Chromium. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/** What the broadcaster page's form takes. */
+export interface GoLiveInput {
+  readonly ingest: string;
+  readonly streamKey: string;
+  readonly token?: string;
+  /** Comma-separated relay addresses; empty = the page's own relay. */
+  readonly relays?: string;
+  readonly codec?: 'auto' | 'h264' | 'vp8';
+}
+
+/** Opens the page, waits for the camera preview, fills the form and presses "Go live". */
+export async function goLive(page: Page, url: string, input: GoLiveInput): Promise<void> {
+  await page.goto(url);
+  // The camera must be open (preview playing) before going live.
+  await page.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 15_000 });
+  await page.fill('#ingest', input.ingest);
+  await page.fill('#stream-key', input.streamKey);
+  await page.fill('#token', input.token ?? '');
+  await page.fill('#relays', input.relays ?? '');
+  await page.selectOption('#codec', input.codec ?? 'auto');
+  await page.click('#start');
+}
+
+/** Waits until the status panel shows `state` (idle, connecting, ready, live, stopping, ended, failed). */
+export async function waitForState(page: Page, state: string, timeoutMs = 30_000): Promise<void> {
+  await page.waitForSelector(`#state[data-state="${state}"]`, { timeout: timeoutMs });
+}
+
+/** The status panel's text, by field. */
+export async function readStatus(page: Page): Promise<Record<string, string>> {
+  return page.evaluate(() => {
+    const ids = ['state', 'codec-info', 'pipeline', 'relay', 'bitrate-info', 'fps', 'speed', 'dropped', 'buffered', 'message', 'log'];
+    const out: Record<string, string> = {};
+    for (const id of ids) out[id] = document.getElementById(id)?.textContent ?? '';
+    out.messageCode = document.getElementById('message')?.dataset.code ?? '';
+    return out;
+  });
+}
+
+/** Presses Stop and waits for the page to report the end. */
+export async function stopBroadcast(page: Page): Promise<void> {
+  await page.click('#stop');
+  await waitForState(page, 'ended', 30_000);
+}

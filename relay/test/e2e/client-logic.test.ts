@@ -1,0 +1,119 @@
+/**
+ * The browser client's pure decisions, checked without a browser: which mimeType, which URL,
+ * when to warn or lower the bitrate, which message for which code. The browser tests next to
+ * this file cover the same code running for real; these pin the edge cases they cannot reach
+ * (Safari and Firefox support sets, a congested uplink).
+ */
+
+import { describe, expect, test } from 'bun:test';
+import { BufferWatch, defaultBufferPolicy } from '../../public/backpressure.ts';
+import { describeError } from '../../public/error-messages.ts';
+import { describeMimeType, pickMimeType } from '../../public/mime-types.ts';
+import { readPageParams } from '../../public/page-params.ts';
+import { codecsFromInitSegment } from '../../public/playback.ts';
+import { CLOSE_CODES, parseRelayMessage } from '../../public/protocol.ts';
+import { certificatePageUrl, toStreamUrl, toStreamUrls } from '../../public/relay-urls.ts';
+
+const supports = (...types: string[]) => (t: string) => types.includes(t);
+// What MediaRecorder.isTypeSupported answers in Debian Chromium 156 (checked with the fake camera).
+const chromium = supports('video/x-matroska;codecs=avc1,opus', 'video/webm;codecs=h264,opus', 'video/mp4', 'video/webm;codecs=vp8,opus', 'video/webm');
+const safari = supports('video/mp4;codecs=avc1,mp4a', 'video/mp4');
+const firefox = supports('video/webm;codecs=vp8,opus', 'video/webm');
+
+describe('mimeType choice', () => {
+  test('H.264 Matroska first, then Safari MP4, then VP8', () => {
+    expect(pickMimeType('auto', chromium)).toBe('video/x-matroska;codecs=avc1,opus');
+    expect(pickMimeType('auto', safari)).toBe('video/mp4;codecs=avc1,mp4a');
+    expect(pickMimeType('auto', firefox)).toBe('video/webm;codecs=vp8,opus');
+  });
+  test('preferCodec forces VP8, and h264 refuses to fall back', () => {
+    expect(pickMimeType('vp8', chromium)).toBe('video/webm;codecs=vp8,opus');
+    expect(pickMimeType('h264', firefox)).toBeUndefined();
+  });
+  test('labels', () => {
+    expect(describeMimeType('video/x-matroska;codecs=avc1,opus')).toBe('H.264 + Opus in Matroska');
+    expect(describeMimeType('video/mp4;codecs=avc1,mp4a')).toBe('H.264 + AAC in MP4');
+    expect(describeMimeType('video/webm;codecs=vp8,opus')).toBe('VP8 + Opus in WebM');
+  });
+});
+
+describe('relay addresses', () => {
+  test('page URLs and bare hosts become /v1/stream endpoints', () => {
+    expect(toStreamUrl('https://relay.example.com:8443')).toBe('wss://relay.example.com:8443/v1/stream');
+    expect(toStreamUrl('http://127.0.0.1:9000/')).toBe('ws://127.0.0.1:9000/v1/stream');
+    expect(toStreamUrl('203.0.113.7:8443')).toBe('wss://203.0.113.7:8443/v1/stream');
+    expect(toStreamUrl('wss://r.example.com/custom/path')).toBe('wss://r.example.com/custom/path');
+    expect(() => toStreamUrl('ftp://x')).toThrow();
+  });
+  test('a list keeps its failover order', () => {
+    expect(toStreamUrls('wss://a:1, wss://b:2')).toEqual(['wss://a:1/v1/stream', 'wss://b:2/v1/stream']);
+  });
+  test('the certificate page is the relay’s own https URL', () => {
+    expect(certificatePageUrl('wss://203.0.113.7:8443/v1/stream')).toBe('https://203.0.113.7:8443/healthz');
+    expect(certificatePageUrl('ws://127.0.0.1:1/v1/stream')).toBeUndefined();
+  });
+});
+
+describe('upload backlog', () => {
+  const policy = defaultBufferPolicy(2_628_000); // 2.5 Mbps video + 128 kbps audio
+  test('warns once at ~1 s of media, lowers the bitrate after a 2 s backlog, aborts before memory runs away', () => {
+    let now = 0;
+    const watch = new BufferWatch(policy, () => now);
+    expect(watch.sample(10_000)).toBe('ok');
+    expect(watch.sample(policy.warnBytes)).toBe('warn');
+    expect(watch.sample(policy.warnBytes + 1)).toBe('ok');
+    expect(watch.sample(policy.reduceBytes)).toBe('ok');
+    now += policy.reduceAfterMs;
+    expect(watch.sample(policy.reduceBytes)).toBe('reduce');
+    now += policy.reduceAfterMs;
+    expect(watch.sample(policy.reduceBytes)).toBe('ok');
+    expect(watch.sample(policy.abortBytes)).toBe('abort');
+  });
+  test('a drained backlog re-arms the warning', () => {
+    const watch = new BufferWatch(policy, () => 0);
+    expect(watch.sample(policy.warnBytes)).toBe('warn');
+    expect(watch.sample(0)).toBe('ok');
+    expect(watch.sample(policy.warnBytes)).toBe('warn');
+  });
+  test('thresholds never drop below sane floors at low bitrates', () => {
+    const low = defaultBufferPolicy(100_000);
+    expect(low.warnBytes).toBeGreaterThanOrEqual(256 * 1024);
+    expect(low.abortBytes).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+  });
+});
+
+describe('protocol and messages', () => {
+  test('relay messages parse; unknown ones are ignored', () => {
+    expect(parseRelayMessage('{"type":"ready","session":"s","pipeline":"copy"}')).toEqual({ type: 'ready', session: 's', pipeline: 'copy' });
+    expect(parseRelayMessage('{"type":"future"}')).toBeUndefined();
+    expect(parseRelayMessage('not json')).toBeUndefined();
+  });
+  test('every Contract 1 code has its own advice', () => {
+    const generic = describeError('SOMETHING_NEW').title;
+    for (const code of Object.values(CLOSE_CODES)) expect(describeError(code).title).not.toBe(generic);
+    expect(describeError('UNAUTHORIZED').title).toContain('token');
+  });
+});
+
+describe('page parameters', () => {
+  test('secrets in the query string are scrubbed from the address bar', () => {
+    const replaced: string[] = [];
+    const location = { href: 'http://127.0.0.1:1/?ingest=rtmp%3A%2F%2Fh%2Flive%2F&key=SECRET&token=T' } as Location;
+    const history = { replaceState: (_s: unknown, _t: string, url: string) => replaced.push(url) } as unknown as History;
+    const params = readPageParams(location, history);
+    expect(params.ingest).toBe('rtmp://h/live/');
+    expect(params.scrubbedSecret).toBe(true);
+    expect(replaced).toEqual(['http://127.0.0.1:1/?ingest=rtmp%3A%2F%2Fh%2Flive%2F']);
+  });
+});
+
+describe('demo playback', () => {
+  test('codecs come from the init segment', () => {
+    const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
+    const body = [...ascii('trak'), 0, 0, 0, 0, ...ascii('avcC'), 1, 0x42, 0xc0, 0x1f, ...ascii('mp4a')];
+    const size = body.length + 8;
+    const moov = new Uint8Array([0, 0, 0, size, ...ascii('moov'), ...body]);
+    expect(codecsFromInitSegment(moov)).toBe('avc1.42c01f,mp4a.40.2');
+    expect(codecsFromInitSegment(moov.subarray(0, 12))).toBeUndefined();
+  });
+});

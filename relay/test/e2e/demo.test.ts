@@ -1,0 +1,93 @@
+/**
+ * The README's main job, `npx projen demo` (= `bun relay/demo/demo.ts`): the printed page goes
+ * live through the relay into the embedded node-media-server sink and plays back what the sink
+ * received; Ctrl-C (SIGINT) stops everything. Also keeps docs/broadcaster.png up to date.
+ */
+
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import type { Subprocess } from 'bun';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { waitFor } from '../support/ports.ts';
+import { REPO_ROOT, baseEnv } from '../support/relay-process.ts';
+import { launchBrowser, readStatus, stopBroadcast, waitForState } from './browser.ts';
+
+let demo: Subprocess<'ignore', 'pipe', 'pipe'> | undefined;
+let output = '';
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (demo && demo.exitCode === null) {
+    // Only reached when the test failed before its own SIGINT.
+    demo.kill('SIGINT');
+    const done = await Promise.race([demo.exited.then(() => true), Bun.sleep(15_000).then(() => false)]);
+    if (!done) demo.kill('SIGKILL');
+  }
+});
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
+}
+
+test('demo: camera → relay → node-media-server, played back in the page; SIGINT stops everything', async () => {
+  demo = Bun.spawn([process.execPath, join(REPO_ROOT, 'relay/demo/demo.ts')], {
+    cwd: REPO_ROOT,
+    env: baseEnv(),
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  });
+  void collect(demo.stdout);
+  void collect(demo.stderr);
+  await waitFor(() => /Open:\s+http:\/\/\S+/.test(output), 20_000, 'the demo to print its URL');
+  const url = /Open:\s+(http:\/\/\S+)/.exec(output)![1]!;
+  const relayOrigin = new URL(url).origin;
+  expect(new URL(url).hostname).toBe('127.0.0.1');
+  expect(url).not.toMatch(/key|token/i);
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1180 } });
+  await page.goto(url);
+  await page.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 15_000 });
+  // The demo pre-fills everything: the page works with one click.
+  await page.click('#start');
+  await waitForState(page, 'live');
+  // The sink's stream, played back: decoded video frames in the second <video>.
+  await page.waitForFunction(
+    () => {
+      const v = document.getElementById('playback') as HTMLVideoElement;
+      return v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 20;
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
+  // Stats (about every 2 s) in the picture too.
+  await page.waitForFunction(() => /kbps/.test(document.getElementById('bitrate-info')?.textContent ?? ''), undefined, { timeout: 15_000 });
+  const status = await readStatus(page);
+  expect(status.state).toBe('live');
+  expect(status.pipeline).toStartWith('copy');
+  expect(output).toContain('RTMP sink: stream started');
+
+  await mkdir(join(REPO_ROOT, 'test-reports'), { recursive: true });
+  const shot = join(REPO_ROOT, 'test-reports', 'broadcaster.png');
+  await page.screenshot({ path: shot });
+  await mkdir(join(REPO_ROOT, 'docs'), { recursive: true });
+  await copyFile(shot, join(REPO_ROOT, 'docs', 'broadcaster.png'));
+
+  await stopBroadcast(page);
+  await page.close();
+
+  demo.kill('SIGINT');
+  const code = await Promise.race([demo.exited, Bun.sleep(20_000).then(() => 'timeout' as const)]);
+  expect(code).toBe(0);
+  expect(output).toContain('[demo] stopped');
+  // The relay child is gone with it.
+  const stillUp = await fetch(`${relayOrigin}/healthz`).then(() => true, () => false);
+  expect(stillUp).toBe(false);
+});
