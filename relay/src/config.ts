@@ -1,0 +1,156 @@
+import { availableParallelism } from 'node:os';
+import { parseAllowList, type IngestPattern } from './destination.ts';
+
+/** How the relay terminates TLS. */
+export type TlsMode = 'self-signed' | 'provided' | 'off';
+
+/** The relay's configuration, parsed and validated from the environment (DESIGN.md Contract 2). */
+export interface RelayConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly tls: TlsMode;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly auth: 'required' | 'none';
+  readonly authSecret?: string;
+  readonly authJwksUrl?: string;
+  readonly authIssuer?: string;
+  readonly authAudience?: string;
+  readonly allowedIngests: readonly IngestPattern[];
+  readonly maxSessions: number;
+  readonly maxTranscodes: number;
+  readonly maxMessageBytes: number;
+  readonly mediaTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly ffmpegPath: string;
+  // Additions to Contract 2, documented in relay/README.md.
+  readonly startTimeoutMs: number;
+  readonly ingestStallTimeoutMs: number;
+  readonly maxBufferedBytes: number;
+  readonly servePage: boolean;
+  readonly compatRoute: boolean;
+  readonly serviceName: string;
+  readonly scaleInProtection: boolean;
+  /** Set by ECS in every task; where the task-protection endpoint lives. */
+  readonly ecsAgentUri?: string;
+}
+
+/** Thrown when one or more variables are invalid; `problems` holds one line per bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+const MIB = 1024 * 1024;
+
+/** True for addresses that only the local machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Parses and validates the relay's environment. Collects every problem before failing so an
+ * operator fixes them all in one round.
+ * @throws ConfigError listing one line per bad variable
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): RelayConfig {
+  const problems: string[] = [];
+  const str = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const int = (name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = str(name);
+    if (raw === undefined) return def;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name}: expected an integer from ${min} to ${max}, got "${raw}"`);
+      return def;
+    }
+    return Number(raw);
+  };
+  const oneOf = <T extends string>(name: string, values: readonly T[], def: T): T => {
+    const raw = str(name);
+    if (raw === undefined) return def;
+    if (!(values as readonly string[]).includes(raw)) {
+      problems.push(`${name}: expected one of ${values.join('|')}, got "${raw}"`);
+      return def;
+    }
+    return raw as T;
+  };
+
+  const host = str('RELAY_HOST') ?? '0.0.0.0';
+  const port = int('RELAY_PORT', 8443, 0, 65535);
+  const tls = oneOf<TlsMode>('RELAY_TLS', ['self-signed', 'provided', 'off'], 'self-signed');
+  const tlsCert = str('RELAY_TLS_CERT');
+  const tlsKey = str('RELAY_TLS_KEY');
+  if (tls === 'provided') {
+    if (!tlsCert || !tlsCert.includes('-----BEGIN ')) problems.push('RELAY_TLS_CERT: required PEM certificate when RELAY_TLS=provided');
+    if (!tlsKey || !tlsKey.includes('-----BEGIN ')) problems.push('RELAY_TLS_KEY: required PEM private key when RELAY_TLS=provided');
+  }
+  // Plain ws is for development on the local machine only: a relay reachable from a network
+  // without TLS would carry tokens and stream keys in clear text.
+  if (tls === 'off' && !isLoopbackHost(host)) {
+    problems.push(`RELAY_TLS: "off" is allowed only when RELAY_HOST is a loopback address, got RELAY_HOST="${host}"`);
+  }
+
+  const auth = oneOf('RELAY_AUTH', ['required', 'none'] as const, 'required');
+  const authSecret = str('RELAY_AUTH_SECRET');
+  const authJwksUrl = str('RELAY_AUTH_JWKS_URL');
+  const authIssuer = str('RELAY_AUTH_ISSUER');
+  const authAudience = str('RELAY_AUTH_AUDIENCE');
+  if (auth === 'none' && !isLoopbackHost(host)) {
+    problems.push(`RELAY_AUTH: "none" is allowed only when RELAY_HOST is a loopback address, got RELAY_HOST="${host}"`);
+  }
+  if (auth === 'required') {
+    if (authSecret && authJwksUrl) {
+      problems.push('RELAY_AUTH_SECRET: set either RELAY_AUTH_SECRET or RELAY_AUTH_JWKS_URL, not both');
+    } else if (!authSecret && !authJwksUrl) {
+      problems.push('RELAY_AUTH_SECRET: required (or RELAY_AUTH_JWKS_URL) unless RELAY_AUTH=none');
+    }
+  }
+  if (authJwksUrl) {
+    let ok = false;
+    try {
+      const u = new URL(authJwksUrl);
+      ok = u.protocol === 'https:' || (u.protocol === 'http:' && isLoopbackHost(u.hostname));
+    } catch {
+      ok = false;
+    }
+    if (!ok) problems.push('RELAY_AUTH_JWKS_URL: expected an https:// URL (http:// only on loopback)');
+    if (!authIssuer) problems.push('RELAY_AUTH_ISSUER: required with RELAY_AUTH_JWKS_URL');
+  }
+
+  let allowedIngests: IngestPattern[] = [];
+  try {
+    allowedIngests = parseAllowList(str('RELAY_ALLOWED_INGESTS') ?? 'rtmps://*.global-contribute.live-video.net');
+  } catch (e) {
+    problems.push(`RELAY_ALLOWED_INGESTS: ${(e as Error).message}`);
+  }
+
+  const maxSessions = int('RELAY_MAX_SESSIONS', 100, 0);
+  const maxTranscodes = int('RELAY_MAX_TRANSCODES', availableParallelism(), 0);
+  const maxMessageBytes = int('RELAY_MAX_MESSAGE_BYTES', 4 * MIB, 1024, 1024 * MIB);
+  const mediaTimeoutMs = int('RELAY_MEDIA_TIMEOUT_MS', 10_000, 100);
+  const drainTimeoutMs = int('RELAY_DRAIN_TIMEOUT_MS', 110_000, 0);
+  const ffmpegPath = str('RELAY_FFMPEG_PATH') ?? 'ffmpeg';
+  const startTimeoutMs = int('RELAY_START_TIMEOUT_MS', 10_000, 100);
+  const ingestStallTimeoutMs = int('RELAY_INGEST_STALL_TIMEOUT_MS', 10_000, 100);
+  const maxBufferedBytes = int('RELAY_MAX_BUFFERED_BYTES', 16 * MIB, 64 * 1024, 1024 * MIB);
+  if (maxBufferedBytes < maxMessageBytes) {
+    problems.push(`RELAY_MAX_BUFFERED_BYTES: must be at least RELAY_MAX_MESSAGE_BYTES (${maxMessageBytes}), got ${maxBufferedBytes}`);
+  }
+  const servePage = oneOf('RELAY_SERVE_PAGE', ['on', 'off'] as const, 'on') === 'on';
+  const compatRoute = oneOf('RELAY_COMPAT_ROUTE', ['on', 'off'] as const, 'off') === 'on';
+  const serviceName = str('RELAY_SERVICE_NAME') ?? 'transwrap-relay';
+  const scaleInProtection = oneOf('RELAY_SCALE_IN_PROTECTION', ['on', 'off'] as const, 'off') === 'on';
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    host, port, tls, tlsCert, tlsKey, auth, authSecret, authJwksUrl, authIssuer, authAudience,
+    allowedIngests, maxSessions, maxTranscodes, maxMessageBytes, mediaTimeoutMs, drainTimeoutMs,
+    ffmpegPath, startTimeoutMs, ingestStallTimeoutMs, maxBufferedBytes, servePage, compatRoute, serviceName, scaleInProtection,
+    ecsAgentUri: str('ECS_AGENT_URI'),
+  };
+}

@@ -1,0 +1,268 @@
+import type { FileSink, Subprocess } from 'bun';
+
+/** The latest numbers from FFmpeg's `-progress` output. */
+export interface FfmpegProgress {
+  frame: number;
+  fps: number;
+  bitrateKbps: number;
+  speed: number;
+  droppedFrames: number;
+  totalSize: number;
+}
+
+/** Which side of FFmpeg failed, judged from its error lines. */
+export type FailureSide = 'input' | 'output' | 'unknown';
+
+/** How an FFmpeg process ended. */
+export interface FfmpegExit {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** True when the relay itself killed the process. */
+  readonly killed: boolean;
+  /** The side that reported errors; `undefined` when none did. */
+  readonly failure?: FailureSide;
+  /** A short, redacted description of the last error line; safe to log. */
+  readonly detail?: string;
+}
+
+/** Callbacks from a running FFmpeg. */
+export interface FfmpegEvents {
+  /** FFmpeg connected to the ingest and wrote the stream header. */
+  onOutputOpened(): void;
+  onProgress(progress: FfmpegProgress): void;
+  /** `true` when queued input crosses the high-water mark, `false` when it falls below the low one. */
+  onBackpressure(backedUp: boolean): void;
+}
+
+/** Options for {@link FfmpegProcess}. */
+export interface FfmpegOptions {
+  readonly path: string;
+  readonly args: string[];
+  /** Redacted out of anything kept from stderr. */
+  readonly secrets: string[];
+  readonly highWaterBytes: number;
+  readonly lowWaterBytes: number;
+}
+
+const OUTPUT_CONTEXTS = new Set(['tcp', 'tls', 'rtmp', 'rtmps', 'rtmpt', 'rtmpe']);
+const INPUT_CONTEXTS = /^(matroska,webm|mov,mp4,m4a,3gp,3g2,mj2|h264|hevc|vp8|vp9|av1|libdav1d|opus|libopus|aac|vorbis|pcm_.*)$/;
+const RANK: Record<FailureSide, number> = { unknown: 0, input: 1, output: 2 };
+const LINE_RE = /^(?:\[([^\]]+?) @ 0x[0-9a-f]+\] )?\[(\w+)\] (.*)$/;
+
+const running = new Set<FfmpegProcess>();
+
+/**
+ * Kills every FFmpeg child still running. For the relay's own exit path: children must never
+ * outlive the relay (they would also end by themselves, on the end of their stdin).
+ */
+export function killAllFfmpeg(): number {
+  for (const p of running) p.kill('SIGKILL');
+  return running.size;
+}
+
+/**
+ * One FFmpeg child fed through stdin. Writes are queued and written one at a time, awaiting the
+ * pipe whenever it is full, so the queue length is exactly what FFmpeg has not taken yet.
+ */
+export class FfmpegProcess {
+  readonly proc: Subprocess<'pipe', 'pipe', 'pipe'>;
+  /** Resolves once the process has exited and its output was read (the child is reaped). */
+  readonly exited: Promise<FfmpegExit>;
+  private readonly sink: FileSink;
+  private readonly queue: Uint8Array[] = [];
+  private queued = 0;
+  private pumping = false;
+  private endRequested = false;
+  private stdinClosed = false;
+  private backedUp = false;
+  private killedByUs = false;
+  private outputOpened = false;
+  private failure?: FailureSide;
+  private detail?: string;
+  private lastInputAt = Date.now();
+  private readonly progress: FfmpegProgress = { frame: 0, fps: 0, bitrateKbps: 0, speed: 0, droppedFrames: 0, totalSize: 0 };
+
+  /**
+   * Spawns FFmpeg.
+   * @throws Error when the executable cannot be started
+   */
+  constructor(private readonly opts: FfmpegOptions, private readonly events: FfmpegEvents) {
+    this.proc = Bun.spawn([opts.path, ...opts.args], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    this.sink = this.proc.stdin;
+    running.add(this);
+    const stdout = this.readLines(this.proc.stdout, (l) => this.onProgressLine(l));
+    const stderr = this.readLines(this.proc.stderr, (l) => this.onLogLine(l));
+    this.exited = Promise.all([this.proc.exited, stdout, stderr]).then((): FfmpegExit => {
+      running.delete(this);
+      return {
+        exitCode: this.proc.exitCode,
+        signal: this.proc.signalCode === null ? null : String(this.proc.signalCode),
+        killed: this.killedByUs,
+        failure: this.failure,
+        detail: this.detail,
+      };
+    });
+  }
+
+  /** The process id, for logs and tests. */
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  /** Bytes received from the client that FFmpeg has not read yet. */
+  get bufferedBytes(): number {
+    return this.queued;
+  }
+
+  /** When FFmpeg last took input from the pipe, or when the backlog was last empty. */
+  get lastInputProgressAt(): number {
+    return this.queued === 0 ? Date.now() : this.lastInputAt;
+  }
+
+  /** Whether FFmpeg has connected to the ingest. */
+  get isOutputOpened(): boolean {
+    return this.outputOpened;
+  }
+
+  /** Queues one chunk for FFmpeg's stdin. Ignored once stdin is closing. */
+  write(chunk: Uint8Array): void {
+    if (this.endRequested || this.stdinClosed || chunk.byteLength === 0) return;
+    if (this.queued === 0) this.lastInputAt = Date.now();
+    this.queue.push(chunk);
+    this.queued += chunk.byteLength;
+    if (!this.backedUp && this.queued > this.opts.highWaterBytes) {
+      this.backedUp = true;
+      this.events.onBackpressure(true);
+    }
+    void this.pump();
+  }
+
+  /** Closes stdin once the queue is written, so FFmpeg flushes and exits by itself. */
+  end(): void {
+    this.endRequested = true;
+    void this.pump();
+  }
+
+  /** Signals the process (default SIGKILL); the exit then counts as the relay's doing. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.killedByUs = true;
+    this.proc.kill(signal);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0 && !this.stdinClosed) {
+        const chunk = this.queue[0]!;
+        const written = this.sink.write(chunk);
+        const pending = typeof written === 'number' ? this.sink.flush() : written;
+        if (pending !== undefined && typeof pending !== 'number') await pending;
+        this.queue.shift();
+        this.queued -= chunk.byteLength;
+        this.lastInputAt = Date.now();
+        if (this.backedUp && this.queued <= this.opts.lowWaterBytes) {
+          this.backedUp = false;
+          this.events.onBackpressure(false);
+        }
+      }
+      if (this.endRequested && !this.stdinClosed) {
+        this.stdinClosed = true;
+        await this.sink.end();
+      }
+    } catch {
+      // EPIPE: FFmpeg is gone or closed its input; its exit tells the session why.
+      this.stdinClosed = true;
+      this.queue.length = 0;
+      this.queued = 0;
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    try {
+      for await (const chunk of stream) {
+        buffer += decoder.decode(chunk, { stream: true });
+        // FFmpeg ends stats lines with \r; both end a line here.
+        const lines = buffer.split(/\r\n|\r|\n/);
+        buffer = lines.pop() ?? '';
+        // A runaway line without a break is cut rather than buffered without bound.
+        if (buffer.length > 16_384) buffer = '';
+        for (const line of lines) if (line.length > 0) onLine(line);
+      }
+    } catch {
+      // The pipe closes with the process; nothing to do.
+    }
+    if (buffer.length > 0) onLine(buffer);
+  }
+
+  private onProgressLine(line: string): void {
+    const eq = line.indexOf('=');
+    if (eq < 0) return;
+    const key = line.slice(0, eq).trim();
+    const value = line.slice(eq + 1).trim();
+    const num = Number.parseFloat(value);
+    const n = Number.isFinite(num) ? num : 0;
+    switch (key) {
+      case 'frame': this.progress.frame = n; break;
+      case 'fps': this.progress.fps = n; break;
+      case 'bitrate': this.progress.bitrateKbps = n; break;
+      case 'speed': this.progress.speed = n; break;
+      case 'drop_frames': this.progress.droppedFrames = n; break;
+      case 'total_size': this.progress.totalSize = n; break;
+      case 'progress':
+        if (!this.outputOpened && this.progress.totalSize > 0) this.markOutputOpened();
+        this.events.onProgress({ ...this.progress });
+        break;
+      default: break;
+    }
+  }
+
+  private onLogLine(line: string): void {
+    const m = LINE_RE.exec(line);
+    if (!m) return;
+    const context = m[1] ?? '';
+    const level = m[2]!;
+    const text = m[3]!;
+    if (level === 'info') {
+      if (text.startsWith('Output #0')) this.markOutputOpened();
+      return;
+    }
+    if (level !== 'error' && level !== 'fatal' && level !== 'panic') return;
+    const side = this.classify(context, text);
+    // Output errors outrank input errors (once the ingest failed, the input side only follows),
+    // and input errors outrank unclassified ones.
+    if (this.failure === undefined || RANK[side] >= RANK[this.failure]) {
+      this.failure = side;
+      this.detail = this.redact(`${context ? `${context}: ` : ''}${text}`);
+    }
+  }
+
+  private classify(context: string, text: string): FailureSide {
+    if (OUTPUT_CONTEXTS.has(context) || /rtmps?:\/\//i.test(text)) return 'output';
+    if (/av_interleaved_write_frame|Error writing trailer|Error muxing|Broken pipe|Connection reset|Connection refused/i.test(text)) {
+      return 'output';
+    }
+    if (context === 'flv') return /not compatible|not supported|codec/i.test(text) ? 'input' : 'output';
+    if (INPUT_CONTEXTS.test(context) || /pipe:0|Invalid data found|EBML|moov atom|Error while decoding|could not find codec/i.test(text)) {
+      return 'input';
+    }
+    return 'unknown';
+  }
+
+  private redact(text: string): string {
+    let out = text.replace(/rtmps?:\/\/\S+/gi, '<ingest>');
+    for (const s of this.opts.secrets) if (s.length >= 3) out = out.split(s).join('[redacted]');
+    return out.slice(0, 200);
+  }
+
+  private markOutputOpened(): void {
+    if (this.outputOpened) return;
+    this.outputOpened = true;
+    this.events.onOutputOpened();
+  }
+}

@@ -1,0 +1,108 @@
+import { SessionError } from './protocol.ts';
+
+/** What the relay will do with one session's media, decided from its `mimeType` alone. */
+export interface PipelinePlan {
+  /** The demuxer forced on FFmpeg's input: probing never guesses the container. */
+  readonly inputFormat: 'matroska' | 'mp4';
+  readonly video: 'copy' | 'transcode';
+  readonly audio: 'copy' | 'aac';
+  /** The `pipeline` field of the `ready` frame. */
+  readonly pipeline: 'copy' | 'transcode';
+}
+
+const COPY_VIDEO = /^(avc1|avc3|h264)(\.|$)/;
+const TRANSCODE_VIDEO = /^(vp8|vp9|vp09|vp8\.0|av01|av1)(\.|$)/;
+const AAC = /^(mp4a|aac)(\.|$)/;
+const OTHER_AUDIO = /^(opus|pcm|vorbis|flac)(\.|$)/;
+
+/**
+ * Maps `MediaRecorder.mimeType` to a pipeline (Contract 3): H.264 is copied, VP8/VP9/AV1 are
+ * transcoded to H.264; AAC is copied, other audio becomes AAC-LC.
+ * @throws SessionError UNSUPPORTED_MEDIA for containers or codecs the relay does not handle
+ */
+export function planPipeline(mimeType: string): PipelinePlan {
+  const [essence = '', ...params] = mimeType.toLowerCase().split(';').map((s) => s.trim());
+  let inputFormat: PipelinePlan['inputFormat'];
+  if (essence === 'video/webm' || essence === 'video/x-matroska') inputFormat = 'matroska';
+  else if (essence === 'video/mp4') inputFormat = 'mp4';
+  else throw new SessionError('UNSUPPORTED_MEDIA', 'mimeType must be video/webm, video/x-matroska or video/mp4');
+
+  const codecsParam = params.find((p) => p.startsWith('codecs='));
+  const codecs = codecsParam
+    ? codecsParam.slice('codecs='.length).replace(/^"|"$/g, '').split(',').map((c) => c.trim()).filter(Boolean)
+    : [];
+
+  let video: PipelinePlan['video'] | undefined;
+  let audio: PipelinePlan['audio'] = 'aac';
+  for (const c of codecs) {
+    if (COPY_VIDEO.test(c)) video = video ?? 'copy';
+    else if (TRANSCODE_VIDEO.test(c)) video = 'transcode';
+    else if (AAC.test(c)) audio = 'copy';
+    else if (!OTHER_AUDIO.test(c)) throw new SessionError('UNSUPPORTED_MEDIA', 'mimeType names a codec the relay does not handle');
+  }
+  if (video === undefined) {
+    if (codecs.length > 0) throw new SessionError('UNSUPPORTED_MEDIA', 'mimeType has no video codec');
+    // Without a codecs parameter: Safari's bare "video/mp4" is H.264 + AAC; a bare WebM may be
+    // anything, and a transcode handles anything FFmpeg decodes.
+    video = inputFormat === 'mp4' ? 'copy' : 'transcode';
+    audio = inputFormat === 'mp4' ? 'copy' : 'aac';
+  }
+  return { inputFormat, video, audio, pipeline: video };
+}
+
+/** Encoder settings of the transcode pipeline; exported so the benchmark and tests can read them. */
+export const TRANSCODE = {
+  /** Fast enough for 720p30 on one vCPU while keeping reasonable quality. */
+  preset: 'veryfast',
+  maxHeight: 720,
+  maxFps: 30,
+  gopSeconds: 2,
+  videoKbps: 2500,
+  audioKbps: 128,
+} as const;
+
+/**
+ * Builds FFmpeg's argv for a plan. The publish URL is the last argument; argv holds it, so argv
+ * is never logged.
+ */
+export function ffmpegArgs(plan: PipelinePlan, publishUrl: string, opts: { rwTimeoutMs: number }): string[] {
+  const input = [
+    '-hide_banner', '-nostdin', '-nostats',
+    // Each stderr line carries its level, so only real errors are classified.
+    '-loglevel', 'level+info',
+    '-progress', 'pipe:1', '-stats_period', '1',
+    // Only the pipe may be read: the input can never name a file or a URL.
+    '-protocol_whitelist', 'pipe',
+    // A small probe with no analysis window starts the output at once. (-fflags +nobuffer is
+    // deliberately absent: with it FFmpeg 5.1 drops the first GOP of video.)
+    '-probesize', '32768', '-analyzeduration', '0',
+    '-f', plan.inputFormat, '-i', 'pipe:0',
+    '-map', '0:v:0', '-map', '0:a:0?',
+  ];
+  const video = plan.video === 'copy'
+    ? ['-c:v', 'copy']
+    : [
+      // Constant frame rate: browsers skip frames under load, and a keyframe can only land on a
+      // frame; without duplicates filling the gaps a GOP stretches past 2 s.
+      '-vf', `scale=w=-2:h=min(${TRANSCODE.maxHeight}\\,ih),fps=${TRANSCODE.maxFps}`,
+      '-c:v', 'libx264', '-preset', TRANSCODE.preset, '-tune', 'zerolatency',
+      '-profile:v', 'main', '-pix_fmt', 'yuv420p', '-bf', '0',
+      '-g', String(TRANSCODE.gopSeconds * TRANSCODE.maxFps), '-keyint_min', String(TRANSCODE.gopSeconds * TRANSCODE.maxFps),
+      '-sc_threshold', '0',
+      // Time-based, so the GOP stays 2 s whatever the frame count says.
+      '-force_key_frames', `expr:gte(t,n_forced*${TRANSCODE.gopSeconds})`,
+      '-b:v', `${TRANSCODE.videoKbps}k`, '-maxrate', `${TRANSCODE.videoKbps}k`, '-bufsize', `${TRANSCODE.videoKbps * 2}k`,
+    ];
+  const audio = plan.audio === 'copy'
+    ? ['-c:a', 'copy']
+    : ['-c:a', 'aac', '-profile:a', 'aac_low', '-b:a', `${TRANSCODE.audioKbps}k`, '-ar', '48000', '-ac', '2'];
+  const output = [
+    // Only RTMP(S) may be written: FFmpeg can never be made to write a file.
+    '-protocol_whitelist', 'rtmp,rtmps,tcp,tls',
+    // A write blocked this long fails inside FFmpeg too, so a stuck ingest cannot pin the process.
+    '-rw_timeout', String(opts.rwTimeoutMs * 1000),
+    '-f', 'flv', '-flvflags', 'no_duration_filesize',
+    publishUrl,
+  ];
+  return [...input, ...video, ...audio, ...output];
+}

@@ -1,0 +1,82 @@
+/** Close codes of Contract 1, keyed by the `code` string sent in the `error` frame. */
+export const CLOSE_CODES = {
+  MESSAGE_TOO_BIG: 1009,
+  BAD_REQUEST: 4000,
+  UNAUTHORIZED: 4001,
+  DESTINATION_FORBIDDEN: 4003,
+  UNAVAILABLE: 4013,
+  MEDIA_TIMEOUT: 4408,
+  UNSUPPORTED_MEDIA: 4415,
+  INGEST_FAILED: 4502,
+  INTERNAL: 1011,
+} as const;
+
+/** The `code` string of an `error` frame. */
+export type ErrorCode = keyof typeof CLOSE_CODES;
+
+/** A failure that ends a session: the close code, and a message that is safe to show and log. */
+export class SessionError extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+  }
+  /** The WebSocket close code for this error. */
+  get closeCode(): number {
+    return CLOSE_CODES[this.code];
+  }
+}
+
+/** The client's first frame. `token` is optional here: its absence is an auth failure, not a bad request. */
+export interface StartMessage {
+  readonly type: 'start';
+  readonly token?: string;
+  readonly ingest: string;
+  readonly streamKey: string;
+  readonly mimeType: string;
+}
+
+/** Frames the relay sends. */
+export type ServerMessage =
+  | { type: 'ready'; session: string; pipeline: 'copy' | 'transcode' }
+  | { type: 'live' }
+  | { type: 'stats'; bitrateKbps: number; fps: number; speed: number; droppedFrames: number; bufferedBytes: number }
+  | { type: 'error'; code: ErrorCode; message: string }
+  | { type: 'ended' };
+
+/** A text frame from the client, parsed. */
+export type ClientMessage = StartMessage | { type: 'stop' } | { type: 'other'; name: string };
+
+/**
+ * Parses a client text frame. Field values are never echoed into the error message,
+ * because they may hold the token or stream key.
+ * @throws SessionError BAD_REQUEST when the frame is not valid JSON or misses required fields
+ */
+export function parseClientMessage(text: string): ClientMessage {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new SessionError('BAD_REQUEST', 'frame is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new SessionError('BAD_REQUEST', 'frame is not a JSON object');
+  }
+  const obj = value as Record<string, unknown>;
+  if (typeof obj.type !== 'string') throw new SessionError('BAD_REQUEST', 'missing "type"');
+  if (obj.type === 'stop') return { type: 'stop' };
+  if (obj.type !== 'start') return { type: 'other', name: obj.type.slice(0, 32) };
+  for (const field of ['ingest', 'streamKey', 'mimeType'] as const) {
+    if (typeof obj[field] !== 'string' || (obj[field] as string).length === 0) {
+      throw new SessionError('BAD_REQUEST', `start message needs a non-empty string "${field}"`);
+    }
+  }
+  if (obj.token !== undefined && obj.token !== null && typeof obj.token !== 'string') {
+    throw new SessionError('BAD_REQUEST', '"token" must be a string');
+  }
+  return {
+    type: 'start',
+    token: typeof obj.token === 'string' && obj.token.length > 0 ? obj.token : undefined,
+    ingest: obj.ingest as string,
+    streamKey: obj.streamKey as string,
+    mimeType: obj.mimeType as string,
+  };
+}

@@ -1,0 +1,175 @@
+import type { Server } from 'bun';
+import { fileURLToPath } from 'node:url';
+import { createTokenVerifier } from './auth.ts';
+import type { RelayConfig } from './config.ts';
+import { createScaleInProtection } from './protection.ts';
+import { Session, type SessionHost, type SocketData } from './session.ts';
+import { serveStatic } from './static.ts';
+import { log, metric } from './telemetry.ts';
+import type { TlsMaterial } from './tls.ts';
+
+const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
+const GAUGE_INTERVAL_MS = 10_000;
+
+/** A running relay. */
+export interface RelayServer {
+  readonly server: Server<SocketData>;
+  /** Sessions holding a slot (started, FFmpeg not yet reaped). */
+  readonly activeSessions: () => number;
+  /**
+   * Stops accepting, lets live sessions run until they end or the drain timeout, stops the rest
+   * cleanly, then closes the listener. Resolves when nothing is left.
+   */
+  drain(): Promise<void>;
+}
+
+/**
+ * Starts Bun.serve with the relay's routes: `GET /healthz`, the WebSocket at `/v1/stream`, the
+ * optional compatibility route `/rtmps/<url-encoded ingest+key>?token=…`, and the page.
+ */
+export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer {
+  const active = new Set<Session>();
+  let transcodes = 0;
+  const open = new Set<Session>();
+  let draining = false;
+  let onIdle: (() => void) | undefined;
+
+  const protection = createScaleInProtection({ enabled: config.scaleInProtection, agentUri: config.ecsAgentUri });
+  const emitGauge = () => metric('ActiveSessions', active.size, 'Count');
+  const gauge = setInterval(emitGauge, GAUGE_INTERVAL_MS);
+  gauge.unref();
+
+  const host: SessionHost = {
+    config,
+    verifyToken: createTokenVerifier(config),
+    isDraining: () => draining,
+    tryReserve(session, transcode) {
+      if (active.size >= config.maxSessions) return false;
+      if (transcode && transcodes >= config.maxTranscodes) return false;
+      active.add(session);
+      if (transcode) transcodes++;
+      emitGauge();
+      protection.update(active.size);
+      return true;
+    },
+    release(session) {
+      if (!active.delete(session)) return;
+      if (session.pipeline?.video === 'transcode') transcodes--;
+      emitGauge();
+      protection.update(active.size);
+      if (active.size === 0) onIdle?.();
+    },
+  };
+
+  const server = Bun.serve<SocketData>({
+    hostname: config.host,
+    port: config.port,
+    tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
+    async fetch(req, srv) {
+      const url = new URL(req.url);
+      if (url.pathname === '/healthz') {
+        return Response.json(
+          draining ? { status: 'draining' } : { status: 'ok', sessions: active.size },
+          { status: draining ? 503 : 200, headers: { 'cache-control': 'no-store' } },
+        );
+      }
+      if (url.pathname === '/v1/stream') {
+        if (srv.upgrade(req, { data: {} })) return undefined;
+        return new Response('WebSocket upgrade required', { status: 426 });
+      }
+      if (config.compatRoute && url.pathname.startsWith('/rtmps/')) {
+        const implicitStart = compatStart(url);
+        if (!implicitStart) return new Response('bad compatibility URL', { status: 400 });
+        if (srv.upgrade(req, { data: { implicitStart } })) return undefined;
+        return new Response('WebSocket upgrade required', { status: 426 });
+      }
+      if (config.servePage && req.method === 'GET') {
+        const res = await serveStatic(PUBLIC_DIR, url.pathname);
+        if (res) return res;
+      }
+      return new Response('not found', { status: 404 });
+    },
+    error(e) {
+      log('error', 'request failed', { error: String(e) });
+      return new Response('internal error', { status: 500 });
+    },
+    websocket: {
+      // Frames a little over the limit are read and refused with an `error` frame first; only
+      // frames over twice the limit are cut off by Bun itself (still with 1009).
+      maxPayloadLength: Math.min(config.maxMessageBytes * 2, 0xffffffff),
+      idleTimeout: 60,
+      open(ws) {
+        const session = new Session(ws, host);
+        ws.data.session = session;
+        open.add(session);
+        session.open();
+      },
+      message(ws, data) {
+        ws.data.session?.message(typeof data === 'string' ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      },
+      close(ws, code) {
+        const session = ws.data.session;
+        if (!session) return;
+        open.delete(session);
+        session.closed(code);
+      },
+    },
+  });
+  log('info', 'relay listening', {
+    host: config.host, port: server.port, tls: config.tls, auth: config.auth,
+    allowedIngests: config.allowedIngests.map((p) => p.source), maxSessions: config.maxSessions,
+    maxTranscodes: config.maxTranscodes, servePage: config.servePage, compatRoute: config.compatRoute,
+  });
+
+  return {
+    server,
+    activeSessions: () => active.size,
+    async drain() {
+      if (draining) return;
+      draining = true;
+      log('info', 'draining', { sessions: active.size, drainTimeoutMs: config.drainTimeoutMs });
+      const idle = () => new Promise<void>((resolve) => {
+        if (active.size === 0) resolve();
+        else onIdle = resolve;
+      });
+      const timedOut = await Promise.race([
+        idle().then(() => false),
+        Bun.sleep(config.drainTimeoutMs).then(() => true),
+      ]);
+      if (timedOut) {
+        log('info', 'drain timeout reached; stopping sessions', { sessions: active.size });
+        for (const s of open) s.stop('drain');
+        for (const s of active) s.stop('drain');
+        // Each stop is bounded by the stall timeout, after which FFmpeg is killed and reaped.
+        await idle();
+      }
+      // Connections that never started a session get their 4013 frame rather than a bare cut.
+      for (const s of open) s.stop('drain');
+      clearInterval(gauge);
+      emitGauge();
+      await protection.stop();
+      server.stop(true);
+      log('info', 'drained');
+    },
+  };
+}
+
+// The original sample's front end put the whole publish URL in the path; its last segment is
+// the stream key. Its recorder reported no mimeType, so one may be given as a query parameter.
+function compatStart(url: URL): SocketData['implicitStart'] | undefined {
+  let full: string;
+  try {
+    full = decodeURIComponent(url.pathname.slice('/rtmps/'.length));
+  } catch {
+    return undefined;
+  }
+  const cut = full.lastIndexOf('/');
+  if (cut < 0 || cut === full.length - 1) return undefined;
+  return {
+    type: 'start',
+    token: url.searchParams.get('token') ?? undefined,
+    ingest: full.slice(0, cut + 1),
+    streamKey: full.slice(cut + 1),
+    mimeType: url.searchParams.get('mimeType') ?? 'video/webm',
+  };
+}

@@ -1,0 +1,389 @@
+import type { ServerWebSocket } from 'bun';
+import type { TokenVerifier } from './auth.ts';
+import type { RelayConfig } from './config.ts';
+import { checkDestination } from './destination.ts';
+import { FfmpegProcess, type FfmpegExit, type FfmpegProgress } from './ffmpeg.ts';
+import { ffmpegArgs, planPipeline, type PipelinePlan } from './pipeline.ts';
+import { CLOSE_CODES, parseClientMessage, SessionError, type ServerMessage, type StartMessage } from './protocol.ts';
+import { log, metric, registerSecret } from './telemetry.ts';
+
+/** Per-socket data attached at upgrade time. */
+export interface SocketData {
+  session?: Session;
+  /** Set by the compatibility route: the start message is implied by the URL. */
+  implicitStart?: StartMessage;
+}
+
+/** What a session needs from the server that owns it. */
+export interface SessionHost {
+  readonly config: RelayConfig;
+  readonly verifyToken: TokenVerifier;
+  isDraining(): boolean;
+  /** Reserves a slot synchronously; false when the relay is at capacity for this kind of session. */
+  tryReserve(session: Session, transcode: boolean): boolean;
+  /** Frees the slot once the session's FFmpeg (if any) is reaped. */
+  release(session: Session): void;
+}
+
+type State = 'awaiting-start' | 'validating' | 'streaming' | 'stopping' | 'closed';
+
+const STATS_INTERVAL_MS = 2000;
+const WATCHDOG_INTERVAL_MS = 250;
+// Queue sizes at which the socket stops and restarts being read: a few MediaRecorder chunks.
+const HIGH_WATER_BYTES = 1024 * 1024;
+const LOW_WATER_BYTES = 256 * 1024;
+
+/**
+ * One client connection: start message, checks, FFmpeg, media, and the end of it all.
+ * Every path out of the session goes through {@link Session.fail} or a clean stop, and both
+ * leave FFmpeg reaped before the slot is released.
+ */
+export class Session {
+  readonly id = crypto.randomUUID();
+  private state: State = 'awaiting-start';
+  private ffmpeg?: FfmpegProcess;
+  private plan?: PipelinePlan;
+  private startTimer?: Timer;
+  private watchdog?: Timer;
+  private statsTimer?: Timer;
+  private killTimer?: Timer;
+  private lastMediaAt = Date.now();
+  private paused = false;
+  private reserved = false;
+  private stopReason?: 'client' | 'drain';
+  private progress?: FfmpegProgress;
+  private reportedDrops = 0;
+  private mediaBytes = 0;
+  private readonly forgetSecrets: (() => void)[] = [];
+  /** Media that arrived on the compatibility route before FFmpeg was ready. */
+  private earlyMedia: Uint8Array[] | undefined;
+  private earlyBytes = 0;
+
+  constructor(private readonly ws: ServerWebSocket<SocketData>, private readonly host: SessionHost) {}
+
+  /** Called when the socket opens. */
+  open(): void {
+    log('info', 'connection opened', { session: this.id, remote: this.ws.remoteAddress });
+    if (this.host.isDraining()) {
+      this.fail(new SessionError('UNAVAILABLE', 'relay is draining; try another relay'));
+      return;
+    }
+    const implicit = this.ws.data.implicitStart;
+    if (implicit) {
+      this.earlyMedia = [];
+      void this.start(implicit);
+      return;
+    }
+    this.startTimer = setTimeout(() => {
+      this.fail(new SessionError('BAD_REQUEST', `no start message within ${this.host.config.startTimeoutMs} ms`));
+    }, this.host.config.startTimeoutMs);
+  }
+
+  /** Called for every frame from the client. */
+  message(data: string | Uint8Array): void {
+    if (this.state === 'closed') return;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (size > this.host.config.maxMessageBytes) {
+      this.fail(new SessionError('MESSAGE_TOO_BIG', `frame of ${size} bytes exceeds ${this.host.config.maxMessageBytes}`));
+      return;
+    }
+    try {
+      if (typeof data === 'string') this.onText(data);
+      else this.onMedia(data);
+    } catch (e) {
+      this.fail(e instanceof SessionError ? e : new SessionError('INTERNAL', 'unexpected relay error'));
+      if (!(e instanceof SessionError)) log('error', 'unexpected error handling a frame', { session: this.id, error: String(e) });
+    }
+  }
+
+  /** Called when the socket closed, by either side. A client that vanished lands here too. */
+  closed(code: number): void {
+    if (this.state === 'closed') return;
+    const wasStreaming = this.state === 'streaming' || this.state === 'stopping';
+    this.state = 'closed';
+    this.clearTimers();
+    log('info', 'client disconnected', { session: this.id, code, streaming: wasStreaming });
+    // The client is gone, but what FFmpeg already has is worth finishing cleanly at the ingest.
+    this.finishFfmpeg(true);
+  }
+
+  /** Stops the session cleanly as if the client had sent `stop` (used when draining). */
+  stop(reason: 'client' | 'drain'): void {
+    if (this.state === 'streaming') {
+      this.beginStop(reason);
+    } else if (this.state === 'awaiting-start' || this.state === 'validating') {
+      this.fail(new SessionError('UNAVAILABLE', 'relay is shutting down; try another relay'));
+    }
+  }
+
+  /** The pid of this session's FFmpeg, if one is running. */
+  get ffmpegPid(): number | undefined {
+    return this.ffmpeg?.pid;
+  }
+
+  private onText(text: string): void {
+    const msg = parseClientMessage(text);
+    if (this.state === 'awaiting-start') {
+      if (msg.type !== 'start') throw new SessionError('BAD_REQUEST', 'first frame must be a start message');
+      void this.start(msg);
+      return;
+    }
+    if (msg.type === 'stop') {
+      if (this.state === 'streaming') this.beginStop('client');
+      else if (this.state === 'validating') this.fail(new SessionError('BAD_REQUEST', 'stop before ready'));
+      return;
+    }
+    if (msg.type === 'start') throw new SessionError('BAD_REQUEST', 'session already started');
+    log('debug', 'ignored unknown message type', { session: this.id, type: msg.name });
+  }
+
+  private onMedia(chunk: Uint8Array): void {
+    if (this.state === 'awaiting-start') throw new SessionError('BAD_REQUEST', 'binary frame before start');
+    if (this.state === 'validating') {
+      if (!this.earlyMedia) throw new SessionError('BAD_REQUEST', 'binary frame before ready');
+      this.earlyBytes += chunk.byteLength;
+      if (this.earlyBytes > this.host.config.maxBufferedBytes) {
+        throw new SessionError('INGEST_FAILED', 'too much media before the relay was ready');
+      }
+      this.earlyMedia.push(chunk);
+      return;
+    }
+    if (this.state !== 'streaming' || !this.ffmpeg) return; // after stop: late chunks are dropped
+    this.lastMediaAt = Date.now();
+    this.mediaBytes += chunk.byteLength;
+    // pause() stops further reads, but frames already read still arrive: this is the hard bound.
+    if (this.ffmpeg.bufferedBytes + chunk.byteLength > this.host.config.maxBufferedBytes) {
+      throw new SessionError('INGEST_FAILED', 'ingest is not keeping up; buffered media limit reached');
+    }
+    this.ffmpeg.write(chunk);
+  }
+
+  private async start(msg: StartMessage): Promise<void> {
+    clearTimeout(this.startTimer);
+    this.state = 'validating';
+    if (msg.token) this.forgetSecrets.push(registerSecret(msg.token));
+    this.forgetSecrets.push(registerSecret(msg.streamKey));
+    try {
+      await this.host.verifyToken(msg.token);
+      if (this.state !== 'validating') return; // the client left during verification
+      const dest = checkDestination(msg.ingest, msg.streamKey, this.host.config.allowedIngests);
+      if (!dest.ok) throw new SessionError('DESTINATION_FORBIDDEN', dest.reason);
+      this.forgetSecrets.push(registerSecret(dest.publishUrl));
+      const plan = planPipeline(msg.mimeType);
+      if (this.host.isDraining()) throw new SessionError('UNAVAILABLE', 'relay is draining; try another relay');
+      if (!this.host.tryReserve(this, plan.video === 'transcode')) {
+        throw new SessionError('UNAVAILABLE', 'relay is at capacity; try another relay');
+      }
+      this.reserved = true;
+      this.plan = plan;
+      this.spawn(plan, dest.publishUrl, msg.streamKey);
+      log('info', 'session ready', {
+        session: this.id, pipeline: plan.pipeline, inputFormat: plan.inputFormat, audio: plan.audio,
+        ingest: `${dest.scheme}://${dest.host}:${dest.port}`, ffmpegPid: this.ffmpeg!.pid,
+      });
+      metric('SessionsStarted', 1, 'Count');
+      this.state = 'streaming';
+      this.send({ type: 'ready', session: this.id, pipeline: plan.pipeline });
+      this.lastMediaAt = Date.now();
+      this.watchdog = setInterval(() => this.checkTimeouts(), WATCHDOG_INTERVAL_MS);
+      this.statsTimer = setInterval(() => this.sendStats(), STATS_INTERVAL_MS);
+      const early = this.earlyMedia ?? [];
+      this.earlyMedia = undefined;
+      for (const chunk of early) this.onMedia(chunk);
+    } catch (e) {
+      if (e instanceof SessionError) this.fail(e);
+      else {
+        log('error', 'could not start session', { session: this.id, error: String(e) });
+        this.fail(new SessionError('INTERNAL', 'could not start the encoder'));
+      }
+    }
+  }
+
+  private spawn(plan: PipelinePlan, publishUrl: string, streamKey: string): void {
+    const cfg = this.host.config;
+    try {
+      this.ffmpeg = new FfmpegProcess({
+        path: cfg.ffmpegPath,
+        args: ffmpegArgs(plan, publishUrl, { rwTimeoutMs: cfg.ingestStallTimeoutMs + 5000 }),
+        secrets: [publishUrl, streamKey],
+        highWaterBytes: Math.min(HIGH_WATER_BYTES, cfg.maxBufferedBytes / 4),
+        lowWaterBytes: Math.min(LOW_WATER_BYTES, cfg.maxBufferedBytes / 16),
+      }, {
+        onOutputOpened: () => {
+          if (this.state !== 'streaming' && this.state !== 'stopping') return;
+          log('info', 'live', { session: this.id });
+          this.send({ type: 'live' });
+        },
+        onProgress: (p) => {
+          this.progress = p;
+        },
+        onBackpressure: (backedUp) => this.setPaused(backedUp),
+      });
+    } catch (e) {
+      // Nothing was spawned, so the slot can go back right away.
+      this.releaseSlot();
+      throw e;
+    }
+    const ffmpeg = this.ffmpeg;
+    void ffmpeg.exited.then((exit) => this.onFfmpegExit(exit));
+  }
+
+  private setPaused(paused: boolean): void {
+    if (this.state === 'closed' || this.paused === paused) return;
+    this.paused = paused;
+    if (paused) this.ws.pause();
+    else {
+      this.ws.resume();
+      // Time spent paused was the ingest's fault, not the client's.
+      this.lastMediaAt = Date.now();
+    }
+  }
+
+  private beginStop(reason: 'client' | 'drain'): void {
+    this.state = 'stopping';
+    this.stopReason = reason;
+    log('info', 'stopping', { session: this.id, reason });
+    if (this.mediaBytes === 0) {
+      // Nothing was sent, so there is nothing to flush; FFmpeg would only fail on an empty input.
+      this.ffmpeg?.kill('SIGKILL');
+      this.endCleanly();
+      return;
+    }
+    this.setPaused(false);
+    this.ffmpeg?.end();
+    // FFmpeg gets as long to flush as a stalled ingest gets; then it is an ingest failure.
+    this.killTimer = setTimeout(() => {
+      this.fail(new SessionError('INGEST_FAILED', 'ingest did not accept the end of the stream in time'));
+    }, this.host.config.ingestStallTimeoutMs);
+  }
+
+  private checkTimeouts(): void {
+    const now = Date.now();
+    const cfg = this.host.config;
+    if (this.ffmpeg && now - this.ffmpeg.lastInputProgressAt > cfg.ingestStallTimeoutMs) {
+      this.fail(new SessionError('INGEST_FAILED', `ingest stalled for ${cfg.ingestStallTimeoutMs} ms`));
+      return;
+    }
+    if (this.state === 'streaming' && !this.paused && now - this.lastMediaAt > cfg.mediaTimeoutMs) {
+      this.fail(new SessionError('MEDIA_TIMEOUT', `no media for ${cfg.mediaTimeoutMs} ms`), true);
+    }
+  }
+
+  private sendStats(): void {
+    if (this.state !== 'streaming' && this.state !== 'stopping') return;
+    const p = this.progress;
+    const stats = {
+      bitrateKbps: round(p?.bitrateKbps ?? 0),
+      fps: round(p?.fps ?? 0),
+      speed: round(p?.speed ?? 0),
+      droppedFrames: p?.droppedFrames ?? 0,
+      bufferedBytes: this.ffmpeg?.bufferedBytes ?? 0,
+    };
+    this.send({ type: 'stats', ...stats });
+    if (p) {
+      metric('IngestBitrateKbps', stats.bitrateKbps, 'Kilobits/Second');
+      metric('DroppedFrames', Math.max(0, stats.droppedFrames - this.reportedDrops), 'Count');
+      this.reportedDrops = stats.droppedFrames;
+    }
+  }
+
+  private onFfmpegExit(exit: FfmpegExit): void {
+    clearTimeout(this.killTimer);
+    log(exit.exitCode === 0 ? 'info' : 'warn', 'ffmpeg exited', {
+      session: this.id, exitCode: exit.exitCode, signal: exit.signal, killed: exit.killed,
+      failure: exit.failure, detail: exit.detail, mediaBytes: this.mediaBytes,
+    });
+    this.releaseSlot();
+    if (this.state === 'stopping' && exit.exitCode === 0) {
+      this.endCleanly();
+      return;
+    }
+    if (this.state !== 'streaming' && this.state !== 'stopping') return;
+    if (exit.signal !== null && !exit.killed) {
+      this.fail(new SessionError('INTERNAL', 'encoder crashed'));
+    } else if (exit.failure === 'output') {
+      this.fail(new SessionError('INGEST_FAILED', 'ingest refused or dropped the connection'));
+    } else if (exit.failure === 'input' || exit.exitCode === 0) {
+      // A clean exit before `stop` means the demuxer gave up on the input.
+      this.fail(new SessionError('UNSUPPORTED_MEDIA', 'the encoder could not read the media'));
+    } else {
+      this.fail(new SessionError('INTERNAL', 'encoder failed'));
+    }
+  }
+
+  private endCleanly(): void {
+    this.state = 'closed';
+    this.clearTimers();
+    clearTimeout(this.killTimer);
+    this.send({ type: 'ended' });
+    this.ws.close(1000, 'ended');
+    log('info', 'session ended', { session: this.id, reason: this.stopReason, mediaBytes: this.mediaBytes });
+  }
+
+  /**
+   * Ends the session with an error frame and its close code, then stops FFmpeg: killed at once,
+   * or (graceful) given its stdin's end and a grace period to finish what it has.
+   */
+  private fail(err: SessionError, graceful = false): void {
+    if (this.state === 'closed') return;
+    const started = this.state === 'streaming' || this.state === 'stopping';
+    this.state = 'closed';
+    this.clearTimers();
+    log(err.code === 'INTERNAL' ? 'error' : 'warn', 'session failed', {
+      session: this.id, code: err.code, closeCode: err.closeCode, reason: err.message, started,
+    });
+    metric('SessionsFailed', 1, 'Count', { Code: err.code });
+    this.send({ type: 'error', code: err.code, message: err.message });
+    try {
+      this.ws.close(CLOSE_CODES[err.code], err.code);
+    } catch {
+      // already closed
+    }
+    this.finishFfmpeg(graceful);
+  }
+
+  private finishFfmpeg(graceful: boolean): void {
+    const ffmpeg = this.ffmpeg;
+    if (!ffmpeg) {
+      this.releaseSlot();
+      return;
+    }
+    if (graceful) {
+      ffmpeg.end();
+      this.killTimer = setTimeout(() => ffmpeg.kill('SIGKILL'), this.host.config.ingestStallTimeoutMs);
+    } else {
+      ffmpeg.kill('SIGKILL');
+    }
+  }
+
+  private releaseSlot(): void {
+    if (this.reserved) {
+      this.reserved = false;
+      this.host.release(this);
+    }
+    if (!this.ffmpeg || this.ffmpeg.proc.exitCode !== null || this.ffmpeg.proc.signalCode !== null) {
+      for (const forget of this.forgetSecrets.splice(0)) forget();
+    }
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.startTimer);
+    clearInterval(this.watchdog);
+    clearInterval(this.statsTimer);
+    // killTimer is kept: it is what guarantees FFmpeg ends after a graceful finish.
+  }
+
+  private send(msg: ServerMessage): void {
+    if (this.ws.readyState !== 1) return;
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  /** The plan chosen for this session, once started. */
+  get pipeline(): PipelinePlan | undefined {
+    return this.plan;
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { makeTestMedia, streamFile, type StreamResult } from './support/media.ts';
+import { waitFor } from './support/ports.ts';
+import { probeRecording } from './support/probe.ts';
+import { isProcessAlive, isProcessRunning, startRelay, type RelayProcess } from './support/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from './support/rtmp-server.ts';
+import { makeToken } from './support/token.ts';
+import { exchange } from './support/ws-client.ts';
+
+// SIGTERM: stop accepting (healthz 503, new sessions 4013), let live sessions run until they
+// end or the drain timeout, then stop the rest cleanly with `ended` and exit 0.
+
+const SECRET = 'drain-test-secret-77665544';
+const MKV = 'video/x-matroska;codecs=avc1,opus';
+const DRAIN_MS = 7500;
+let rtmp: RtmpServer;
+let relay: RelayProcess;
+
+beforeAll(async () => {
+  rtmp = await startRtmpServer();
+  relay = await startRelay({
+    RELAY_AUTH_SECRET: SECRET,
+    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${new URL(rtmp.rtmpUrl.replace('rtmp:', 'http:')).port}`,
+    RELAY_DRAIN_TIMEOUT_MS: String(DRAIN_MS),
+  });
+  await Promise.all([makeTestMedia('h264-opus-mkv', 6), makeTestMedia('h264-opus-mkv', 12)]);
+});
+
+afterAll(async () => {
+  await relay?.stop();
+  await rtmp?.stop();
+});
+
+describe('SIGTERM drain', () => {
+  test('refuses new work, lets a short session finish, stops a long one cleanly, exits 0', async () => {
+    const token = await makeToken(SECRET);
+    const start = (streamKey: string) => ({ type: 'start', token, ingest: rtmp.rtmpUrl, streamKey, mimeType: MKV });
+    const pids: number[] = [];
+    let liveCount = 0;
+    const onMessage = (msg: any) => {
+      if (msg.type === 'live') liveCount++;
+    };
+    // 6 s: ends on its own inside the drain window. 12 s: still streaming when the window closes.
+    const short = streamFile(relay.wsUrl, start('sk_drain_short_1a'), await makeTestMedia('h264-opus-mkv', 6), { seconds: 6, onMessage });
+    const long = streamFile(relay.wsUrl, start('sk_drain_long_2b'), await makeTestMedia('h264-opus-mkv', 12), { seconds: 12, onMessage });
+    await waitFor(() => liveCount === 2, 15_000, 'both sessions to be live');
+    pids.push(...relay.ffmpegChildren());
+    expect(pids).toHaveLength(2);
+
+    const signalledAt = Date.now();
+    relay.signal('SIGTERM');
+    await waitFor(async () => (await fetch(`${relay.httpUrl}/healthz`)).status === 503, 2000, 'healthz to turn 503');
+    const health = await fetch(`${relay.httpUrl}/healthz`);
+    expect(health.status).toBe(503);
+    expect(await health.json()).toEqual({ status: 'draining' });
+    const refused = await exchange(relay.wsUrl, [JSON.stringify(start('sk_drain_refused_3c'))]);
+    expect(refused.closeCode).toBe(4013);
+    expect(refused.messages.at(-1)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+
+    const [s, l]: StreamResult[] = await Promise.all([short, long]);
+    expect(s.closeCode).toBe(1000);
+    expect(s.messages.at(-1)).toEqual({ type: 'ended' });
+    expect(l.closeCode).toBe(1000);
+    expect(l.messages.at(-1)).toEqual({ type: 'ended' });
+    expect(l.messages.some((m) => m.type === 'error')).toBe(false);
+
+    expect(await relay.exited).toBe(0);
+    // The long session was stopped by the drain timeout, not by running out of media.
+    expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(DRAIN_MS);
+    expect(relay.output()).toContain('"msg":"stopping","session"');
+    expect(relay.output()).toContain('"reason":"drain"');
+    for (const pid of pids) expect(isProcessAlive(pid)).toBe(false);
+
+    const shortProbe = await probeRecording(await rtmp.waitForRecording('sk_drain_short_1a'));
+    expect(Math.abs(shortProbe.durationS - 6)).toBeLessThanOrEqual(0.6);
+    const longProbe = await probeRecording(await rtmp.waitForRecording('sk_drain_long_2b'));
+    expect(longProbe.videoCodec).toBe('h264');
+    expect(longProbe.durationS).toBeLessThan(12);
+  });
+});
+
+describe('relay killed outright', () => {
+  test('SIGKILL of the relay leaves no FFmpeg running: each ends on the end of its stdin', async () => {
+    const victim = await startRelay({
+      RELAY_AUTH_SECRET: SECRET,
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${new URL(rtmp.rtmpUrl.replace('rtmp:', 'http:')).port}`,
+    });
+    let pids: number[] = [];
+    const result = await streamFile(victim.wsUrl, {
+      type: 'start', token: await makeToken(SECRET), ingest: rtmp.rtmpUrl, streamKey: 'sk_relay_killed_4d', mimeType: MKV,
+    }, await makeTestMedia('h264-opus-mkv', 12), {
+      seconds: 12,
+      onMessage(msg) {
+        if (msg.type !== 'live') return;
+        pids = victim.ffmpegChildren();
+        victim.signal('SIGKILL');
+      },
+    });
+    expect(result.closeCode).toBe(1006);
+    expect(pids).toHaveLength(1);
+    await waitFor(() => pids.every((p) => !isProcessRunning(p)), 10_000, 'the orphaned ffmpeg to exit');
+    await victim.stop();
+  });
+});

@@ -1,0 +1,260 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { makeTestMedia, streamFile } from './support/media.ts';
+import { probeRecording } from './support/probe.ts';
+import { startRelay, type RelayProcess } from './support/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from './support/rtmp-server.ts';
+import { makeToken } from './support/token.ts';
+import { exchange, until, type Exchange } from './support/ws-client.ts';
+
+// Every refusal of Contract 1: the `error` frame comes right before the close, with the
+// matching code, and no FFmpeg is ever spawned for it.
+
+const SECRET = 'refusal-test-secret-9f8e7d6c';
+const KEY = 'sk_refusal_never_logged_5b4a';
+const MKV = 'video/x-matroska;codecs=avc1,opus';
+let rtmp: RtmpServer;
+let relay: RelayProcess;
+let ingest: string;
+let token: string;
+const tokens: string[] = [];
+
+beforeAll(async () => {
+  rtmp = await startRtmpServer();
+  ingest = rtmp.rtmpUrl;
+  const port = new URL(ingest.replace('rtmp:', 'http:')).port;
+  relay = await startRelay({
+    RELAY_AUTH_SECRET: SECRET,
+    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port}`,
+    RELAY_MAX_MESSAGE_BYTES: '65536',
+    RELAY_MEDIA_TIMEOUT_MS: '1500',
+    RELAY_START_TIMEOUT_MS: '1500',
+  });
+  token = await makeToken(SECRET);
+  tokens.push(token);
+});
+
+afterAll(async () => {
+  await relay?.stop();
+  await rtmp?.stop();
+});
+
+const start = (over: Record<string, unknown> = {}) =>
+  JSON.stringify({ type: 'start', token, ingest, streamKey: KEY, mimeType: MKV, ...over });
+
+function readyCount(): number {
+  return relay.output().split('\n').filter((l) => l.includes('"msg":"session ready"')).length;
+}
+
+/** Runs an exchange that must be refused before FFmpeg: checks the error frame, close code and no spawn. */
+async function expectRefused(frames: Parameters<typeof exchange>[1], code: string, closeCode: number): Promise<Exchange> {
+  const before = readyCount();
+  let sawFfmpeg = false;
+  const sampler = setInterval(() => {
+    if (relay.ffmpegChildren().length > 0) sawFfmpeg = true;
+  }, 5);
+  let r: Exchange;
+  try {
+    r = await exchange(relay.wsUrl, frames);
+  } finally {
+    clearInterval(sampler);
+  }
+  expect(r.closeCode).toBe(closeCode);
+  expect(r.messages.at(-1)).toMatchObject({ type: 'error', code });
+  expect(typeof r.messages.at(-1).message).toBe('string');
+  expect(r.messages.some((m) => m.type === 'ready')).toBe(false);
+  expect(sawFfmpeg).toBe(false);
+  expect(readyCount()).toBe(before);
+  return r;
+}
+
+describe('bad requests → 4000', () => {
+  test('first frame not JSON', async () => {
+    await expectRefused(['{not json'], 'BAD_REQUEST', 4000);
+  });
+  test('start without mimeType', async () => {
+    await expectRefused([JSON.stringify({ type: 'start', token, ingest, streamKey: KEY })], 'BAD_REQUEST', 4000);
+  });
+  test('stop as the first frame', async () => {
+    await expectRefused([JSON.stringify({ type: 'stop' })], 'BAD_REQUEST', 4000);
+  });
+  test('binary before start', async () => {
+    await expectRefused([new Uint8Array([0x1a, 0x45, 0xdf, 0xa3])], 'BAD_REQUEST', 4000);
+  });
+  // "binary before ready" is in auth-jwks.test.ts, where a slow key set makes the race deterministic.
+  test('no start message in time', async () => {
+    await expectRefused([], 'BAD_REQUEST', 4000);
+  });
+});
+
+describe('tokens → 4001', () => {
+  test('missing', async () => {
+    await expectRefused([start({ token: undefined })], 'UNAUTHORIZED', 4001);
+  });
+  test('wrong signature', async () => {
+    const bad = await makeToken('another-secret-entirely');
+    tokens.push(bad);
+    await expectRefused([start({ token: bad })], 'UNAUTHORIZED', 4001);
+  });
+  test('expired', async () => {
+    const expired = await makeToken(SECRET, { exp: Math.floor(Date.now() / 1000) - 60 });
+    tokens.push(expired);
+    const r = await expectRefused([start({ token: expired })], 'UNAUTHORIZED', 4001);
+    expect(r.messages.at(-1).message).toContain('expired');
+  });
+  test('without exp', async () => {
+    const noExp = await makeToken(SECRET, { noExp: true });
+    tokens.push(noExp);
+    await expectRefused([start({ token: noExp })], 'UNAUTHORIZED', 4001);
+  });
+  test('another algorithm with the same secret', async () => {
+    const hs512 = await makeToken(SECRET, { alg: 'HS512' });
+    tokens.push(hs512);
+    await expectRefused([start({ token: hs512 })], 'UNAUTHORIZED', 4001);
+  });
+  test('garbage', async () => {
+    await expectRefused([start({ token: 'not.a.jwt' })], 'UNAUTHORIZED', 4001);
+  });
+});
+
+describe('destinations → 4003', () => {
+  const cases: [string, () => string][] = [
+    ['host not on the allow-list', () => 'rtmp://ingest.evil.example/live/'],
+    ['file:', () => 'file:///tmp/relay-pwned.flv'],
+    ['http:', () => ingest.replace('rtmp:', 'http:')],
+    ['wrong port', () => 'rtmp://127.0.0.1:1/live/'],
+    ['rtmps to an rtmp-only entry', () => ingest.replace('rtmp:', 'rtmps:')],
+    ['credentials in the URL', () => ingest.replace('rtmp://', 'rtmp://user:pw@')],
+    ['a query string', () => `${ingest}?x=1`],
+  ];
+  for (const [name, url] of cases) {
+    test(name, async () => {
+      await expectRefused([start({ ingest: url() })], 'DESTINATION_FORBIDDEN', 4003);
+    });
+  }
+  test('a stream key with whitespace', async () => {
+    await expectRefused([start({ streamKey: 'key -f file:/tmp/x' })], 'DESTINATION_FORBIDDEN', 4003);
+  });
+});
+
+describe('media types → 4415', () => {
+  for (const mimeType of ['audio/webm;codecs=opus', 'video/ogg;codecs=theora', 'video/webm;codecs=theora,opus', 'text/html']) {
+    test(mimeType, async () => {
+      await expectRefused([start({ mimeType })], 'UNSUPPORTED_MEDIA', 4415);
+    });
+  }
+});
+
+describe('limits', () => {
+  test('a text frame over the maximum → 1009 before anything else', async () => {
+    await expectRefused([start({ pad: 'x'.repeat(70_000) })], 'MESSAGE_TOO_BIG', 1009);
+  });
+
+  test('a media frame over the maximum → 1009, and FFmpeg is reaped', async () => {
+    const r = await exchange(relay.wsUrl, [start(), async (m) => (await until(m, 'ready'), new Uint8Array(100_000))]);
+    expect(r.closeCode).toBe(1009);
+    expect(r.messages.at(-1)).toMatchObject({ type: 'error', code: 'MESSAGE_TOO_BIG' });
+    await waitNoFfmpeg();
+  });
+
+  test('no media after ready → 4408, and FFmpeg is reaped', async () => {
+    const t0 = Date.now();
+    const r = await exchange(relay.wsUrl, [start()]);
+    expect(r.messages[0].type).toBe('ready');
+    expect(r.closeCode).toBe(4408);
+    expect(r.messages.at(-1)).toMatchObject({ type: 'error', code: 'MEDIA_TIMEOUT' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
+    await waitNoFfmpeg();
+  });
+});
+
+describe('capacity → 4013', () => {
+  let small: RelayProcess;
+  beforeAll(async () => {
+    const port = new URL(ingest.replace('rtmp:', 'http:')).port;
+    small = await startRelay({
+      RELAY_AUTH_SECRET: SECRET,
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port}`,
+      RELAY_MAX_SESSIONS: '1',
+      RELAY_MAX_TRANSCODES: '0',
+    });
+  });
+  afterAll(async () => {
+    await small?.stop();
+    expect(small.output()).not.toContain(KEY);
+  });
+
+  test('sessions beyond RELAY_MAX_SESSIONS and transcodes beyond RELAY_MAX_TRANSCODES are refused while the live one keeps streaming', async () => {
+    const file = await makeTestMedia('h264-opus-mkv', 6);
+    const key = 'sk_capacity_live_one_77aa';
+    let refusedFull: Exchange | undefined;
+    let refusedTranscode: Exchange | undefined;
+    const live = await streamFile(small.wsUrl, { type: 'start', token, ingest, streamKey: key, mimeType: MKV }, file, {
+      seconds: 6,
+      onMessage: (msg) => {
+        if (msg.type !== 'live') return;
+        void (async () => {
+          const health = await (await fetch(`${small.httpUrl}/healthz`)).json();
+          expect(health).toEqual({ status: 'ok', sessions: 1 });
+          refusedFull = await exchange(small.wsUrl, [start({ streamKey: 'sk_second' })]);
+        })();
+      },
+    });
+    expect(refusedFull?.closeCode).toBe(4013);
+    expect(refusedFull?.messages.at(-1)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+    // The live session was never disturbed.
+    expect(live.closeCode).toBe(1000);
+    expect(live.messages.at(-1)).toEqual({ type: 'ended' });
+    const probe = await probeRecording(await rtmp.waitForRecording(key));
+    expect(probe.videoCodec).toBe('h264');
+    expect(Math.abs(probe.durationS - 6)).toBeLessThanOrEqual(0.6);
+    // With the copy session gone, a transcode is still refused: RELAY_MAX_TRANSCODES is 0.
+    refusedTranscode = await exchange(small.wsUrl, [start({ streamKey: 'sk_third', mimeType: 'video/webm;codecs=vp8,opus' })]);
+    expect(refusedTranscode.closeCode).toBe(4013);
+    expect(refusedTranscode.messages.at(-1)).toMatchObject({ type: 'error', code: 'UNAVAILABLE' });
+    expect(small.ffmpegChildren()).toEqual([]);
+  });
+});
+
+describe('HTTP', () => {
+  test('healthz and the upgrade-only stream route', async () => {
+    const health = await fetch(`${relay.httpUrl}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', sessions: 0 });
+    expect((await fetch(`${relay.httpUrl}/v1/stream`)).status).toBe(426);
+    expect((await fetch(`${relay.httpUrl}/rtmps/x`)).status).toBe(404);
+  });
+});
+
+test('no token or stream key ever reached the output', () => {
+  const out = relay.output();
+  expect(out).not.toContain(KEY);
+  for (const t of tokens) expect(out).not.toContain(t);
+  expect(out).not.toContain(SECRET);
+});
+
+async function waitNoFfmpeg(): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (relay.ffmpegChildren().length > 0) {
+    if (Date.now() > deadline) throw new Error('ffmpeg was not reaped');
+    await Bun.sleep(50);
+  }
+}
+
+describe('FFmpeg missing', () => {
+  test('a relay whose RELAY_FFMPEG_PATH does not exist answers 1011 INTERNAL and stays up', async () => {
+    const port = new URL(ingest.replace('rtmp:', 'http:')).port;
+    const broken = await startRelay({
+      RELAY_AUTH_SECRET: SECRET,
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port}`,
+      RELAY_FFMPEG_PATH: '/nonexistent/ffmpeg',
+    });
+    try {
+      const r = await exchange(broken.wsUrl, [start()]);
+      expect(r.closeCode).toBe(1011);
+      expect(r.messages.at(-1)).toMatchObject({ type: 'error', code: 'INTERNAL' });
+      expect(await (await fetch(`${broken.httpUrl}/healthz`)).json()).toEqual({ status: 'ok', sessions: 0 });
+    } finally {
+      await broken.stop();
+    }
+  });
+});

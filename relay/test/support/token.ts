@@ -1,0 +1,14 @@
+import { SignJWT } from 'jose';
+
+/** Signs a test token with HS256 (or `alg`) and the UTF-8 bytes of `secret`; expires in 10 min unless told (`noExp` leaves `exp` out). */
+export async function makeToken(secret: string, opts: { expiresIn?: string; exp?: number; alg?: string; noExp?: boolean } = {}): Promise<string> {
+  const jwt = new SignJWT({ scope: 'stream' })
+    .setProtectedHeader({ alg: opts.alg ?? 'HS256' })
+    .setIssuedAt()
+    .setSubject('test-broadcaster');
+  if (opts.noExp) {
+    // no expiry: the relay must refuse it
+  } else if (opts.exp !== undefined) jwt.setExpirationTime(opts.exp);
+  else jwt.setExpirationTime(opts.expiresIn ?? '10m');
+  return jwt.sign(new TextEncoder().encode(secret));
+}

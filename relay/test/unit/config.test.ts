@@ -1,0 +1,76 @@
+import { describe, expect, test } from 'bun:test';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+import { baseEnv, MAIN, REPO_ROOT } from '../support/relay-process.ts';
+
+const OK = { RELAY_AUTH_SECRET: 's3cret-for-tests' };
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+describe('configuration (Contract 2)', () => {
+  test('defaults', () => {
+    const c = loadConfig(OK);
+    expect(c.host).toBe('0.0.0.0');
+    expect(c.port).toBe(8443);
+    expect(c.tls).toBe('self-signed');
+    expect(c.auth).toBe('required');
+    expect(c.maxSessions).toBe(100);
+    expect(c.maxMessageBytes).toBe(4 * 1024 * 1024);
+    expect(c.mediaTimeoutMs).toBe(10_000);
+    expect(c.drainTimeoutMs).toBe(110_000);
+    expect(c.ffmpegPath).toBe('ffmpeg');
+    expect(c.allowedIngests.map((p) => p.source)).toEqual(['rtmps://*.global-contribute.live-video.net']);
+    expect(c.servePage).toBe(true);
+    expect(c.compatRoute).toBe(false);
+    expect(c.startTimeoutMs).toBe(10_000);
+  });
+
+  test('one line per bad variable, each naming it', () => {
+    const p = problems({ ...OK, RELAY_PORT: 'eighty', RELAY_TLS: 'maybe', RELAY_MAX_SESSIONS: '-1', RELAY_ALLOWED_INGESTS: 'http://x.com' });
+    expect(p).toHaveLength(4);
+    expect(p[0]).toStartWith('RELAY_PORT:');
+    expect(p.some((l) => l.startsWith('RELAY_TLS:'))).toBe(true);
+    expect(p.some((l) => l.startsWith('RELAY_MAX_SESSIONS:'))).toBe(true);
+    expect(p.some((l) => l.startsWith('RELAY_ALLOWED_INGESTS:'))).toBe(true);
+  });
+
+  test('auth must be configured unless none on loopback', () => {
+    expect(problems({})[0]).toStartWith('RELAY_AUTH_SECRET:');
+    expect(problems({ RELAY_AUTH: 'none' })[0]).toStartWith('RELAY_AUTH:');
+    expect(problems({ RELAY_AUTH: 'none', RELAY_HOST: '127.0.0.1' })).toEqual([]);
+    expect(problems({ ...OK, RELAY_AUTH_JWKS_URL: 'https://issuer.example/jwks' })[0]).toStartWith('RELAY_AUTH_SECRET:');
+    expect(problems({ RELAY_AUTH_JWKS_URL: 'https://issuer.example/jwks' })[0]).toStartWith('RELAY_AUTH_ISSUER:');
+    expect(problems({ RELAY_AUTH_JWKS_URL: 'http://issuer.example/jwks', RELAY_AUTH_ISSUER: 'x' })[0]).toStartWith('RELAY_AUTH_JWKS_URL:');
+  });
+
+  test('plain ws only on loopback; provided TLS needs PEM', () => {
+    expect(problems({ ...OK, RELAY_TLS: 'off' })[0]).toStartWith('RELAY_TLS:');
+    expect(problems({ ...OK, RELAY_TLS: 'off', RELAY_HOST: '127.0.0.1' })).toEqual([]);
+    const p = problems({ ...OK, RELAY_TLS: 'provided' });
+    expect(p).toEqual([expect.stringMatching(/^RELAY_TLS_CERT:/), expect.stringMatching(/^RELAY_TLS_KEY:/)]);
+  });
+
+  test('the relay exits non-zero at start with one clear line per bad variable', async () => {
+    const proc = Bun.spawn([process.execPath, MAIN], {
+      cwd: REPO_ROOT,
+      env: { ...baseEnv(), RELAY_AUTH_SECRET: 'x'.repeat(16), RELAY_MEDIA_TIMEOUT_MS: 'soon', RELAY_SERVE_PAGE: 'yes' },
+      stdout: 'pipe', stderr: 'pipe',
+    });
+    const [code, out] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
+    expect(code).not.toBe(0);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines.map((l) => l.variable).sort()).toEqual(['RELAY_MEDIA_TIMEOUT_MS', 'RELAY_SERVE_PAGE']);
+    for (const l of lines) {
+      expect(l.level).toBe('error');
+      expect(l.msg).toContain(l.variable);
+    }
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, test } from 'bun:test';
+import { ffmpegArgs, planPipeline } from '../../src/pipeline.ts';
+import { SessionError } from '../../src/protocol.ts';
+
+describe('mimeType → pipeline (Contract 3)', () => {
+  test('H.264 is copied, Opus becomes AAC, AAC is copied', () => {
+    expect(planPipeline('video/x-matroska;codecs=avc1.64001F,opus')).toEqual({ inputFormat: 'matroska', video: 'copy', audio: 'aac', pipeline: 'copy' });
+    expect(planPipeline('video/webm;codecs=h264,opus')).toMatchObject({ inputFormat: 'matroska', video: 'copy', audio: 'aac' });
+    expect(planPipeline('video/mp4;codecs="avc1.42E01F, mp4a.40.2"')).toEqual({ inputFormat: 'mp4', video: 'copy', audio: 'copy', pipeline: 'copy' });
+    expect(planPipeline('video/mp4')).toEqual({ inputFormat: 'mp4', video: 'copy', audio: 'copy', pipeline: 'copy' });
+  });
+
+  test('VP8, VP9 and AV1 are transcoded', () => {
+    for (const m of ['video/webm;codecs=vp8,opus', 'video/webm;codecs=vp9,opus', 'video/webm;codecs=vp09.00.10.08,opus', 'video/webm;codecs=av01.0.04M.08', 'video/webm']) {
+      expect(planPipeline(m)).toMatchObject({ video: 'transcode', pipeline: 'transcode', inputFormat: 'matroska' });
+    }
+  });
+
+  test('anything else is UNSUPPORTED_MEDIA', () => {
+    for (const m of ['audio/webm;codecs=opus', 'video/ogg', 'video/webm;codecs=theora', 'video/webm;codecs=opus', 'text/plain', '']) {
+      let err: unknown;
+      try {
+        planPipeline(m);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(SessionError);
+      expect((err as SessionError).closeCode).toBe(4415);
+    }
+  });
+
+  test('FFmpeg is forced onto the pipe and RTMP, and the transcode is low latency CBR with a 2 s GOP', () => {
+    const args = ffmpegArgs(planPipeline('video/webm;codecs=vp8,opus'), 'rtmp://h:1935/app/key', { rwTimeoutMs: 1000 });
+    const joined = args.join(' ');
+    expect(args.indexOf('-f')).toBeLessThan(args.indexOf('-i'));
+    expect(joined).toContain('-protocol_whitelist pipe -');
+    expect(joined).toContain('-protocol_whitelist rtmp,rtmps,tcp,tls');
+    expect(joined).toContain('-tune zerolatency');
+    expect(joined).toContain('-bf 0');
+    expect(joined).toContain('-g 60');
+    expect(joined).toMatch(/-b:v (\d+k) -maxrate \1 -bufsize \d+k/);
+    expect(joined).toContain('-c:a aac');
+    expect(args.at(-1)).toBe('rtmp://h:1935/app/key');
+    const copy = ffmpegArgs(planPipeline('video/mp4;codecs=avc1,mp4a.40.2'), 'rtmp://h:1935/app/key', { rwTimeoutMs: 1000 }).join(' ');
+    expect(copy).toContain('-c:v copy');
+    expect(copy).toContain('-c:a copy');
+    expect(copy).toContain('-f mp4 -i pipe:0');
+  });
+});
