@@ -197,8 +197,10 @@ export class TranswrapRelay extends Construct {
     this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention });
 
     const auth = props.auth ?? RelayAuth.generatedSecret();
-    if (!auth.oidcOptions) {
-      this.authSecret = auth.secret ?? new secretsmanager.Secret(this, 'AuthSecret', {
+    if (auth.secret) {
+      this.authSecret = auth.secret;
+    } else if (!auth.oidcOptions) {
+      this.authSecret = new secretsmanager.Secret(this, 'AuthSecret', {
         description: 'HS256 key for relay tokens',
         generateSecretString: { passwordLength: 64, excludePunctuation: true },
       });
