@@ -156,6 +156,12 @@ jestTask.exec('jest --ci --passWithNoTests=false');
 jestTask.spawn(relayTest);
 jestTask.spawn(project.tasks.tryFind('eslint')!);
 
+// `build` packages the npm tarball only: a Python wheel needs setuptools from PyPI, which the
+// release workflow's own `package:python` job has; the test task checks the generated Python code.
+const packageTask = project.tasks.tryFind('package')!;
+packageTask.reset();
+packageTask.spawn(project.tasks.tryFind('package:js')!);
+
 project.addTask('demo', {
   description: 'Run the relay on loopback with auth off and an embedded RTMP sink; prints the page URL',
   steps: [{ spawn: sysdeps.name }, { exec: 'bun relay/demo/demo.ts' }],
