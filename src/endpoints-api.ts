@@ -51,7 +51,7 @@ export class EndpointsApi extends Construct {
       description: 'Endpoints API: reads the relay registry table',
     });
     logGroup.grantWrite(role);
-    role.addToPolicy(new iam.PolicyStatement({ actions: ['dynamodb:Scan'], resources: [props.table.tableArn] }));
+    props.table.grant(role, 'dynamodb:Scan');
 
     this.function = new EndpointsFunction(this, 'Function', {
       role,

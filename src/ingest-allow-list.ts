@@ -27,12 +27,18 @@ export function parseIngestPattern(entry: string): IngestPattern {
       `allowedIngests: '${entry}' is not a valid ingest pattern; expected rtmp:// or rtmps:// followed by a host (where '*' matches one or more DNS labels) and an optional :port, e.g. 'rtmps://*.global-contribute.live-video.net'`,
     );
   }
+  const host = match[2].toLowerCase();
+  const labels = host.split('.');
+  // A wildcard must stay under a registered domain: `*.com` or `*` would make an open relay.
+  if (labels.includes('*') && labels.slice(-2).some(label => label === '*' || labels.length < 3)) {
+    throw new Error(`allowedIngests: '${entry}' is too broad; a '*' must be followed by at least two literal labels, e.g. 'rtmps://*.global-contribute.live-video.net'`);
+  }
   const scheme = match[1].toLowerCase() as 'rtmp' | 'rtmps';
   const port = match[3] === undefined ? DEFAULT_PORTS[scheme] : Number(match[3]);
   if (port < 1 || port > 65535) {
     throw new Error(`allowedIngests: '${entry}' has port ${port}, outside 1-65535`);
   }
-  return { scheme, host: match[2].toLowerCase(), port };
+  return { scheme, host, port };
 }
 
 /** Validates the list and returns the distinct destination ports it allows. */

@@ -20,13 +20,13 @@ function render(value: unknown): string {
 }
 
 /**
- * Acknowledges one cdk-nag finding on one construct. `Validations.acknowledge` rejects ids that
- * contain `::` (reserved for its own prefixes), which every finding naming `<AWS::Partition>` does
- * (cdk-nag issue #2351); for those, the acknowledgement is recorded under the same documented
+ * Acknowledges one cdk-nag finding on one construct. `Validations.acknowledge` treats `::` as the
+ * separator of its own prefix and rejects ids with a second one, which every finding naming
+ * `<AWS::Partition>` has (cdk-nag issue #2351); those are recorded under the same documented
  * metadata key that `Validations.acknowledge` writes and cdk-nag reads.
  */
 export function acknowledgeFinding(scope: IConstruct, id: string, reason: string): void {
-  if (id.includes('::')) {
+  if (id.split('::').length > 2) {
     scope.node.addMetadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, { [id]: reason });
   } else {
     Validations.of(scope).acknowledge({ id, reason });

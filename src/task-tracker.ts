@@ -5,6 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
@@ -41,7 +42,8 @@ export interface TaskRecordsOptions {
 /**
  * Keeps the registry table in step with the service's tasks: an EventBridge rule on ECS task
  * state changes of this cluster and this service only, delivering to a Lambda that records
- * each task's address. Undeliverable events land in a dead-letter queue instead of vanishing.
+ * each task's address. Events that cannot be delivered, or whose handling keeps failing, land in a
+ * dead-letter queue instead of vanishing.
  */
 export class TaskTracker extends Construct {
   /** The Lambda function that writes the registry. */
@@ -63,10 +65,8 @@ export class TaskTracker extends Construct {
       description: 'Task tracker: writes the relay registry table',
     });
     logGroup.grantWrite(role);
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:PutItem'],
-      resources: [props.table.tableArn],
-    }));
+    // grant() rather than a hand-written statement, so a table encrypted with a customer key also grants the key.
+    props.table.grant(role, 'dynamodb:PutItem');
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['ec2:DescribeNetworkInterfaces'],
       // This action supports no resource-level permissions; confine it to this region instead.
@@ -119,19 +119,23 @@ export class TaskTracker extends Construct {
         },
       },
     });
+    // Two retry layers, one queue: EventBridge retries delivering the event, then Lambda retries a
+    // handler that threw (an unexpected failure); what still fails is kept for inspection.
     this.rule.addTarget(new targets.LambdaFunction(this.function, {
       deadLetterQueue: this.deadLetterQueue,
       retryAttempts: 8,
       maxEventAge: Duration.hours(2),
     }));
+    this.function.configureAsyncInvoke({
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(2),
+      onFailure: new destinations.SqsDestination(this.deadLetterQueue),
+    });
   }
 
   /** A records under the task domain only; reading the table orders DNS changes by event version. */
   private allowDnsChanges(role: iam.Role, table: dynamodb.ITable, dns: TaskRecordsOptions): void {
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['dynamodb:GetItem'],
-      resources: [table.tableArn],
-    }));
+    table.grant(role, 'dynamodb:GetItem');
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['route53:ChangeResourceRecordSets'],
       resources: [dns.hostedZone.hostedZoneArn],

@@ -17,6 +17,8 @@ import { TaskTracker } from './task-tracker';
 /** Where the relay image is built from when no `image` is given: the `relay/` folder shipped in this package. */
 const RELAY_SOURCE_DIR = path.join(__dirname, '..', 'relay');
 const CONTAINER_NAME = 'relay';
+/** How long a stopping task lets live streams run on; with FFmpeg's flush it fits in the 120 s stop timeout. */
+const DRAIN_TIMEOUT = Duration.seconds(100);
 
 /** Properties of a {@link TranswrapRelay}. */
 export interface TranswrapRelayProps {
@@ -27,7 +29,7 @@ export interface TranswrapRelayProps {
   readonly vpc?: ec2.IVpc;
 
   /**
-   * An existing ECS cluster (it must be in `vpc`).
+   * An existing ECS cluster; the tasks run in its VPC.
    * @default - a new cluster with Container Insights
    */
   readonly cluster?: ecs.ICluster;
@@ -177,7 +179,10 @@ export class TranswrapRelay extends Construct {
     const peers = allowedCidrs.map(toPeer);
     const egressPorts = ingestPorts(allowedIngests);
 
-    this.vpc = props.vpc ?? this.createVpc();
+    if (props.vpc && props.cluster && props.vpc !== props.cluster.vpc) {
+      throw new Error('vpc: the given cluster is in another VPC; give the cluster alone, or its own VPC');
+    }
+    this.vpc = props.vpc ?? props.cluster?.vpc ?? this.createVpc();
     this.cluster = props.cluster ?? new ecs.Cluster(this, 'Cluster', {
       vpc: this.vpc,
       containerInsightsV2: ecs.ContainerInsights.ENABLED,
@@ -303,6 +308,8 @@ export class TranswrapRelay extends Construct {
       RELAY_TLS: props.dns ? 'provided' : 'self-signed',
       RELAY_ALLOWED_INGESTS: allowedIngests.join(','),
       RELAY_SERVICE_NAME: this.metricsServiceName,
+      // Drain, then up to 10 s for FFmpeg to flush, within ECS's 120 s stop timeout.
+      RELAY_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT.toMilliseconds()),
     };
     if (props.scaling) managed.RELAY_SCALE_IN_PROTECTION = 'on';
     const secrets: { [name: string]: ecs.Secret } = {};
@@ -338,7 +345,7 @@ export class TranswrapRelay extends Construct {
         retries: 3,
         startPeriod: Duration.seconds(20),
       },
-      // The relay drains live streams on SIGTERM (RELAY_DRAIN_TIMEOUT_MS, 110 s) before ECS kills it.
+      // The relay drains live streams on SIGTERM (RELAY_DRAIN_TIMEOUT_MS) before ECS kills it; 120 s is Fargate's maximum.
       stopTimeout: Duration.seconds(120),
     });
     const executionPolicy = this.taskDefinition.executionRole?.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;

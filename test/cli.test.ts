@@ -197,7 +197,14 @@ describe('token', () => {
   });
 
   test('needs exactly one key source and a valid ttl', async () => {
-    expect((await run(['token'])).stderr).toMatch(/give exactly one of --secret-id <arn> or --secret-value <value\|->/);
-    expect((await run(['token', '--secret-value', 'k', '--ttl', 'soon'])).stderr).toMatch(/--ttl <duration>.*invalid/);
+    expect((await run(['token'])).stderr).toMatch(/give exactly one of --secret-id <arn> or --secret-value -/);
+    expect((await run(['token', '--secret-value', '-', '--ttl', 'soon'], { input: 'k' })).stderr).toMatch(/--ttl <duration>.*invalid/);
+  });
+
+  test('refuses a key on the command line', async () => {
+    const res = await run(['token', '--secret-value', 'key-in-argv']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/--secret-value takes only "-"/);
+    expect(res.stdout).toBe('');
   });
 });

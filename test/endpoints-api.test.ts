@@ -44,6 +44,18 @@ test('answers live relays as JSON, reachable ones first with their session count
   ]);
 });
 
+test('serves a burst of requests from one scan (a 5 s cache)', async () => {
+  const first = await handler();
+  const client = new DynamoDBClient({});
+  await client.send(new PutItemCommand({
+    TableName: TABLE,
+    Item: { taskArn: { S: 'arn:aws:ecs:us-west-2:1:task/c/e-new' }, version: { N: '1' }, status: { S: 'RUNNING' }, publicIp: { S: '127.0.0.1' }, port: { N: String(closedPort) } },
+  }));
+  client.destroy();
+  expect((await handler()).body).toBe(first.body);
+  expect(first.headers['cache-control']).toBe('max-age=5');
+});
+
 describe('rankRelays', () => {
   const relayAt = (ip: string) => ({ taskArn: ip, publicIp: ip, port: 443 });
   test('orders by fewest sessions, puts unreachable relays last and drops draining ones', () => {

@@ -59,6 +59,7 @@ describe('default relay', () => {
           { Name: 'RELAY_PORT', Value: '443' },
           { Name: 'RELAY_TLS', Value: 'self-signed' },
           { Name: 'RELAY_ALLOWED_INGESTS', Value: 'rtmps://*.global-contribute.live-video.net' },
+          { Name: 'RELAY_DRAIN_TIMEOUT_MS', Value: '100000' },
         ]),
         Secrets: [{ Name: 'RELAY_AUTH_SECRET', ValueFrom: Match.anyValue() }],
         LogConfiguration: Match.objectLike({ LogDriver: 'awslogs' }),
@@ -113,7 +114,7 @@ describe('default relay', () => {
       PolicyName: Match.stringLikeRegexp('TrackerRole'),
       PolicyDocument: {
         Statement: Match.arrayWith([
-          { Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: { 'Fn::GetAtt': [table, 'Arn'] } },
+          { Effect: 'Allow', Action: 'dynamodb:PutItem', Resource: [{ 'Fn::GetAtt': [table, 'Arn'] }] },
           {
             Effect: 'Allow',
             Action: 'ec2:DescribeNetworkInterfaces',
@@ -268,7 +269,7 @@ describe('customised relay', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyName: Match.stringLikeRegexp('EndpointsApiRole'),
       PolicyDocument: {
-        Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'dynamodb:Scan', Resource: { 'Fn::GetAtt': [table, 'Arn'] } }]),
+        Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'dynamodb:Scan', Resource: [{ 'Fn::GetAtt': [table, 'Arn'] }] }]),
       },
     });
     expect(Object.keys(template.findOutputs('*')).some(o => o.startsWith('RelayEndpointsApiUrl'))).toBe(true);
@@ -315,10 +316,36 @@ describe('customised relay', () => {
     });
   });
 
-  test('without scaling, the task role stays empty and no scaling resources exist', () => {
+  test('without scaling or an endpoints API, none of their resources exist', () => {
     const template = Template.fromStack(relayStack().stack);
     template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
     template.resourceCountIs('AWS::Lambda::Url', 0);
+  });
+
+  test('a given cluster brings its VPC: the tasks and their security group are placed in it', () => {
+    const { stack } = emptyStack();
+    const vpc = new ec2.Vpc(stack, 'OwnVpc', { natGateways: 0, maxAzs: 2 });
+    const cluster = new ecs.Cluster(stack, 'OwnCluster', { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+    const relay = new TranswrapRelay(stack, 'Relay', { cluster });
+    expect(relay.vpc).toBe(vpc);
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::EC2::VPC', 1);
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('Transwrap relay'),
+      VpcId: { Ref: Match.stringLikeRegexp('OwnVpc') },
+    });
+    const other = new ec2.Vpc(stack, 'OtherVpc', { natGateways: 0, maxAzs: 2 });
+    expect(() => new TranswrapRelay(stack, 'Mismatch', { cluster, vpc: other })).toThrow(/the given cluster is in another VPC/);
+  });
+
+  test('retries a failing tracker and keeps what still fails in the dead-letter queue', () => {
+    const template = Template.fromStack(relayStack().stack);
+    const queue = Object.keys(template.findResources('AWS::SQS::Queue'))[0];
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      MaximumRetryAttempts: 2,
+      MaximumEventAgeInSeconds: 7200,
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [queue, 'Arn'] } } },
+    });
   });
 
   test('accepts an existing token secret and registry table', () => {
@@ -347,6 +374,9 @@ describe('props validation', () => {
     [{ allowedIngests: ['http://example.com'] }, /allowedIngests: 'http:\/\/example.com' is not a valid ingest pattern/],
     [{ allowedIngests: ['rtmps://exa*mple.com'] }, /is not a valid ingest pattern/],
     [{ allowedIngests: ['rtmp://example.com:70000'] }, /has port 70000, outside 1-65535/],
+    [{ allowedIngests: ['rtmps://*'] }, /'rtmps:\/\/\*' is too broad/],
+    [{ allowedIngests: ['rtmps://*.com'] }, /'rtmps:\/\/\*.com' is too broad/],
+    [{ allowedIngests: ['rtmp://ingest.*.example'] }, /is too broad/],
     [{ port: 0 }, /port must be an integer from 1 to 65535, got 0/],
     [{ relayEnvironment: { RELAY_TLS: 'off' } }, /relayEnvironment: RELAY_TLS is managed by TranswrapRelay/],
     [{ relayEnvironment: { RELAY_AUTH: 'none' } }, /relayEnvironment: RELAY_AUTH is managed by TranswrapRelay/],

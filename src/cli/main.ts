@@ -19,7 +19,7 @@ program.command('endpoints')
 program.command('token')
   .description('Mint a relay token (HS256 JWT) from the token secret')
   .option('--secret-id <arn>', 'Secrets Manager secret holding the key (stack output AuthSecretArn)')
-  .option('--secret-value <value>', "the key itself; '-' reads it from stdin (for offline use)")
+  .option('--secret-value <->', "'-': read the key from stdin (for offline use)")
   .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 12h', parseTtl, '1h')
   .action(tokenCommand);
 

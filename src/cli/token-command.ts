@@ -10,9 +10,12 @@ interface TokenOptions {
 /** `token`: prints an HS256 relay token (Contract 1) that expires after `--ttl`. */
 export async function tokenCommand(options: TokenOptions): Promise<void> {
   if ((options.secretId === undefined) === (options.secretValue === undefined)) {
-    throw new CliError('give exactly one of --secret-id <arn> or --secret-value <value|->');
+    throw new CliError('give exactly one of --secret-id <arn> or --secret-value - (the key on stdin)');
   }
-  const key = options.secretValue !== undefined ? await readValue(options.secretValue) : await fetchSecret(options.secretId!);
+  if (options.secretValue !== undefined && options.secretValue !== '-') {
+    throw new CliError('--secret-value takes only "-" (the key on stdin): a key on the command line would land in shell history and the process list');
+  }
+  const key = options.secretValue !== undefined ? await readStdin() : await fetchSecret(options.secretId!);
   if (key.length === 0) throw new CliError('the token key is empty');
 
   // jose is an ES module; a dynamic import loads it from this CommonJS build.
@@ -31,8 +34,7 @@ async function fetchSecret(secretId: string): Promise<string> {
   return out.SecretString;
 }
 
-async function readValue(value: string): Promise<string> {
-  if (value !== '-') return value;
+async function readStdin(): Promise<string> {
   let data = '';
   process.stdin.setEncoding('utf8');
   for await (const chunk of process.stdin) data += chunk;
