@@ -11,7 +11,7 @@
 
 import { freePort } from './free-port.ts';
 import { startPlaybackServer } from './playback-server.ts';
-import { startRelayChild, type RelayChild } from './relay-child.ts';
+import { relayHttpUrl, startRelayChild, type RelayChild } from './relay-child.ts';
 import { startRtmpSink, type RtmpSink } from './rtmp-sink.ts';
 
 const print = (line: string) => console.log(`[demo] ${line}`);
@@ -36,10 +36,23 @@ async function main(): Promise<void> {
 
   try {
     sink = await startRtmpSink();
-    sink.onPublish((key, state) => print(`RTMP sink: stream ${state === 'start' ? 'started' : 'ended'} (${key.slice(0, 5)}…)`));
-    playback = startPlaybackServer(sink.flvUrl, process.env.RELAY_FFMPEG_PATH ?? 'ffmpeg');
+    // The stream the playback server plays: the one the sink got last (the page never names its key).
+    let current: string | undefined;
+    sink.onPublish((key, state) => {
+      if (state === 'start') current = key;
+      else if (current === key) current = undefined;
+      print(`RTMP sink: stream ${state === 'start' ? 'started' : 'ended'} (${key.slice(0, 5)}…)`);
+    });
+    const relayPort = Number(process.env.DEMO_RELAY_PORT ?? 0) || (await freePort());
+    playback = startPlaybackServer({
+      flvUrl: sink.flvUrl,
+      currentStream: () => current,
+      // Only the relay's page may play: other websites in the browser must not start FFmpegs here.
+      allowedOrigin: new URL(relayHttpUrl(relayPort)).origin,
+      ffmpegPath: process.env.RELAY_FFMPEG_PATH ?? 'ffmpeg',
+    });
     relay = await startRelayChild(
-      Number(process.env.DEMO_RELAY_PORT ?? 0) || (await freePort()),
+      relayPort,
       {
         RELAY_TLS: 'off',
         RELAY_AUTH: 'none',

@@ -12,6 +12,11 @@ export interface RelayChild {
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
+/** Where the relay child on `port` serves its page: `http://127.0.0.1:<port>/`. */
+export function relayHttpUrl(port: number): string {
+  return `http://127.0.0.1:${port}/`;
+}
+
 /** Starts the relay on loopback with `env` (Contract 2) and waits until `/healthz` answers. */
 export async function startRelayChild(port: number, env: Record<string, string>, print: (line: string) => void): Promise<RelayChild> {
   const child: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn([process.execPath, MAIN], {
@@ -27,7 +32,7 @@ export async function startRelayChild(port: number, env: Record<string, string>,
   process.on('exit', () => child.kill('SIGKILL'));
   void forwardLines(child.stdout, print);
   void forwardLines(child.stderr, print);
-  const httpUrl = `http://127.0.0.1:${port}/`;
+  const httpUrl = relayHttpUrl(port);
   let exitCode: number | undefined;
   const exited = child.exited.then((code) => (exitCode = code));
   const deadline = Date.now() + 15_000;

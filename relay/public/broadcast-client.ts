@@ -14,7 +14,7 @@
 
 import { BufferWatch, defaultBufferPolicy } from './backpressure.js';
 import type { Broadcast, BroadcastErrorCode, BroadcastEventMap, BroadcastOptions, BroadcastState } from './broadcast-types.js';
-import { pickMimeType } from './mime-types.js';
+import { announcedMimeType, pickMimeType } from './mime-types.js';
 import { CLOSE_CODES, CLOSE_UNAVAILABLE, parseRelayMessage, type RelayErrorCode, type StartMessage } from './protocol.js';
 import { toStreamUrls } from './relay-urls.js';
 
@@ -30,8 +30,8 @@ export type {
 } from './broadcast-types.js';
 
 /**
- * Starts a broadcast: connects to the first relay, sends the start message and starts
- * `MediaRecorder` once the relay answers `ready`. Returns at once; progress arrives as events
+ * Starts a broadcast: connects to the first relay, sends the start message (with the mimeType
+ * the constructed `MediaRecorder` reports) and starts that recorder once the relay answers `ready`. Returns at once; progress arrives as events
  * (listeners added right after the call see every event, `connecting` included).
  */
 export function startBroadcast(options: BroadcastOptions): Broadcast {
@@ -61,6 +61,9 @@ class BroadcastSession extends EventTarget implements Broadcast {
   private readonly urls: string[];
   private readonly timesliceMs: number;
   private currentState: BroadcastState = 'connecting';
+  /** The mimeType each leg asks its recorder for. */
+  private requestedMime: string | undefined;
+  /** The mimeType announced to the relay (what the recorder reports, when it says more). */
   private currentMime: string | undefined;
   private currentPipeline: 'copy' | 'transcode' | undefined;
   private currentUrl: string | undefined;
@@ -121,9 +124,9 @@ class BroadcastSession extends EventTarget implements Broadcast {
 
   /** The failover loop: one leg per connection, until stopped or out of relays. */
   private async run(): Promise<void> {
-    this.currentMime = this.options.mimeType ?? pickMimeType(this.options.preferCodec ?? 'auto');
+    this.requestedMime = this.options.mimeType ?? pickMimeType(this.options.preferCodec ?? 'auto');
     const recordable = (type: string) => typeof MediaRecorder !== 'undefined' && MediaRecorder.isTypeSupported(type);
-    if (!this.currentMime || !recordable(this.currentMime)) {
+    if (!this.requestedMime || !recordable(this.requestedMime)) {
       const wanted = this.options.mimeType ?? this.options.preferCodec ?? 'auto';
       return this.fail({ code: 'NO_SUPPORTED_MIME_TYPE', message: `This browser cannot record ${wanted} video with MediaRecorder.` });
     }
@@ -186,8 +189,18 @@ class BroadcastSession extends EventTarget implements Broadcast {
       return { kind: 'failed', code: 'TOKEN_FAILED', message: 'Could not get a relay token.', failover: false };
     }
     if (this.stopRequested) return { kind: 'stopped' };
+    // The recorder is made (not started) before the start message, so that the message carries
+    // what the recorder reports (Contract 1). It starts recording only after `ready`.
+    const requested = this.requestedMime as string;
+    let recorder: MediaRecorder;
+    try {
+      recorder = this.createRecorder(requested);
+    } catch (e) {
+      return { kind: 'failed', code: 'NO_SUPPORTED_MIME_TYPE', message: `MediaRecorder refused ${requested}: ${String(e)}`, failover: false };
+    }
+    const mimeType = announcedMimeType(requested, recorder.mimeType);
+    this.currentMime = mimeType;
     return new Promise<LegOutcome>((resolve) => {
-      const mimeType = this.currentMime as string;
       const ws = new WebSocket(url);
       ws.binaryType = 'arraybuffer';
       this.socket = ws;
@@ -197,7 +210,6 @@ class BroadcastSession extends EventTarget implements Broadcast {
       let ended = false;
       let settled = false;
       let errorFrame: { code: RelayErrorCode; message: string } | undefined;
-      let recorder: MediaRecorder | undefined;
       let pendingOutcome: LegOutcome | undefined;
       const watch = new BufferWatch(defaultBufferPolicy(this.videoBps + (this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS)));
       let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
@@ -218,7 +230,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
         timer = undefined;
         poll = undefined;
         this.onStopRequested = undefined;
-        if (recorder && recorder.state !== 'inactive') {
+        if (recorder.state !== 'inactive') {
           recorder.ondataavailable = null;
           recorder.onstop = null;
           recorder.stop();
@@ -245,7 +257,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
             settle(outcome);
           }, this.options.stopTimeoutMs ?? 10_000);
         };
-        if (recorder && recorder.state !== 'inactive') {
+        if (recorder.state !== 'inactive') {
           // The final dataavailable fires before `stop`, so every chunk is sent before the stop message.
           recorder.onstop = sendStop;
           recorder.stop();
@@ -294,19 +306,6 @@ class BroadcastSession extends EventTarget implements Broadcast {
       };
 
       const startRecorder = () => {
-        // videoKeyFrameIntervalDuration is in the MediaRecorder spec but not yet in TypeScript's DOM lib.
-        const options: MediaRecorderOptions & { videoKeyFrameIntervalDuration?: number } = {
-          mimeType,
-          videoBitsPerSecond: this.videoBps,
-          audioBitsPerSecond: this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
-          videoKeyFrameIntervalDuration: this.options.keyFrameIntervalMs ?? 2000,
-        };
-        try {
-          recorder = new MediaRecorder(this.options.stream, options);
-        } catch (e) {
-          leave({ kind: 'failed', code: 'NO_SUPPORTED_MIME_TYPE', message: `MediaRecorder refused ${mimeType}: ${String(e)}`, failover: false });
-          return;
-        }
         recorder.ondataavailable = (event: BlobEvent) => {
           // Chunks go out in order and unmodified (Contract 1, step 3).
           if (event.data.size > 0 && ws.readyState === WebSocket.OPEN) ws.send(event.data);
@@ -315,7 +314,12 @@ class BroadcastSession extends EventTarget implements Broadcast {
         recorder.onerror = () => {
           leave({ kind: 'failed', code: 'RECORDER_FAILED', message: 'The browser stopped recording (camera or microphone lost?).', failover: false });
         };
-        recorder.start(this.timesliceMs);
+        try {
+          recorder.start(this.timesliceMs);
+        } catch (e) {
+          leave({ kind: 'failed', code: 'RECORDER_FAILED', message: `MediaRecorder could not start: ${String(e)}`, failover: false });
+          return;
+        }
         // Also sample between chunks: a stalled socket still needs watching.
         poll = setInterval(sample, 500);
       };
@@ -373,6 +377,18 @@ class BroadcastSession extends EventTarget implements Broadcast {
       // An `error` event is always followed by `close`; the close code carries the information.
       ws.onerror = () => undefined;
     });
+  }
+
+  /** A recorder for one leg, with this leg's bitrate; not started. Throws when the browser refuses the options. */
+  private createRecorder(mimeType: string): MediaRecorder {
+    // videoKeyFrameIntervalDuration is in the MediaRecorder spec but not yet in TypeScript's DOM lib.
+    const options: MediaRecorderOptions & { videoKeyFrameIntervalDuration?: number } = {
+      mimeType,
+      videoBitsPerSecond: this.videoBps,
+      audioBitsPerSecond: this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
+      videoKeyFrameIntervalDuration: this.options.keyFrameIntervalMs ?? 2000,
+    };
+    return new MediaRecorder(this.options.stream, options);
   }
 
   /** Maps a close to an outcome: 4013 and silent drops fail over, every other error is final. */

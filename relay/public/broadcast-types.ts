@@ -36,7 +36,11 @@ export interface BroadcastOptions {
    * @default 'auto'
    */
   readonly preferCodec?: PreferredCodec;
-  /** An exact MediaRecorder mimeType; wins over `preferCodec`. */
+  /**
+   * An exact MediaRecorder mimeType; wins over `preferCodec`. Name the codecs
+   * (`video/webm;codecs=vp8,opus`): the relay picks its pipeline from this string, and a bare
+   * container makes it guess.
+   */
   readonly mimeType?: string;
   /** MediaRecorder timeslice in ms, at most 250 (short slices keep latency and bursts small). @default 200 */
   readonly timesliceMs?: number;
@@ -89,7 +93,7 @@ export interface BroadcastEventMap {
     readonly reason: 'start' | 'failover' | 'bitrate';
     readonly previousCode?: BroadcastErrorCode;
   };
-  /** The relay accepted the session; recording starts now. */
+  /** The relay accepted the session; recording starts now. `mimeType` is the one announced in the start message. */
   ready: {
     readonly relayUrl: string;
     readonly session: string;
@@ -131,7 +135,10 @@ export interface Broadcast extends EventTarget {
   /** Bytes queued in the current WebSocket (0 when none is open). */
   readonly bufferedAmount: number;
   readonly state: BroadcastState;
-  /** The recorder's mimeType (decided at start). */
+  /**
+   * The mimeType announced to the relay: what the (not yet started) recorder reports when that
+   * names its codecs, else the one asked for. Undefined until the first connection attempt.
+   */
   readonly mimeType: string | undefined;
   /** The relay's pipeline for the current session, once `ready`. */
   readonly pipeline: 'copy' | 'transcode' | undefined;

@@ -8,7 +8,7 @@ import { describeMediaError, listDevices, openStream, stopStream } from './devic
 import { describeError } from './error-messages.js';
 import { describeMimeType } from './mime-types.js';
 import { readPageParams, sameOriginRelay } from './page-params.js';
-import { playLiveMp4 } from './playback.js';
+import { PLAYBACK_PATH, playLiveMp4 } from './playback.js';
 import { certificatePageUrl, toStreamUrls } from './relay-urls.js';
 
 const $ = <T extends HTMLElement>(id: string): T => {
@@ -144,13 +144,17 @@ function resetStats(): void {
   for (const el of [ui.codecInfo, ui.pipeline, ui.relay, ui.bitrateInfo, ui.fps, ui.speed, ui.dropped, ui.buffered]) el.textContent = '–';
 }
 
-/** Demo only: plays what the RTMP sink received, retrying while the sink has not got the stream yet. */
-async function startPlayback(streamKey: string): Promise<void> {
+/**
+ * Demo only: plays what the local RTMP sink received, retrying while the sink has not got the
+ * stream yet. The playback server plays the sink's current stream: the stream key is never put
+ * in its URL (params.playback is set only for a loopback page and a loopback server).
+ */
+async function startPlayback(): Promise<void> {
   if (!params.playback) return;
   playbackAbort?.abort();
   const abort = new AbortController();
   playbackAbort = abort;
-  const url = new URL(`live/${encodeURIComponent(streamKey)}.mp4`, params.playback).toString();
+  const url = new URL(PLAYBACK_PATH, params.playback).toString();
   for (let tries = 0; !abort.signal.aborted && tries < 20; tries++) {
     try {
       await playLiveMp4(ui.playback, url, abort.signal);
@@ -216,7 +220,7 @@ async function goLive(): Promise<void> {
     setState('live');
     clearMessage();
     log('live');
-    void startPlayback(streamKey);
+    void startPlayback();
   });
   b.on('stats', (s) => {
     ui.bitrateInfo.textContent = `${Math.round(s.bitrateKbps)} kbps (target ${Math.round(s.videoBitsPerSecond / 1000)} kbps)`;
@@ -247,14 +251,15 @@ async function goLive(): Promise<void> {
 
 function init(): void {
   ui.ingest.value = params.ingest;
-  ui.relays.value = params.relays;
+  // No relay-address preset from the URL: a crafted link could otherwise send the token and the
+  // stream key to someone else's relay. Empty means this page's own relay.
   if ([...ui.codec.options].some((o) => o.value === params.codec)) ui.codec.value = params.codec;
   ui.relays.placeholder = sameOriginRelay(window.location);
   if (params.scrubbedSecret) {
     showMessage('A stream key or token was in the address; it was removed from it. Paste secrets only into the fields.', 'warning');
   }
   if (params.playback) {
-    // Demo: the embedded sink accepts any key, so offer a random one (never shown in the URL).
+    // Local demo: the embedded sink accepts any key, so offer a random one (never shown in the URL).
     ui.playbackFigure.hidden = false;
     ui.streamKey.value = `demo-${crypto.getRandomValues(new Uint32Array(1))[0]!.toString(16)}`;
   }

@@ -1,6 +1,10 @@
 /**
  * Chooses the `MediaRecorder` mimeType. The order matters: H.264 lets the relay copy video
  * (no transcode, cheap), so it comes first; VP8 forces the relay to transcode and comes last.
+ *
+ * Every candidate names its codecs: the relay builds its pipeline from the mimeType alone, and a
+ * bare `video/mp4` or `video/webm` would make it guess (a bare MP4 is taken for H.264 + AAC, so a
+ * browser that put Opus in it would fail).
  */
 
 /** A codec family the caller can ask for instead of the automatic choice. */
@@ -13,11 +17,14 @@ const H264_MATROSKA = [
   'video/webm;codecs=avc1,opus',
 ];
 
-/** H.264 + AAC in (fragmented) MP4: Safari. Chrome also claims plain `video/mp4`, which is why Matroska is tried first. */
-const H264_MP4 = ['video/mp4;codecs=avc1,mp4a', 'video/mp4;codecs=avc1.42E01F,mp4a.40.2', 'video/mp4'];
+/**
+ * H.264 + AAC in (fragmented) MP4: Safari. The last one names no audio codec, which the relay
+ * then re-encodes to AAC whatever it is (safe, if a little more work).
+ */
+const H264_MP4 = ['video/mp4;codecs=avc1,mp4a', 'video/mp4;codecs=avc1.42E01F,mp4a.40.2', 'video/mp4;codecs=avc1'];
 
-/** VP8 in WebM: every browser with MediaRecorder; the relay transcodes it to H.264. */
-const VP8_WEBM = ['video/webm;codecs=vp8,opus', 'video/webm;codecs=vp8', 'video/webm'];
+/** VP8 in WebM: every browser with MediaRecorder; the relay transcodes it (and any audio) to H.264 + AAC. */
+const VP8_WEBM = ['video/webm;codecs=vp8,opus', 'video/webm;codecs=vp8'];
 
 /** The candidates, best first, for a codec preference. */
 export function mimeTypeCandidates(prefer: PreferredCodec = 'auto'): string[] {
@@ -43,6 +50,34 @@ export function pickMimeType(
     typeof MediaRecorder !== 'undefined' && MediaRecorder.isTypeSupported(type),
 ): string | undefined {
   return mimeTypeCandidates(prefer).find((type) => isSupported(type));
+}
+
+/** The `codecs` parameter of a mimeType, as a list (empty when there is none). */
+export function codecsOf(mimeType: string): string[] {
+  const param = mimeType
+    .split(';')
+    .slice(1)
+    .map((p) => p.trim())
+    .find((p) => p.toLowerCase().startsWith('codecs='));
+  if (!param) return [];
+  return param
+    .slice('codecs='.length)
+    .replace(/^"|"$/g, '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+}
+
+/**
+ * The mimeType to announce to the relay (Contract 1: what `MediaRecorder.mimeType` reports).
+ * `reported` is the constructed recorder's `mimeType`, read before it starts. It wins whenever it
+ * names its codecs: then it says what the browser will really record, which may be more precise
+ * than what was asked (`avc1.42E01F` for `avc1`) or not the same at all. A report without codecs
+ * (empty, or a bare container) says less than the request, which then stays.
+ */
+export function announcedMimeType(requested: string, reported: string | undefined): string {
+  const said = reported?.trim() ?? '';
+  return said !== '' && codecsOf(said).length > 0 ? said : requested;
 }
 
 /** A short human label for a mimeType, e.g. "H.264 + Opus in Matroska". */

@@ -4,6 +4,12 @@
  * fragmented MP4 with FFmpeg (no re-encode) and this feeds the fragments to a <video>.
  */
 
+/**
+ * The demo playback server's one route, relative to its base URL: the stream the sink received
+ * most recently. A fixed name, so the stream key never appears in a URL.
+ */
+export const PLAYBACK_PATH = 'current.mp4';
+
 /** Reads the codec string for `addSourceBuffer` from the init segment (avcC + mp4a boxes). */
 export function codecsFromInitSegment(bytes: Uint8Array): string | undefined {
   const find = (fourcc: string, from = 0): number => {
@@ -37,7 +43,16 @@ export async function playLiveMp4(video: HTMLVideoElement, url: string, signal: 
   if (!response.ok || !response.body) throw new Error(`playback answered ${response.status}`);
   const reader = response.body.getReader();
   signal.addEventListener('abort', () => void reader.cancel().catch(() => undefined), { once: true });
+  try {
+    await feed(video, reader, signal);
+  } finally {
+    // Whatever ended the playback (a decode error included), close the request: the server's
+    // FFmpeg stops with it, and the retry does not hold a second one.
+    void reader.cancel().catch(() => undefined);
+  }
+}
 
+async function feed(video: HTMLVideoElement, reader: ReadableStreamDefaultReader<Uint8Array>, signal: AbortSignal): Promise<void> {
   // Collect bytes until the whole init segment is there, to learn the codecs.
   let head: Uint8Array<ArrayBuffer> = new Uint8Array(0);
   let codecs: string | undefined;

@@ -8,9 +8,9 @@
 import { describe, expect, test } from 'bun:test';
 import { BufferWatch, defaultBufferPolicy } from '../../public/backpressure.ts';
 import { describeError } from '../../public/error-messages.ts';
-import { describeMimeType, pickMimeType } from '../../public/mime-types.ts';
-import { readPageParams } from '../../public/page-params.ts';
-import { codecsFromInitSegment } from '../../public/playback.ts';
+import { announcedMimeType, codecsOf, describeMimeType, mimeTypeCandidates, pickMimeType, type PreferredCodec } from '../../public/mime-types.ts';
+import { isLoopbackHost, loopbackPlaybackBase, readPageParams } from '../../public/page-params.ts';
+import { PLAYBACK_PATH, codecsFromInitSegment } from '../../public/playback.ts';
 import { CLOSE_CODES, parseRelayMessage } from '../../public/protocol.ts';
 import { certificatePageUrl, toStreamUrl, toStreamUrls } from '../../public/relay-urls.ts';
 
@@ -29,6 +29,26 @@ describe('mimeType choice', () => {
   test('preferCodec forces VP8, and h264 refuses to fall back', () => {
     expect(pickMimeType('vp8', chromium)).toBe('video/webm;codecs=vp8,opus');
     expect(pickMimeType('h264', firefox)).toBeUndefined();
+  });
+  test('every candidate names its video codec: the relay never has to guess from a bare container', () => {
+    for (const prefer of ['auto', 'h264', 'vp8'] as PreferredCodec[]) {
+      for (const type of mimeTypeCandidates(prefer)) expect(codecsOf(type).length).toBeGreaterThan(0);
+    }
+    // A browser claiming only the bare containers gets no mimeType rather than a guessed one.
+    expect(pickMimeType('auto', supports('video/mp4', 'video/webm'))).toBeUndefined();
+    // Safari without the AAC-named types: H.264 named, the audio left to the relay to re-encode.
+    expect(pickMimeType('auto', supports('video/mp4;codecs=avc1', 'video/mp4'))).toBe('video/mp4;codecs=avc1');
+  });
+  test('the start message announces what the recorder reports when it names its codecs', () => {
+    expect(codecsOf('video/mp4; codecs="avc1.42E01F, mp4a.40.2"')).toEqual(['avc1.42E01F', 'mp4a.40.2']);
+    expect(codecsOf('video/webm')).toEqual([]);
+    // More specific, or different from what was asked: the report is what the browser records.
+    expect(announcedMimeType('video/mp4;codecs=avc1', 'video/mp4; codecs="avc1.42E01F,opus"')).toBe('video/mp4; codecs="avc1.42E01F,opus"');
+    expect(announcedMimeType('video/x-matroska;codecs=avc1,opus', 'video/x-matroska;codecs=avc1,opus')).toBe('video/x-matroska;codecs=avc1,opus');
+    // A report that says less (empty, a bare container) never replaces the request.
+    expect(announcedMimeType('video/mp4;codecs=avc1,mp4a', 'video/mp4')).toBe('video/mp4;codecs=avc1,mp4a');
+    expect(announcedMimeType('video/webm;codecs=vp8,opus', '')).toBe('video/webm;codecs=vp8,opus');
+    expect(announcedMimeType('video/webm;codecs=vp8,opus', undefined)).toBe('video/webm;codecs=vp8,opus');
   });
   test('labels', () => {
     expect(describeMimeType('video/x-matroska;codecs=avc1,opus')).toBe('H.264 + Opus in Matroska');
@@ -104,6 +124,52 @@ describe('page parameters', () => {
     expect(params.ingest).toBe('rtmp://h/live/');
     expect(params.scrubbedSecret).toBe(true);
     expect(replaced).toEqual(['http://127.0.0.1:1/?ingest=rtmp%3A%2F%2Fh%2Flive%2F']);
+  });
+});
+
+describe('crafted links cannot redirect secrets', () => {
+  const history = { replaceState: () => undefined } as unknown as History;
+  const read = (href: string) => readPageParams({ href } as Location, history);
+
+  test('no relay address is taken from the URL: the token and key only go to a relay the user typed (or this page’s own)', () => {
+    const params = read('https://relay.example.com:8443/?relay=wss%3A%2F%2Fevil.example%3A443&ingest=rtmps%3A%2F%2Fx%2Fapp%2F');
+    expect(params.ingest).toBe('rtmps://x/app/');
+    expect('relays' in params).toBe(false);
+    expect(JSON.stringify(params)).not.toContain('evil');
+  });
+  test('a relay on the internet never honours ?playback=, whatever it points at', () => {
+    expect(read('https://relay.example.com:8443/?playback=https%3A%2F%2Fevil.example%2F').playback).toBeUndefined();
+    expect(read('https://relay.example.com:8443/?playback=http%3A%2F%2F127.0.0.1%3A9000%2F').playback).toBeUndefined();
+    expect(read('https://203.0.113.7:8443/?playback=http%3A%2F%2F127.0.0.1%3A9000%2F').playback).toBeUndefined();
+  });
+  test('the local demo honours ?playback= only on loopback, reduced to its origin', () => {
+    expect(read('http://127.0.0.1:8443/?playback=http%3A%2F%2F127.0.0.1%3A9000%2F').playback).toBe('http://127.0.0.1:9000/');
+    expect(read('http://localhost:8443/?playback=http://localhost:9000/x/y?z').playback).toBe('http://localhost:9000/');
+    expect(read('http://[::1]:8443/?playback=http://[::1]:9000/').playback).toBe('http://[::1]:9000/');
+    for (const evil of [
+      'https://evil.example/',
+      'http://127.0.0.1.evil.example/',
+      'http://127.0.0.1@evil.example/',
+      'http://user:pw@127.0.0.1:9000/',
+      'http://localhost.evil.example/',
+      'javascript:alert(1)',
+      'file:///etc/passwd',
+      'not a url',
+    ]) {
+      expect(read(`http://127.0.0.1:8443/?playback=${encodeURIComponent(evil)}`).playback).toBeUndefined();
+    }
+  });
+  test('loopback names, as URL spells hostnames', () => {
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', 'LOCALHOST', '[::1]']) expect(isLoopbackHost(host)).toBe(true);
+    for (const host of ['128.0.0.1', '10.0.0.1', '0.0.0.0', 'evil.example', '127.0.0.1.evil.example', 'x.localhost', '[::2]']) {
+      expect(isLoopbackHost(host)).toBe(false);
+    }
+    // URL normalizes other spellings of 127.0.0.1 first.
+    expect(isLoopbackHost(new URL('http://0x7f.1/').hostname)).toBe(true);
+    expect(loopbackPlaybackBase(new URL('http://127.0.0.1:1/'), 'http://2130706433:9000/')).toBe('http://127.0.0.1:9000/');
+  });
+  test('the playback route names no stream key', () => {
+    expect(new URL(PLAYBACK_PATH, 'http://127.0.0.1:9000/').toString()).toBe('http://127.0.0.1:9000/current.mp4');
   });
 });
 

@@ -51,11 +51,32 @@ test('demo: camera → relay → node-media-server, played back in the page; SIG
   const relayOrigin = new URL(url).origin;
   expect(new URL(url).hostname).toBe('127.0.0.1');
   expect(url).not.toMatch(/key|token/i);
+  const playbackBase = new URL(url).searchParams.get('playback')!;
+  expect(new URL(playbackBase).hostname).toBe('127.0.0.1');
+
+  // A crafted link to the same page cannot point the relay field or the playback elsewhere.
+  const crafted = await browser.newPage();
+  const craftedRequests: string[] = [];
+  crafted.on('request', (r) => craftedRequests.push(r.url()));
+  const evil = new URL(url);
+  evil.searchParams.set('relay', 'ws://evil.example:1/');
+  evil.searchParams.set('playback', 'http://evil.example/');
+  await crafted.goto(evil.toString());
+  await crafted.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 15_000 });
+  expect(await crafted.inputValue('#relays')).toBe('');
+  expect(await crafted.isVisible('#playback-figure')).toBe(false);
+  expect(await crafted.inputValue('#stream-key')).toBe('');
+  await crafted.close();
+  expect(craftedRequests.filter((u) => new URL(u).hostname.endsWith('evil.example'))).toEqual([]);
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 1180 } });
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
   await page.goto(url);
   await page.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 15_000 });
   // The demo pre-fills everything: the page works with one click.
+  const streamKey = await page.inputValue('#stream-key');
+  expect(streamKey).toMatch(/^demo-[0-9a-f]+$/);
   await page.click('#start');
   await waitForState(page, 'live');
   // The sink's stream, played back: decoded video frames in the second <video>.
@@ -73,6 +94,9 @@ test('demo: camera → relay → node-media-server, played back in the page; SIG
   expect(status.state).toBe('live');
   expect(status.pipeline).toStartWith('copy');
   expect(output).toContain('RTMP sink: stream started');
+  // The playback came from the demo's server, and no URL the page asked for held the stream key.
+  expect(requests.some((u) => u.startsWith(playbackBase))).toBe(true);
+  expect(requests.filter((u) => u.includes(streamKey))).toEqual([]);
 
   await mkdir(join(REPO_ROOT, 'test-reports'), { recursive: true });
   const shot = join(REPO_ROOT, 'test-reports', 'broadcaster.png');
