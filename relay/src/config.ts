@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseAllowList, type IngestPattern } from './destination.ts';
 
@@ -31,6 +32,8 @@ export interface RelayConfig {
   readonly compatRoute: boolean;
   readonly serviceName: string;
   readonly scaleInProtection: boolean;
+  /** PEM bundle of the CAs FFmpeg trusts for `rtmps://` ingests (it verifies the certificate and host name). */
+  readonly ingestCaFile: string;
   /** Set by ECS in every task; where the task-protection endpoint lives. */
   readonly ecsAgentUri?: string;
 }
@@ -43,6 +46,9 @@ export class ConfigError extends Error {
 }
 
 const MIB = 1024 * 1024;
+
+/** Debian's system CA bundle (package `ca-certificates`, installed in the image). */
+export const DEFAULT_INGEST_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** True for addresses that only the local machine can reach. */
 export function isLoopbackHost(host: string): boolean {
@@ -145,12 +151,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const compatRoute = oneOf('RELAY_COMPAT_ROUTE', ['on', 'off'] as const, 'off') === 'on';
   const serviceName = str('RELAY_SERVICE_NAME') ?? 'transwrap-relay';
   const scaleInProtection = oneOf('RELAY_SCALE_IN_PROTECTION', ['on', 'off'] as const, 'off') === 'on';
+  // Checked only when set: the default is the system bundle, and a relay that only publishes
+  // rtmp:// needs none. (Without it every rtmps:// session fails verification: 4502.)
+  const ingestCaFile = str('RELAY_INGEST_CA_FILE') ?? DEFAULT_INGEST_CA_FILE;
+  if (str('RELAY_INGEST_CA_FILE') !== undefined) {
+    const problem = caFileProblem(ingestCaFile);
+    if (problem) problems.push(`RELAY_INGEST_CA_FILE: ${problem}, got "${ingestCaFile}"`);
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host, port, tls, tlsCert, tlsKey, auth, authSecret, authJwksUrl, authIssuer, authAudience,
     allowedIngests, maxSessions, maxTranscodes, maxMessageBytes, mediaTimeoutMs, drainTimeoutMs,
     ffmpegPath, startTimeoutMs, ingestStallTimeoutMs, maxBufferedBytes, servePage, compatRoute, serviceName, scaleInProtection,
-    ecsAgentUri: str('ECS_AGENT_URI'),
+    ingestCaFile, ecsAgentUri: str('ECS_AGENT_URI'),
   };
+}
+
+/** Why `path` is not a usable PEM CA bundle, or `undefined` when it is. */
+export function caFileProblem(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return 'expected a PEM file of CA certificates, but it is not a regular file';
+    if (!readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----')) {
+      return 'expected a PEM file of CA certificates, but it holds no "BEGIN CERTIFICATE" block';
+    }
+    return undefined;
+  } catch {
+    return 'expected a readable PEM file of CA certificates, but it cannot be read';
+  }
 }

@@ -27,6 +27,15 @@ export function parseAllowList(value: string): IngestPattern[] {
     if (labels.some((l) => l === '' || (l !== '*' && !new RegExp(`^${LABEL}$`).test(l)))) {
       throw new Error(`"${entry}" has an invalid host pattern`);
     }
+    // A pattern must pin the registrable part of the name: `*`, `*.*` or `*.com` would make the
+    // relay an open relay for anyone with a token. Exact hosts (including IPv4 addresses) need no tail.
+    const lastWildcard = labels.lastIndexOf('*');
+    if (lastWildcard >= 0) {
+      const tail = labels.slice(lastWildcard + 1);
+      if (tail.length < 2 || /^\d+$/.test(tail.at(-1)!)) {
+        throw new Error(`"${entry}" is too broad: a wildcard pattern must end in at least two literal DNS labels (e.g. *.global-contribute.live-video.net)`);
+      }
+    }
     const port = m[3] === undefined ? DEFAULT_PORTS[scheme] : Number(m[3]);
     if (port < 1 || port > 65535) throw new Error(`"${entry}" has an invalid port`);
     const body = labels.map((l) => (l === '*' ? `${LABEL}(?:\\.${LABEL})*` : l.replace(/-/g, '\\-'))).join('\\.');
@@ -37,29 +46,55 @@ export function parseAllowList(value: string): IngestPattern[] {
 /** The outcome of checking a start message's destination. */
 export type DestinationCheck =
   | { ok: true; publishUrl: string; scheme: 'rtmp' | 'rtmps'; host: string; port: number }
-  | { ok: false; reason: string };
+  | { ok: false; code: 'DESTINATION_FORBIDDEN' | 'BAD_REQUEST'; reason: string };
 
 // Deliberately narrower than RFC 3986: no user-info, query, fragment, percent-escapes or
-// IPv6 literals, so the URL FFmpeg parses cannot differ from the one checked here.
-const INGEST_RE = /^(rtmps?):\/\/([A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/[A-Za-z0-9._~/-]*)?$/;
+// IPv6 literals, so the URL FFmpeg parses cannot differ from the one checked here. The scheme is
+// case-insensitive (RFC 3986 §3.1); the publish URL always carries it in lower case.
+const INGEST_RE = /^(rtmps?):\/\/([A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/[A-Za-z0-9._~/-]*)?$/i;
 // Stream keys seen in the wild (IVS, Twitch, YouTube, Facebook) use these characters; whitespace
-// and control characters could smuggle options into FFmpeg's URL parsing.
-const STREAM_KEY_RE = /^[A-Za-z0-9._~!$&'()*+,;=:@?%/-]{1,1024}$/;
+// and control characters could smuggle options into FFmpeg's URL parsing, and `/` would move the
+// split between RTMP app and stream name (FFmpeg takes the app from the path's leading segments).
+const STREAM_KEY_RE = /^[A-Za-z0-9._~!$&'()*+,;=:@?%-]{1,1024}$/;
+// FFmpeg's RTMP client rewrites a stream name ending in `.flv` (drops it) or `.mp4`/`.f4v`
+// (prefixes `mp4:`), so the ingest would not see the key as given.
+const REWRITTEN_KEY_RE = /\.(flv|mp4|f4v)$/i;
+// FFmpeg takes the RTMP app from at most the first two path segments and puts any further ones
+// in front of the stream name, so a longer ingest path would change the name the ingest sees.
+const MAX_PATH_SEGMENTS = 2;
 
 /**
- * Checks `ingest` against the allow-list and builds the publish URL (`ingest` + `/` + `streamKey`).
- * Reasons are safe to show: they never contain the stream key.
+ * Checks a stream key on its own (Contract 1: the RTMP stream name the ingest sees is exactly the
+ * key). Returns a reason safe to show (it never quotes the key), or `undefined` when the key is fine.
+ */
+export function checkStreamKey(streamKey: string): string | undefined {
+  if (!STREAM_KEY_RE.test(streamKey)) {
+    return 'streamKey must be 1 to 1024 of A-Z a-z 0-9 . _ ~ ! $ & \' ( ) * + , ; = : @ ? % - (no "/", whitespace or control characters)';
+  }
+  if (REWRITTEN_KEY_RE.test(streamKey)) return 'streamKey must not end in .flv, .mp4 or .f4v';
+  return undefined;
+}
+
+/**
+ * Checks `ingest` against the allow-list, then the stream key, and builds the publish URL
+ * (`ingest` + `/` + `streamKey`). A bad ingest is DESTINATION_FORBIDDEN; a bad key is a bad start
+ * message (BAD_REQUEST). Reasons are safe to show: they never contain the stream key.
  */
 export function checkDestination(ingest: string, streamKey: string, allow: readonly IngestPattern[]): DestinationCheck {
   const m = INGEST_RE.exec(ingest);
-  if (!m) return { ok: false, reason: 'ingest must be rtmp:// or rtmps:// host[:port]/path' };
+  if (!m) return { ok: false, code: 'DESTINATION_FORBIDDEN', reason: 'ingest must be rtmp:// or rtmps:// host[:port]/path' };
   const scheme = m[1]!.toLowerCase() as 'rtmp' | 'rtmps';
   const host = m[2]!.toLowerCase();
   const port = m[3] === undefined ? DEFAULT_PORTS[scheme] : Number(m[3]);
-  if (!STREAM_KEY_RE.test(streamKey)) return { ok: false, reason: 'streamKey has characters that are not allowed' };
   const allowed = allow.some((p) => p.scheme === scheme && p.port === port && p.host.test(host));
-  if (!allowed) return { ok: false, reason: `ingest ${scheme}://${host}:${port} is not on the allow-list` };
+  if (!allowed) return { ok: false, code: 'DESTINATION_FORBIDDEN', reason: `ingest ${scheme}://${host}:${port} is not on the allow-list` };
   const path = m[4] ?? '/';
+  const segments = path.split('/').filter((s) => s.length > 0);
+  if (segments.length > MAX_PATH_SEGMENTS || path.includes('//')) {
+    return { ok: false, code: 'DESTINATION_FORBIDDEN', reason: `ingest path may have at most ${MAX_PATH_SEGMENTS} segments (e.g. /app/)` };
+  }
+  const keyProblem = checkStreamKey(streamKey);
+  if (keyProblem) return { ok: false, code: 'BAD_REQUEST', reason: keyProblem };
   const publishUrl = `${scheme}://${host}:${port}${path.endsWith('/') ? path : `${path}/`}${streamKey}`;
   return { ok: true, publishUrl, scheme, host, port };
 }

@@ -21,8 +21,10 @@ export interface FfmpegExit {
   readonly killed: boolean;
   /** The side that reported errors; `undefined` when none did. */
   readonly failure?: FailureSide;
-  /** A short, redacted description of the last error line; safe to log. */
+  /** A short, redacted description of the first error line of the failing side; safe to log. */
   readonly detail?: string;
+  /** FFmpeg's TLS layer refused the ingest's certificate (untrusted chain or wrong host name). */
+  readonly certificateRejected: boolean;
 }
 
 /** Callbacks from a running FFmpeg. */
@@ -79,6 +81,7 @@ export class FfmpegProcess {
   private outputOpened = false;
   private failure?: FailureSide;
   private detail?: string;
+  private certificateRejected = false;
   private lastInputAt = Date.now();
   private readonly progress: FfmpegProgress = { frame: 0, fps: 0, bitrateKbps: 0, speed: 0, droppedFrames: 0, totalSize: 0 };
 
@@ -100,6 +103,7 @@ export class FfmpegProcess {
         killed: this.killedByUs,
         failure: this.failure,
         detail: this.detail,
+        certificateRejected: this.certificateRejected,
       };
     });
   }
@@ -234,9 +238,11 @@ export class FfmpegProcess {
     }
     if (level !== 'error' && level !== 'fatal' && level !== 'panic') return;
     const side = this.classify(context, text);
+    if (context === 'tls' && /certificate/i.test(text)) this.certificateRejected = true;
     // Output errors outrank input errors (once the ingest failed, the input side only follows),
-    // and input errors outrank unclassified ones.
-    if (this.failure === undefined || RANK[side] >= RANK[this.failure]) {
+    // and input errors outrank unclassified ones. Within a side the first line is the cause (e.g.
+    // the tls layer's reason) and later ones its echoes up the stack ("Input/output error").
+    if (this.failure === undefined || RANK[side] > RANK[this.failure]) {
       this.failure = side;
       this.detail = this.redact(`${context ? `${context}: ` : ''}${text}`);
     }

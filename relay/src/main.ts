@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type RelayConfig } from './config.ts';
+import { caFileProblem, ConfigError, loadConfig, type RelayConfig } from './config.ts';
 import { killAllFfmpeg } from './ffmpeg.ts';
 import { startServer } from './server.ts';
 import { log, setServiceName } from './telemetry.ts';
@@ -17,6 +17,15 @@ try {
   process.exit(1);
 }
 setServiceName(config.serviceName);
+if (config.allowedIngests.some((p) => p.scheme === 'rtmps')) {
+  const problem = caFileProblem(config.ingestCaFile);
+  // Only the default can get here unchecked (an explicit RELAY_INGEST_CA_FILE was checked above).
+  if (problem) {
+    log('warn', 'no CA bundle for rtmps:// ingests: every rtmps session will fail certificate verification (4502)', {
+      variable: 'RELAY_INGEST_CA_FILE', file: config.ingestCaFile, problem,
+    });
+  }
+}
 
 // Whatever happens, no FFmpeg outlives the relay.
 process.on('exit', () => {

@@ -61,11 +61,22 @@ export const TRANSCODE = {
   audioKbps: 128,
 } as const;
 
+/** Where FFmpeg finds the CAs it trusts for `rtmps://` when no other file is given (Debian's bundle). */
+const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** Options of {@link ffmpegArgs}. */
+export interface FfmpegArgsOptions {
+  /** FFmpeg's `-rw_timeout` on the output, in milliseconds. */
+  readonly rwTimeoutMs: number;
+  /** PEM CA bundle for verifying an `rtmps://` ingest; default the system bundle. */
+  readonly ingestCaFile?: string;
+}
+
 /**
  * Builds FFmpeg's argv for a plan. The publish URL is the last argument; argv holds it, so argv
  * is never logged.
  */
-export function ffmpegArgs(plan: PipelinePlan, publishUrl: string, opts: { rwTimeoutMs: number }): string[] {
+export function ffmpegArgs(plan: PipelinePlan, publishUrl: string, opts: FfmpegArgsOptions): string[] {
   const input = [
     '-hide_banner', '-nostdin', '-nostats',
     // Each stderr line carries its level, so only real errors are classified.
@@ -101,6 +112,11 @@ export function ffmpegArgs(plan: PipelinePlan, publishUrl: string, opts: { rwTim
     '-protocol_whitelist', 'rtmp,rtmps,tcp,tls',
     // A write blocked this long fails inside FFmpeg too, so a stuck ingest cannot pin the process.
     '-rw_timeout', String(opts.rwTimeoutMs * 1000),
+    // FFmpeg's TLS does not verify the peer by default. These output options reach the tls layer
+    // beneath rtmps (checked with Debian's FFmpeg 5.1 / GnuTLS): the chain against the CA file, and
+    // the certificate's names against the URL's host. Without them a man in the middle of the
+    // relay's egress could read the stream key.
+    ...(/^rtmps:/i.test(publishUrl) ? ['-tls_verify', '1', '-ca_file', opts.ingestCaFile ?? SYSTEM_CA_FILE] : []),
     '-f', 'flv', '-flvflags', 'no_duration_filesize',
     publishUrl,
   ];

@@ -117,7 +117,7 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer
   });
   log('info', 'relay listening', {
     host: config.host, port: server.port, tls: config.tls, auth: config.auth,
-    allowedIngests: config.allowedIngests.map((p) => p.source), maxSessions: config.maxSessions,
+    allowedIngests: config.allowedIngests.map((p) => p.source), ingestCaFile: config.ingestCaFile, maxSessions: config.maxSessions,
     maxTranscodes: config.maxTranscodes, servePage: config.servePage, compatRoute: config.compatRoute,
   });
 

@@ -161,14 +161,16 @@ export class Session {
   private async start(msg: StartMessage): Promise<void> {
     clearTimeout(this.startTimer);
     this.state = 'validating';
-    if (msg.token) this.forgetSecrets.push(registerSecret(msg.token));
-    this.forgetSecrets.push(registerSecret(msg.streamKey));
     try {
-      await this.host.verifyToken(msg.token);
+      const claims = await this.host.verifyToken(msg.token);
       if (this.state !== 'validating') return; // the client left during verification
       const dest = checkDestination(msg.ingest, msg.streamKey, this.host.config.allowedIngests);
-      if (!dest.ok) throw new SessionError('DESTINATION_FORBIDDEN', dest.reason);
-      this.forgetSecrets.push(registerSecret(dest.publishUrl));
+      if (!dest.ok) throw new SessionError(dest.code, dest.reason);
+      // Registered only now: a registered value is redacted from every session's log lines, so an
+      // unauthenticated client must not be able to choose one. (The values are in no log field
+      // anyway; this is the second net.) With RELAY_AUTH=none there is no token to protect.
+      if (claims !== undefined && msg.token) this.forgetSecrets.push(registerSecret(msg.token));
+      this.forgetSecrets.push(registerSecret(msg.streamKey), registerSecret(dest.publishUrl));
       const plan = planPipeline(msg.mimeType);
       if (this.host.isDraining()) throw new SessionError('UNAVAILABLE', 'relay is draining; try another relay');
       if (!this.host.tryReserve(this, plan.video === 'transcode')) {
@@ -204,7 +206,7 @@ export class Session {
     try {
       this.ffmpeg = new FfmpegProcess({
         path: cfg.ffmpegPath,
-        args: ffmpegArgs(plan, publishUrl, { rwTimeoutMs: cfg.ingestStallTimeoutMs + 5000 }),
+        args: ffmpegArgs(plan, publishUrl, { rwTimeoutMs: cfg.ingestStallTimeoutMs + 5000, ingestCaFile: cfg.ingestCaFile }),
         secrets: [publishUrl, streamKey],
         highWaterBytes: Math.min(HIGH_WATER_BYTES, cfg.maxBufferedBytes / 4),
         lowWaterBytes: Math.min(LOW_WATER_BYTES, cfg.maxBufferedBytes / 16),
@@ -301,6 +303,8 @@ export class Session {
     if (this.state !== 'streaming' && this.state !== 'stopping') return;
     if (exit.signal !== null && !exit.killed) {
       this.fail(new SessionError('INTERNAL', 'encoder crashed'));
+    } else if (exit.failure === 'output' && exit.certificateRejected) {
+      this.fail(new SessionError('INGEST_FAILED', 'the ingest\'s TLS certificate could not be verified'));
     } else if (exit.failure === 'output') {
       this.fail(new SessionError('INGEST_FAILED', 'ingest refused or dropped the connection'));
     } else if (exit.failure === 'input' || exit.exitCode === 0) {

@@ -67,7 +67,13 @@ async function transpile(file: string): Promise<string> {
 }
 
 function send(body: BodyInit, type: string): Response {
-  return new Response(body, {
-    headers: { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' },
-  });
+  const headers: Record<string, string> = { 'content-type': type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };
+  if (type.startsWith('text/html')) {
+    // The page drives camera, microphone and a stream key: no other site may frame it (clickjacking).
+    // Only framing is restricted: the page may fetch from and connect to other origins (relays,
+    // the demo's playback server).
+    headers['x-frame-options'] = 'DENY';
+    headers['content-security-policy'] = "frame-ancestors 'none'";
+  }
+  return new Response(body, { headers });
 }

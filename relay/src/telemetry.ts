@@ -1,8 +1,12 @@
 /** Log severity. */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
-const secrets = new Set<string>();
+/** Registered secrets and how many live registrations hold each (sessions may share a key). */
+const secrets = new Map<string, number>();
 let service = 'transwrap-relay';
+
+/** Fields the relay itself fills with fixed or generated values; never rewritten by redaction. */
+const STRUCTURAL_FIELDS = new Set(['time', 'level', 'msg', 'session']);
 
 /** Sets the value of the EMF `Service` dimension. */
 export function setServiceName(name: string): void {
@@ -10,24 +14,49 @@ export function setServiceName(name: string): void {
 }
 
 /**
- * Registers a value (token, stream key, publish URL) that must never be written out; any log line
- * containing it is scrubbed. Code already keeps secrets out of log fields: this is a second net.
- * Returns a function that forgets the value again.
+ * Registers a value (token, stream key, publish URL) that must never be written out; it is
+ * scrubbed from the values of every log line while registered. Code already keeps secrets out of
+ * log fields: this is a second net. Registrations are counted, so a value two sessions share stays
+ * registered until both have forgotten it. Returns a function that forgets this registration
+ * (calling it again does nothing).
  */
 export function registerSecret(value: string): () => void {
   // Very short values would mangle ordinary words; they are also not meaningful secrets.
   if (value.length < 6) return () => {};
-  secrets.add(value);
-  return () => secrets.delete(value);
+  secrets.set(value, (secrets.get(value) ?? 0) + 1);
+  let forgotten = false;
+  return () => {
+    if (forgotten) return;
+    forgotten = true;
+    const n = (secrets.get(value) ?? 1) - 1;
+    if (n > 0) secrets.set(value, n);
+    else secrets.delete(value);
+  };
 }
 
-function write(obj: Record<string, unknown>): void {
-  let line = JSON.stringify(obj);
-  for (const s of secrets) {
-    if (line.includes(s)) line = line.split(s).join('[redacted]');
-    const escaped = JSON.stringify(s).slice(1, -1);
-    if (escaped !== s && line.includes(escaped)) line = line.split(escaped).join('[redacted]');
+/**
+ * Replaces registered secrets inside string values, at any depth. Keys are never touched (a
+ * secret equal to a field name must not rewrite the line's structure), nor are the structural
+ * fields of a log line.
+ */
+function scrub(value: unknown, top = false): unknown {
+  if (typeof value === 'string') {
+    let out = value;
+    for (const s of secrets.keys()) if (out.includes(s)) out = out.split(s).join('[redacted]');
+    return out;
   }
+  if (Array.isArray(value)) return value.map((v) => scrub(v));
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = top && STRUCTURAL_FIELDS.has(k) ? v : scrub(v);
+    return out;
+  }
+  return value;
+}
+
+function write(obj: Record<string, unknown>, redact = true): void {
+  // The round trip through JSON first applies toJSON (dates, errors…), so scrub sees what is written.
+  const line = JSON.stringify(redact && secrets.size > 0 ? scrub(JSON.parse(JSON.stringify(obj)), true) : obj);
   process.stdout.write(`${line}\n`);
 }
 
@@ -46,6 +75,8 @@ export type Unit = 'Count' | 'Kilobits/Second' | 'None';
 export function metric(name: string, value: number, unit: Unit, extraDimensions: Record<string, string> = {}): void {
   const extra = Object.keys(extraDimensions);
   const dimensions = extra.length > 0 ? [['Service'], ['Service', ...extra]] : [['Service']];
+  // Every string on a metric line is the code's own (metric and dimension names, the configured
+  // service name, an error code): nothing to redact, and redaction must never rewrite them.
   write({
     _aws: {
       Timestamp: Date.now(),
@@ -56,5 +87,5 @@ export function metric(name: string, value: number, unit: Unit, extraDimensions:
     Service: service,
     ...extraDimensions,
     [name]: value,
-  });
+  }, false);
 }

@@ -20,6 +20,8 @@ beforeAll(async () => {
   relay = await startRelay({
     RELAY_AUTH_SECRET: SECRET,
     RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port},rtmps://localhost:${tlsPort}`,
+    // FFmpeg verifies the ingest's certificate: here, the stand-in's own self-signed one.
+    RELAY_INGEST_CA_FILE: rtmp.caFile!,
   });
   await Promise.all((['h264-opus-mkv', 'vp8-opus-webm', 'h264-aac-fmp4'] as const).map((k) => makeTestMedia(k, SECONDS)));
 });
@@ -77,7 +79,7 @@ describe('pipelines', () => {
     await streamAndProbe('vp8-opus-webm', rtmp.rtmpUrl, 'sk_vp8_transcode_3c5d9e', 'transcode');
   });
 
-  test.concurrent('rtmps:// ingest through a TLS listener', async () => {
+  test.concurrent('rtmps:// ingest through a TLS listener whose certificate the relay trusts', async () => {
     await streamAndProbe('h264-opus-mkv', rtmp.rtmpsUrl!, 'sk_rtmps_copy_7a2b4c', 'copy');
   });
 
@@ -85,5 +87,49 @@ describe('pipelines', () => {
     expect(relay.ffmpegChildren()).toEqual([]);
     const health = await (await fetch(`${relay.httpUrl}/healthz`)).json();
     expect(health).toEqual({ status: 'ok', sessions: 0 });
+  });
+});
+
+describe('rtmps:// ingest certificate verification', () => {
+  /** Streams to an rtmps ingest the relay must not trust: 4502, nothing recorded, the key nowhere in the output. */
+  async function expectUntrusted(env: Record<string, string>, ingest: string, key: string, ingestServer: RtmpServer) {
+    const untrusting = await startRelay({ RELAY_AUTH_SECRET: SECRET, ...env });
+    try {
+      const file = await makeTestMedia('h264-opus-mkv', SECONDS);
+      const result = await streamFile(untrusting.wsUrl, {
+        type: 'start', token: await makeToken(SECRET), ingest, streamKey: key, mimeType: MIME['h264-opus-mkv'],
+      }, file, { seconds: SECONDS });
+      expect(result.messages[0]).toMatchObject({ type: 'ready' });
+      expect(result.gotLive).toBe(false);
+      expect(result.closeCode).toBe(4502);
+      expect(result.messages.at(-1)).toEqual({ type: 'error', code: 'INGEST_FAILED', message: 'the ingest\'s TLS certificate could not be verified' });
+      expect(JSON.stringify(result.messages)).not.toContain(key);
+      // The relay saw FFmpeg's TLS layer refuse the certificate, and says so without the URL.
+      expect(untrusting.output()).toMatch(/"detail":"tls: (Peer certificate failed verification|The certificate's owner does not match hostname)/);
+      expect(await Bun.file(ingestServer.recordingPath(key)).exists()).toBe(false);
+    } finally {
+      await untrusting.stop();
+    }
+    expect(untrusting.output()).not.toContain(key);
+    expect(untrusting.ffmpegChildren()).toEqual([]);
+  }
+
+  test.concurrent('a self-signed ingest certificate not in the CA file (the system bundle by default) → 4502', async () => {
+    const tlsPort = new URL(rtmp.rtmpsUrl!.replace('rtmps:', 'http:')).port;
+    await expectUntrusted({ RELAY_ALLOWED_INGESTS: `rtmps://localhost:${tlsPort}` }, rtmp.rtmpsUrl!, 'sk_untrusted_cert_6e1f0a', rtmp);
+  });
+
+  test.concurrent('a trusted certificate for another host name → 4502', async () => {
+    // The certificate names only localhost; the relay connects to 127.0.0.1.
+    const other = await startRtmpServer({ tls: true, certNames: 'DNS:localhost' });
+    try {
+      const tlsPort = new URL(other.rtmpsUrl!.replace('rtmps:', 'http:')).port;
+      await expectUntrusted(
+        { RELAY_ALLOWED_INGESTS: `rtmps://127.0.0.1:${tlsPort}`, RELAY_INGEST_CA_FILE: other.caFile! },
+        `rtmps://127.0.0.1:${tlsPort}/live/`, 'sk_wrong_host_2d7c91', other,
+      );
+    } finally {
+      await other.stop();
+    }
   });
 });

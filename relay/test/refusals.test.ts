@@ -80,6 +80,22 @@ describe('bad requests → 4000', () => {
   test('binary before start', async () => {
     await expectRefused([new Uint8Array([0x1a, 0x45, 0xdf, 0xa3])], 'BAD_REQUEST', 4000);
   });
+  // A bad stream key is a bad start message (Contract 1: the stream name the ingest sees is
+  // exactly the key): `/` would move FFmpeg's app/stream-name split, and FFmpeg rewrites names
+  // ending in .flv/.mp4/.f4v. The message never quotes the key.
+  for (const [name, key] of [
+    ['a stream key with whitespace', 'sk_secret_ws -f file:/tmp/x'],
+    ['a stream key with a slash', 'sk_secret_a/b'],
+    ['a stream key ending in .flv', 'sk_secret_rec.flv'],
+    ['a stream key ending in .mp4', 'sk_secret_rec.mp4'],
+  ] as const) {
+    test(name, async () => {
+      const r = await expectRefused([start({ streamKey: key })], 'BAD_REQUEST', 4000);
+      expect(r.messages.at(-1).message).toContain('streamKey');
+      expect(r.messages.at(-1).message).not.toContain('sk_secret');
+      expect(relay.output()).not.toContain(key);
+    });
+  }
   // "binary before ready" is in auth-jwks.test.ts, where a slow key set makes the race deterministic.
   test('no start message in time', async () => {
     await expectRefused([], 'BAD_REQUEST', 4000);
@@ -114,6 +130,13 @@ describe('tokens → 4001', () => {
   test('garbage', async () => {
     await expectRefused([start({ token: 'not.a.jwt' })], 'UNAUTHORIZED', 4001);
   });
+  test('an unauthenticated client cannot choose what is redacted from the logs', async () => {
+    // Were this "token" registered as a secret, the session's own failure line would read
+    // "reason":"[redacted]" (and every other session's lines containing it would be rewritten).
+    await expectRefused([start({ token: 'token is invalid' })], 'UNAUTHORIZED', 4001);
+    const failed = relay.output().split('\n').filter((l) => l.includes('"msg":"session failed"') && l.includes('"code":"UNAUTHORIZED"'));
+    expect(failed.at(-1)).toContain('"reason":"token is invalid"');
+  });
 });
 
 describe('destinations → 4003', () => {
@@ -131,8 +154,37 @@ describe('destinations → 4003', () => {
       await expectRefused([start({ ingest: url() })], 'DESTINATION_FORBIDDEN', 4003);
     });
   }
-  test('a stream key with whitespace', async () => {
-    await expectRefused([start({ streamKey: 'key -f file:/tmp/x' })], 'DESTINATION_FORBIDDEN', 4003);
+  test('an ingest path FFmpeg would split into app and stream name differently', async () => {
+    await expectRefused([start({ ingest: `${ingest}a/b/` })], 'DESTINATION_FORBIDDEN', 4003);
+  });
+  test('the scheme is case-insensitive: RTMP:// is the same ingest', async () => {
+    const r = await exchange(relay.wsUrl, [start({ ingest: ingest.replace('rtmp:', 'RTMP:'), streamKey: 'sk_upper_scheme_1a2b' })]);
+    expect(r.messages[0]).toMatchObject({ type: 'ready' });
+    expect(r.closeCode).toBe(4408);
+    await waitNoFfmpeg();
+  });
+});
+
+describe('log integrity', () => {
+  test('stream keys equal to a metric or field name do not rewrite metric lines or field names', async () => {
+    const [a, b] = await Promise.all(['ActiveSessions', 'session'].map((streamKey) => exchange(relay.wsUrl, [start({ streamKey })])));
+    for (const r of [a!, b!]) {
+      expect(r.messages[0]).toMatchObject({ type: 'ready' });
+      expect(r.closeCode).toBe(4408);
+    }
+    await waitNoFfmpeg();
+    const lines = relay.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    for (const l of lines) expect(Object.keys(l).filter((k) => k.includes('redacted'))).toEqual([]);
+    const gauges = lines.filter((l) => l._aws?.CloudWatchMetrics?.[0]?.Metrics?.[0]?.Name === 'ActiveSessions');
+    // One gauge line as each session took its slot and one as it gave it back, at least.
+    expect(gauges.length).toBeGreaterThanOrEqual(4);
+    for (const g of gauges) {
+      expect(typeof g.ActiveSessions).toBe('number');
+      expect(g._aws.CloudWatchMetrics[0].Namespace).toBe('TranswrapRelay');
+      expect(g._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Service']]);
+      expect(g.Service).toBe('transwrap-relay');
+    }
+    for (const l of lines.filter((x) => x.msg === 'connection opened')) expect(typeof l.session).toBe('string');
   });
 });
 

@@ -11,6 +11,8 @@ export interface RtmpServer {
   rtmpUrl: string;
   /** `rtmps://localhost:<tlsPort>/live/` when started with `tls` (self-signed cert for localhost). */
   rtmpsUrl?: string;
+  /** With `tls`: the listener's self-signed certificate (PEM), which is its own CA; what `RELAY_INGEST_CA_FILE` is set to. */
+  caFile?: string;
   recordDir: string;
   /** The .flv nginx records for a stream key. */
   recordingPath(streamKey: string): string;
@@ -25,14 +27,22 @@ export interface RtmpServer {
 
 const MODULES = '/usr/lib/nginx/modules';
 
+/** Options of {@link startRtmpServer}. */
+export interface RtmpServerOptions {
+  /** Adds an nginx stream TLS listener (rtmps) in front, with a fresh self-signed certificate. */
+  tls?: boolean;
+  /** The certificate's subjectAltName; default `DNS:localhost,IP:127.0.0.1`. */
+  certNames?: string;
+}
+
 /** Starts nginx-rtmp on a free loopback port, recording to a temp dir; with `tls`, an nginx stream TLS listener in front. */
-export async function startRtmpServer(opts: { tls?: boolean } = {}): Promise<RtmpServer> {
+export async function startRtmpServer(opts: RtmpServerOptions = {}): Promise<RtmpServer> {
   const prefix = await mkdtemp(join(tmpdir(), 'relay-rtmp-'));
   const recordDir = join(prefix, 'rec');
   await Promise.all(['rec', 'logs', 'tmp'].map((d) => mkdir(join(prefix, d))));
   const port = await freePort();
   const tlsPort = opts.tls ? await freePort() : undefined;
-  if (opts.tls) await makeCert(prefix);
+  if (opts.tls) await makeCert(prefix, opts.certNames ?? 'DNS:localhost,IP:127.0.0.1');
 
   const conf = [
     `load_module ${MODULES}/ngx_rtmp_module.so;`,
@@ -92,6 +102,7 @@ export async function startRtmpServer(opts: { tls?: boolean } = {}): Promise<Rtm
   return {
     rtmpUrl: `rtmp://127.0.0.1:${port}/live/`,
     rtmpsUrl: tlsPort ? `rtmps://localhost:${tlsPort}/live/` : undefined,
+    caFile: opts.tls ? join(prefix, 'cert.pem') : undefined,
     recordDir,
     recordingPath,
     async waitForRecording(key, timeoutMs = 20_000) {
@@ -134,11 +145,11 @@ async function canConnect(port: number): Promise<boolean> {
   }
 }
 
-async function makeCert(dir: string): Promise<void> {
+async function makeCert(dir: string, names: string): Promise<void> {
   const proc = Bun.spawn([
     'openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
     '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1',
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-subj', '/CN=localhost', '-addext', `subjectAltName=${names}`,
   ], { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' });
   if ((await proc.exited) !== 0) throw new Error(`openssl failed: ${await new Response(proc.stderr).text()}`);
 }

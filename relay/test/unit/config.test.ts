@@ -1,5 +1,8 @@
-import { describe, expect, test } from 'bun:test';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, DEFAULT_INGEST_CA_FILE, loadConfig } from '../../src/config.ts';
 import { baseEnv, MAIN, REPO_ROOT } from '../support/relay-process.ts';
 
 const OK = { RELAY_AUTH_SECRET: 's3cret-for-tests' };
@@ -30,6 +33,8 @@ describe('configuration (Contract 2)', () => {
     expect(c.servePage).toBe(true);
     expect(c.compatRoute).toBe(false);
     expect(c.startTimeoutMs).toBe(10_000);
+    expect(c.ingestCaFile).toBe('/etc/ssl/certs/ca-certificates.crt');
+    expect(DEFAULT_INGEST_CA_FILE).toBe(c.ingestCaFile);
   });
 
   test('one line per bad variable, each naming it', () => {
@@ -57,17 +62,55 @@ describe('configuration (Contract 2)', () => {
     expect(p).toEqual([expect.stringMatching(/^RELAY_TLS_CERT:/), expect.stringMatching(/^RELAY_TLS_KEY:/)]);
   });
 
+  test('allow-list patterns that are only wildcards, or wildcards over a one-label tail, are refused', () => {
+    for (const bad of ['rtmps://*', 'rtmp://*.*', 'rtmps://*.com', 'rtmps://*.*.com', 'rtmps://*.example.*', 'rtmp://*.0.1:1935',
+      'rtmps://*.global-contribute.live-video.net,rtmp://*']) {
+      const p = problems({ ...OK, RELAY_ALLOWED_INGESTS: bad });
+      expect(p).toHaveLength(1);
+      expect(p[0]).toStartWith('RELAY_ALLOWED_INGESTS:');
+      expect(p[0]).toContain('too broad');
+    }
+    for (const good of ['rtmps://*.global-contribute.live-video.net', 'rtmp://*.example.com:1935', 'rtmp://a.*.example.com',
+      'rtmp://127.0.0.1:1935', 'rtmp://localhost:19350', 'rtmps://ingest.example.com']) {
+      expect(problems({ ...OK, RELAY_ALLOWED_INGESTS: good })).toEqual([]);
+    }
+  });
+
+  describe('RELAY_INGEST_CA_FILE', () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'relay-ca-'));
+      await writeFile(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+      await writeFile(join(dir, 'empty.pem'), '');
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    test('an explicit value must be a PEM file of certificates', () => {
+      expect(loadConfig({ ...OK, RELAY_INGEST_CA_FILE: join(dir, 'ca.pem') }).ingestCaFile).toBe(join(dir, 'ca.pem'));
+      for (const bad of [join(dir, 'missing.pem'), join(dir, 'empty.pem'), dir]) {
+        const p = problems({ ...OK, RELAY_INGEST_CA_FILE: bad });
+        expect(p).toHaveLength(1);
+        expect(p[0]).toStartWith('RELAY_INGEST_CA_FILE:');
+      }
+    });
+  });
+
   test('the relay exits non-zero at start with one clear line per bad variable', async () => {
     const proc = Bun.spawn([process.execPath, MAIN], {
       cwd: REPO_ROOT,
-      env: { ...baseEnv(), RELAY_AUTH_SECRET: 'x'.repeat(16), RELAY_MEDIA_TIMEOUT_MS: 'soon', RELAY_SERVE_PAGE: 'yes' },
+      env: {
+        ...baseEnv(), RELAY_AUTH_SECRET: 'x'.repeat(16), RELAY_MEDIA_TIMEOUT_MS: 'soon', RELAY_SERVE_PAGE: 'yes',
+        RELAY_INGEST_CA_FILE: '/nonexistent/ca.pem', RELAY_ALLOWED_INGESTS: 'rtmps://*.com',
+      },
       stdout: 'pipe', stderr: 'pipe',
     });
     const [code, out] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
     expect(code).not.toBe(0);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(2);
-    expect(lines.map((l) => l.variable).sort()).toEqual(['RELAY_MEDIA_TIMEOUT_MS', 'RELAY_SERVE_PAGE']);
+    expect(lines).toHaveLength(4);
+    expect(lines.map((l) => l.variable).sort()).toEqual(['RELAY_ALLOWED_INGESTS', 'RELAY_INGEST_CA_FILE', 'RELAY_MEDIA_TIMEOUT_MS', 'RELAY_SERVE_PAGE']);
     for (const l of lines) {
       expect(l.level).toBe('error');
       expect(l.msg).toContain(l.variable);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test';
-import { checkDestination, parseAllowList } from '../../src/destination.ts';
+import { checkDestination, checkStreamKey, parseAllowList } from '../../src/destination.ts';
 
 const allow = parseAllowList('rtmps://*.global-contribute.live-video.net,rtmp://127.0.0.1:19350,rtmp://ingest.example.com');
 
@@ -50,5 +50,47 @@ describe('destination allow-list', () => {
     for (const bad of ['', 'http://x.com', 'rtmp://x.com/path', 'rtmp://x..com', 'rtmp://x.com:99999', 'rtmp://*x.com']) {
       expect(() => parseAllowList(bad)).toThrow();
     }
+  });
+
+  test('a wildcard pattern must end in at least two literal labels: no open relay', () => {
+    for (const bad of ['rtmps://*', 'rtmp://*.*', 'rtmps://*.com', 'rtmps://*.*.com', 'rtmps://example.*', 'rtmps://*.example.*', 'rtmp://*.0.1', 'rtmp://*:1935']) {
+      expect(() => parseAllowList(bad)).toThrow(/too broad/);
+    }
+    expect(parseAllowList('rtmp://*.example.com')[0]!.host.test('a.example.com')).toBe(true);
+    expect(parseAllowList('rtmp://a.*.example.com')[0]!.host.test('a.b.c.example.com')).toBe(true);
+    // Exact hosts, IPv4 addresses and single-label names need no tail.
+    expect(parseAllowList('rtmp://127.0.0.1:1935,rtmp://localhost')).toHaveLength(2);
+  });
+
+  test('the scheme is case-insensitive; the publish URL carries it in lower case', () => {
+    expect(publishUrl('RTMPS://abc.global-contribute.live-video.net:443/app/')).toBe('rtmps://abc.global-contribute.live-video.net:443/app/sk_abc');
+    expect(publishUrl('Rtmp://127.0.0.1:19350/live/')).toBe('rtmp://127.0.0.1:19350/live/sk_abc');
+    expect(publishUrl('RTMP://abc.global-contribute.live-video.net/app/')).toBeUndefined();
+  });
+
+  test('stream keys FFmpeg would not send as given are a bad request, with a reason that does not quote them', () => {
+    const ingest = 'rtmp://127.0.0.1:19350/live/';
+    for (const key of ['sk_a/b_secret', '/sk_secret', 'sk_secret/', 'sk_secret.flv', 'sk_secret.mp4', 'sk_secret.f4v', 'sk_secret.FLV', 'sk secret', 'sk_secret\n']) {
+      const r = checkDestination(ingest, key, allow);
+      expect(r).toMatchObject({ ok: false, code: 'BAD_REQUEST' });
+      if (!r.ok) expect(r.reason).not.toContain('secret');
+      expect(checkStreamKey(key)).toBeString();
+    }
+    for (const key of ['sk_us-west-2_AbCdEf0123', 'live_1234_abcdef?bandwidthtest=true', 'a.flvx', 'key.mp4.part', 'k:e@y~!$&\'()*+,;=%-_']) {
+      expect(checkStreamKey(key)).toBeUndefined();
+      expect(publishUrl(ingest, key)).toBe(`${ingest}${key}`);
+    }
+  });
+
+  test('an ingest path of more than two segments is refused (FFmpeg would move a segment into the stream name)', () => {
+    expect(publishUrl('rtmp://127.0.0.1:19350/app/instance/')).toBe('rtmp://127.0.0.1:19350/app/instance/sk_abc');
+    expect(publishUrl('rtmp://127.0.0.1:19350')).toBe('rtmp://127.0.0.1:19350/sk_abc');
+    for (const bad of ['rtmp://127.0.0.1:19350/a/b/c/', 'rtmp://127.0.0.1:19350/a//', 'rtmp://127.0.0.1:19350//a/']) {
+      expect(checkDestination(bad, 'sk_abc', allow)).toMatchObject({ ok: false, code: 'DESTINATION_FORBIDDEN' });
+    }
+  });
+
+  test('an ingest off the allow-list is refused before the key is looked at', () => {
+    expect(checkDestination('rtmp://evil.example.org/live/', 'bad/key', allow)).toMatchObject({ ok: false, code: 'DESTINATION_FORBIDDEN' });
   });
 });

@@ -45,5 +45,18 @@ describe('mimeType → pipeline (Contract 3)', () => {
     expect(copy).toContain('-c:v copy');
     expect(copy).toContain('-c:a copy');
     expect(copy).toContain('-f mp4 -i pipe:0');
+    expect(copy).not.toContain('-tls_verify');
+  });
+
+  test('an rtmps output verifies the ingest: -tls_verify 1 and the CA file, as output options before the URL', () => {
+    const plan = planPipeline('video/mp4;codecs=avc1,mp4a.40.2');
+    const url = 'rtmps://a.global-contribute.live-video.net:443/app/key';
+    const args = ffmpegArgs(plan, url, { rwTimeoutMs: 1000, ingestCaFile: '/tmp/ca.pem' });
+    const verify = args.indexOf('-tls_verify');
+    expect(args.slice(verify, verify + 4)).toEqual(['-tls_verify', '1', '-ca_file', '/tmp/ca.pem']);
+    expect(verify).toBeGreaterThan(args.lastIndexOf('-i'));
+    expect(args.at(-1)).toBe(url);
+    const byDefault = ffmpegArgs(plan, url, { rwTimeoutMs: 1000 });
+    expect(byDefault[byDefault.indexOf('-ca_file') + 1]).toBe('/etc/ssl/certs/ca-certificates.crt');
   });
 });

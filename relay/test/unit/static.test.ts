@@ -29,6 +29,15 @@ describe('static page serving', () => {
     expect(await res.text()).toContain('<title>page</title>');
   });
 
+  test('the page may not be framed by another site; scripts are not restricted by a CSP', async () => {
+    const res = (await serveStatic(dir, '/'))!;
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    expect(res.headers.get('content-security-policy')).toBe("frame-ancestors 'none'");
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    const js = (await serveStatic(dir, '/client.js'))!;
+    expect(js.headers.get('content-security-policy')).toBeNull();
+  });
+
   test('.ts is served as JavaScript, also under its .js name', async () => {
     for (const path of ['/client.ts', '/client.js']) {
       const res = (await serveStatic(dir, path))!;
