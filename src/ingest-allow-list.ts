@@ -29,8 +29,8 @@ export function parseIngestPattern(entry: string): IngestPattern {
   }
   const host = match[2].toLowerCase();
   const labels = host.split('.');
-  // A wildcard must stay under a registered domain: `*.com` or `*` would make an open relay.
-  if (labels.includes('*') && labels.slice(-2).some(label => label === '*' || labels.length < 3)) {
+  // A wildcard must stay under a registered domain: `*`, `*.com` or `*.0.1` would make an open relay.
+  if (labels.includes('*') && (labels.length < 3 || labels.slice(-2).includes('*') || /^\d+$/.test(labels[labels.length - 1]))) {
     throw new Error(`allowedIngests: '${entry}' is too broad; a '*' must be followed by at least two literal labels, e.g. 'rtmps://*.global-contribute.live-video.net'`);
   }
   const scheme = match[1].toLowerCase() as 'rtmp' | 'rtmps';

@@ -377,6 +377,7 @@ describe('props validation', () => {
     [{ allowedIngests: ['rtmps://*'] }, /'rtmps:\/\/\*' is too broad/],
     [{ allowedIngests: ['rtmps://*.com'] }, /'rtmps:\/\/\*.com' is too broad/],
     [{ allowedIngests: ['rtmp://ingest.*.example'] }, /is too broad/],
+    [{ allowedIngests: ['rtmp://*.0.1'] }, /is too broad/],
     [{ port: 0 }, /port must be an integer from 1 to 65535, got 0/],
     [{ relayEnvironment: { RELAY_TLS: 'off' } }, /relayEnvironment: RELAY_TLS is managed by TranswrapRelay/],
     [{ relayEnvironment: { RELAY_AUTH: 'none' } }, /relayEnvironment: RELAY_AUTH is managed by TranswrapRelay/],

@@ -17,8 +17,8 @@ const ADVICE: Readonly<Record<BroadcastErrorCode, ErrorAdvice>> = {
     action: 'Lower the bitrate and try again; if it keeps happening, ask the operator to raise RELAY_MAX_MESSAGE_BYTES.',
   },
   BAD_REQUEST: {
-    title: 'The relay did not understand the start message.',
-    action: 'Reload the page: this page and the relay may be different versions.',
+    title: 'The relay refused the start message.',
+    action: 'Check the stream key (no "/", no ".flv" or ".mp4" ending), then reload the page: it and the relay may be different versions.',
   },
   UNAUTHORIZED: {
     title: 'The relay refused the token (missing, invalid or expired).',
