@@ -1,0 +1,118 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The two recordings the benchmark streams: Chrome's H.264 Matroska, and VP8 WebM for the transcode pipeline. */
+export type ClipKind = 'h264' | 'vp8';
+
+/** A clip ready to be streamed: its bytes and where each moment of media ends in them. */
+export interface Clip {
+  path: string;
+  kind: ClipKind;
+  /** What a browser's `MediaRecorder.mimeType` says for this recording. */
+  mimeType: string;
+  seconds: number;
+  bytes: Uint8Array<ArrayBuffer>;
+  /** Video frames in the whole clip. */
+  videoFrames: number;
+  /**
+   * Packets in file order: the byte offset each starts at, and `t`, the latest timestamp up to and
+   * including it (a running maximum, so it never decreases and can be binary-searched).
+   */
+  packets: { pos: number; t: number; video: boolean }[];
+}
+
+export const MIME: Record<ClipKind, string> = {
+  h264: 'video/x-matroska;codecs=avc1.42E01F,opus',
+  vp8: 'video/webm;codecs=vp8,opus',
+};
+
+const CACHE = join(tmpdir(), 'transwrap-relay-bench-media');
+// testsrc2 moves and is detailed enough that the encoder really spends 2.5 Mbps on it
+// (plain testsrc compresses to about half that, which would flatter the relay).
+const SOURCE = ['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'];
+const AUDIO = ['-c:a', 'libopus', '-b:a', '96k', '-ac', '2'];
+const ENCODE: Record<ClipKind, string[]> = {
+  // Chrome's MediaRecorder: H.264 without B-frames, a keyframe every 2 s (the client asks for it).
+  h264: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', '60', '-keyint_min', '60',
+    '-sc_threshold', '0', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', ...AUDIO, '-f', 'matroska'],
+  vp8: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2500k', '-minrate', '2500k', '-maxrate', '2500k',
+    '-g', '60', '-keyint_min', '60', ...AUDIO, '-f', 'webm'],
+};
+
+/** Generates (once, cached in a temp dir) a 720p30 clip at 2.5 Mbps video + 96 kbps Opus, and indexes its packets. */
+export async function makeClip(kind: ClipKind, seconds: number): Promise<Clip> {
+  const path = join(CACHE, `${kind}-2500k-${seconds}s.${kind === 'h264' ? 'mkv' : 'webm'}`);
+  if (!existsSync(path)) {
+    await mkdir(CACHE, { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', ...SOURCE, '-t', String(seconds), ...ENCODE[kind], '-y', tmp], {
+      stdin: 'ignore', stdout: 'ignore', stderr: 'pipe',
+    });
+    const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    if (code !== 0) throw new Error(`ffmpeg could not make the ${kind} clip: ${err}`);
+    await rename(tmp, path);
+  }
+  return loadClip(path, kind, seconds);
+}
+
+/** Reads a clip and its packet index (ffprobe) from disk. */
+export async function loadClip(path: string, kind: ClipKind, seconds: number): Promise<Clip> {
+  const proc = Bun.spawn(['ffprobe', '-v', 'error', '-show_entries', 'packet=stream_index,pts_time,pos', '-of', 'csv=p=0', path], {
+    stdout: 'pipe', stderr: 'ignore',
+  });
+  const text = await new Response(proc.stdout).text();
+  await proc.exited;
+  const packets: Clip['packets'] = [];
+  for (const line of text.split('\n')) {
+    const [stream, t, pos] = line.split(',');
+    if (pos === undefined || pos === 'N/A') continue;
+    packets.push({ pos: Number(pos), t: Number(t), video: stream === '0' });
+  }
+  packets.sort((a, b) => a.pos - b.pos);
+  let latest = Number.NEGATIVE_INFINITY;
+  for (const p of packets) p.t = latest = Math.max(latest, p.t);
+  return {
+    path, kind, mimeType: MIME[kind], seconds,
+    bytes: new Uint8Array(await Bun.file(path).arrayBuffer()),
+    videoFrames: packets.filter((p) => p.video).length,
+    packets,
+  };
+}
+
+/** A clip of random bytes: what a broken client might send instead of media. */
+export function garbageClip(seconds: number, bytesPerSecond = 300_000): Clip {
+  const bytes = new Uint8Array(seconds * bytesPerSecond);
+  // getRandomValues fills at most 64 KiB per call.
+  for (let i = 0; i < bytes.length; i += 65_536) crypto.getRandomValues(bytes.subarray(i, Math.min(i + 65_536, bytes.length)));
+  return { path: '', kind: 'h264', mimeType: MIME.h264, seconds, bytes, videoFrames: 0, packets: [] };
+}
+
+/**
+ * The byte offset up to which a recorder would have delivered media at time `t` (seconds):
+ * everything before the first packet stamped after `t`. Without an index, bytes are spread evenly.
+ */
+export function offsetAt(clip: Clip, t: number): number {
+  if (t >= clip.seconds + 1) return clip.bytes.byteLength;
+  if (clip.packets.length === 0) return Math.min(clip.bytes.byteLength, Math.floor((clip.bytes.byteLength * t) / clip.seconds));
+  let lo = 0;
+  let hi = clip.packets.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (clip.packets[mid]!.t <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo >= clip.packets.length ? clip.bytes.byteLength : clip.packets[lo]!.pos;
+}
+
+/** Video frames wholly inside the first `bytes` bytes of the clip. */
+export function videoFramesBefore(clip: Clip, bytes: number): number {
+  let n = 0;
+  for (let i = 0; i < clip.packets.length; i++) {
+    const p = clip.packets[i]!;
+    const end = clip.packets[i + 1]?.pos ?? clip.bytes.byteLength;
+    if (p.video && end <= bytes) n++;
+  }
+  return n;
+}

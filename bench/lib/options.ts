@@ -1,0 +1,60 @@
+/** Benchmark settings, from environment variables (documented in bench/README.md). */
+export interface BenchOptions {
+  /** Publisher counts for the copy pipeline, tried in order until real time fails. */
+  copySteps: number[];
+  /** Publisher counts for the transcode pipeline. */
+  transcodeSteps: number[];
+  /** Seconds each publisher streams in a step (the clip length). */
+  stepSeconds: number;
+  transcodeSeconds: number;
+  /** Publishers start spread evenly over this many ms. */
+  rampMs: number;
+  /** Timeslice range: each publisher picks one at random in [min, max] ms. */
+  chunkMinMs: number;
+  chunkMaxMs: number;
+  /** Run FFmpeg alone at each step too (no relay). */
+  baseline: boolean;
+  /** Keep stepping this many steps after the first one that fails (0: stop at the first failure). */
+  stepsAfterFailure: number;
+  /** After the first failure, bisect between the last N that held and the first that failed this many times (no baseline). */
+  refine: number;
+  outDir: string;
+}
+
+// 60 is in the list because it is the target: passing 50 and failing 75 would not say.
+const DEFAULT_COPY = [1, 5, 10, 25, 50, 60, 75, 100, 125, 150];
+const DEFAULT_TRANSCODE = [1, 2, 3, 4, 5, 6, 7, 8];
+
+function num(name: string, def: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}: expected a non-negative number, got "${raw}"`);
+  return n;
+}
+
+function list(name: string, def: number[], max: number): number[] {
+  const raw = process.env[name];
+  const values = raw ? raw.split(',').map((s) => Number(s.trim())) : def;
+  if (values.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`${name}: expected a comma-separated list of positive integers, got "${raw}"`);
+  return values.filter((n) => n <= max);
+}
+
+/** Reads BENCH_* variables; throws one clear line on a bad value. */
+export function benchOptions(outDir: string): BenchOptions {
+  const maxN = num('BENCH_MAX_N', 150);
+  const maxT = num('BENCH_MAX_TRANSCODES', 8);
+  return {
+    copySteps: list('BENCH_STEPS', DEFAULT_COPY, maxN),
+    transcodeSteps: list('BENCH_TRANSCODE_STEPS', DEFAULT_TRANSCODE, maxT),
+    stepSeconds: num('BENCH_STEP_SECONDS', 20),
+    transcodeSeconds: num('BENCH_TRANSCODE_SECONDS', num('BENCH_STEP_SECONDS', 20)),
+    rampMs: num('BENCH_RAMP_MS', 4000),
+    chunkMinMs: num('BENCH_CHUNK_MIN_MS', 100),
+    chunkMaxMs: num('BENCH_CHUNK_MAX_MS', 250),
+    baseline: process.env.BENCH_BASELINE !== 'off',
+    stepsAfterFailure: num('BENCH_STEPS_AFTER_FAILURE', 0),
+    refine: num('BENCH_REFINE', 2),
+    outDir: process.env.BENCH_OUT_DIR ?? outDir,
+  };
+}

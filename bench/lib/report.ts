@@ -1,0 +1,137 @@
+import type { BenchResults, RelayStep, TargetVerdict } from './results.ts';
+import { round } from './stats.ts';
+
+const MIB_BASE = 64;
+
+/** Judges issue 7's targets against the figures, honestly: a target with no data is not met. */
+export function judgeTargets(r: BenchResults): TargetVerdict[] {
+  const held = r.copy.filter((s) => s.realTime);
+  const maxCopy = Math.max(0, ...held.map((s) => s.n));
+  const triedAbove60 = r.copy.some((s) => s.n >= 60);
+  const worst = (steps: RelayStep[], f: (s: RelayStep) => number): { step?: RelayStep; value: number } => {
+    let step: RelayStep | undefined;
+    for (const s of steps) if (!step || f(s) > f(step)) step = s;
+    return { step, value: step ? f(step) : Number.NaN };
+  };
+  const cpu = worst(held, (s) => s.relayToFfmpegCpu);
+  const live = worst(held, (s) => s.startToLive.p95);
+  const delay = worst(held, (s) => s.relayDelay.p99);
+  const rss = worst(held, (s) => s.usage.parent.rssPeakMiB - (MIB_BASE + s.n));
+  const maxT = Math.max(0, ...r.transcode.filter((s) => s.realTime).map((s) => s.n));
+  const at = (w: { step?: RelayStep }) => (w.step ? ` (worst at N=${w.step.n})` : '');
+  return [
+    {
+      target: 'copy pipeline ≥ 60 concurrent real-time streams',
+      measured: held.length === 0 ? 'no step held real time' : `real time held up to N=${maxCopy}${r.copy.some((s) => !s.realTime) ? `, failed at N=${r.copy.find((s) => !s.realTime)!.n}` : ' (the largest step tried)'}`,
+      met: maxCopy >= 60 ? true : triedAbove60 || held.length === 0 || r.copy.some((s) => !s.realTime) ? false : 'not measured',
+    },
+    {
+      target: "relay's own CPU ≤ 10% of its FFmpeg children's (copy)",
+      measured: `${round(cpu.value * 100, 1)}%${at(cpu)}`,
+      met: held.length > 0 && cpu.value <= 0.1,
+    },
+    {
+      target: '`start` → `live` p95 ≤ 1.0 s (copy)',
+      measured: `${round(live.value / 1000, 2)} s${at(live)}`,
+      met: held.length > 0 && live.value <= 1000,
+    },
+    {
+      target: 'relay delay p99 ≤ 20 ms (copy)',
+      measured: `${round(delay.value, 2)} ms${at(delay)}`,
+      met: held.length > 0 && delay.value <= 20,
+    },
+    {
+      target: 'relay RSS ≤ 64 MiB + 1 MiB per session (copy)',
+      measured: rss.step
+        ? `tightest at N=${rss.step.n}: peak ${round(rss.step.usage.parent.rssPeakMiB, 0)} MiB against a limit of ${MIB_BASE + rss.step.n} MiB (${round(Math.abs(rss.value), 0)} MiB ${rss.value <= 0 ? 'under' : 'over'})`
+        : 'no data',
+      met: held.length > 0 && rss.value <= 0,
+    },
+    {
+      target: 'transcode pipeline: sessions per core in real time at 720p30',
+      measured: r.transcode.length === 0 ? 'not run' : `${maxT} sessions on ${r.machine.cores} cores = ${round(maxT / r.machine.cores, 2)} per core`,
+      met: 'n/a',
+    },
+  ];
+}
+
+const f = (n: number, d = 1) => (Number.isFinite(n) ? String(round(n, d)) : '–');
+
+function resourceRows(steps: RelayStep[], cores: number): string[] {
+  return steps.map((s) => {
+    const u = s.usage;
+    const b = s.baseline?.usage;
+    const overhead = b ? (u.parent.cpuPct + u.ffmpeg.cpuPct) / b.ffmpeg.cpuPct : Number.NaN;
+    // CPU no process of the benchmark used: something else running on the machine.
+    const other = Math.max(0, (u.machineBusyPct / 100) * cores * 100 - u.parent.cpuPct - u.ffmpeg.cpuPct - u.sink.cpuPct - u.harness.cpuPct);
+    return `| ${s.n} | ${s.realTime ? 'yes' : '**no**'} | ${f(u.parent.cpuPct)} | ${f(u.parent.rssMiB, 0)} / ${f(u.parent.rssPeakMiB, 0)} | ${f(u.ffmpeg.cpuPct)} | ${f(u.ffmpeg.cpuPct / s.n, 2)} | ${f(u.ffmpeg.rssMiB / s.n, 1)} / ${f((u.ffmpeg.pssMiB ?? Number.NaN) / s.n, 1)} | ${b ? f(b.ffmpeg.cpuPct / s.n, 2) : '–'} | ${f(s.relayToFfmpegCpu * 100)}% | ${f(overhead, 2)}× | ${f(u.sink.cpuPct)} | ${f(u.harness.cpuPct)} | ${f(u.machineBusyPct, 0)}% | ${f(other, 0)} |`;
+  });
+}
+
+function latencyRows(steps: RelayStep[]): string[] {
+  return steps.map((s) => `| ${s.n} | ${s.sessionsOk}/${s.n} | ${f(s.startToLive.p50, 0)} / ${f(s.startToLive.p95, 0)} | ${f(s.relayDelay.p50, 2)} / ${f(s.relayDelay.p99, 2)} / ${f(s.relayDelay.max, 1)} | ${s.backpressurePauses} | ${f(s.stopToEnded.p50, 0)} / ${f(s.stopToEnded.p95, 0)} | ${s.framesAtSink} / ${s.framesSent} (worst ${f(s.worstFrameRatio * 100, 1)}%) | ${f(s.worstDurationRatio * 100, 1)}% | ${f(s.ffmpegSpeed, 2)} | ${f(s.publisherMaxSlipMs, 0)} | ${s.baseline ? `${s.baseline.realTime ? 'yes' : '**no**'} (${s.baseline.framesAtSink}/${s.baseline.framesSent})` : '–'} | ${s.failures.join('; ') || '–'} |`);
+}
+
+function tables(title: string, steps: RelayStep[], cores: number): string[] {
+  if (steps.length === 0) return [];
+  return [
+    `### ${title}: resources (measured window of each step)`,
+    '',
+    '| N | real time | relay CPU % | relay RSS MiB mean / peak | FFmpeg children CPU % | … per stream | FFmpeg RSS / PSS MiB per stream | FFmpeg alone CPU % per stream | relay / children CPU | (relay + children) / alone | nginx CPU % | publishers CPU % | machine busy | other CPU % |',
+    '|---:|:---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...resourceRows(steps, cores),
+    '',
+    `### ${title}: latency and delivery`,
+    '',
+    '| N | sessions ok | start→live ms p50 / p95 | relay delay ms p50 / p99 / max | backpressure pauses | stop→ended ms p50 / p95 | video frames at sink / sent | worst duration at sink / sent | FFmpeg speed | publisher max slip ms | FFmpeg alone real time | why real time failed |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---|',
+    ...latencyRows(steps),
+    '',
+  ];
+}
+
+/** bench/results.md. */
+export function writeMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const s = r.settings as Record<string, any>;
+  return [
+    '# Relay benchmark results',
+    '',
+    `Written by \`npx projen bench\` (\`bun bench/run-bench.ts\`) on ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC; how to run it and what every column means: [README.md](README.md).`,
+    '',
+    `**Machine:** ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Bun ${m.bun}, FFmpeg ${m.ffmpeg}.`,
+    `**Load average** (1/5/15 min) before the run: ${r.loadBefore.join(' / ')}; after: ${r.loadAfter.join(' / ')}.`,
+    `**Media:** ${s.clip}. Copy steps stream ${s.stepSeconds} s per publisher, transcode steps ${s.transcodeSeconds} s;`
+    + ` publishers start evenly over ${s.rampMs} ms and send one chunk every ${s.chunkMinMs}–${s.chunkMaxMs} ms (drawn per publisher), holding exactly the media recorded in that timeslice.`,
+    '',
+    '![CPU per stream and relay delay versus N](chart.svg)',
+    '',
+    '## Targets (issue 7)',
+    '',
+    '| target | measured | met |',
+    '|---|---|:---:|',
+    ...r.targets.map((t) => `| ${t.target} | ${t.measured} | ${t.met === 'n/a' ? 'reported' : t.met === 'not measured' ? 'not measured' : t.met ? 'yes' : '**no**'} |`),
+    '',
+    'Latency, CPU and RSS targets are judged over the steps where real time held.',
+    '',
+    '## Copy pipeline (H.264 + Opus Matroska → FLV H.264 copy + AAC)',
+    '',
+    ...tables('Copy', r.copy, m.cores),
+    '## Transcode pipeline (VP8 + Opus WebM → FLV H.264 libx264 veryfast + AAC)',
+    '',
+    ...tables('Transcode', r.transcode, m.cores),
+    '## Notes',
+    '',
+    '- *Relay delay* is measured inside the relay process by `bench/lib/delay-probe.ts`, preloaded with `bun --preload` (the relay\'s code is unchanged):'
+    + ' from the moment the WebSocket handler hands a media frame to its session until FFmpeg\'s stdin pipe has accepted the whole frame. Time spent in the kernel before Bun reads the socket is not included.',
+    '- *start→live* is measured by the publisher, from sending `start` to receiving `live`; like a browser\'s, it includes waiting for the first timeslice of media.',
+    '- CPU is from /proc tick counters at both ends of each step\'s window (percent of one core); RSS is sampled every second. The baseline (FFmpeg alone) runs with the relay\'s own arguments (`ffmpegArgs` of `relay/src/pipeline.ts`), fed by the harness exactly like the relay feeds it.',
+    '- The publishers, nginx and the relay share the machine; their CPU is shown so that a saturated machine is visible.',
+    ...(r.copyCost
+      ? [`- Where a copy stream's CPU goes (FFmpeg reading the clip from a file as fast as it can, rusage, best of 3): the whole copy pipeline costs ${round(r.copyCost.whole, 2)}% of a core per second of media;`
+        + ` copying the video alone ${round(r.copyCost.videoCopyOnly, 2)}%, Opus → AAC alone ${round(r.copyCost.audioToAacOnly, 2)}%. The audio transcode Contract 3 requires, not the relay, is what bounds the copy pipeline's stream count.`]
+      : []),
+    ...r.notes.map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,74 @@
+import type { CostBreakdown } from './cost-breakdown.ts';
+import type { MachineInfo } from './proc.ts';
+import type { WindowUsage } from './sampler.ts';
+
+/** One step of N publishers through the relay. */
+export interface RelayStep {
+  pipeline: 'copy' | 'transcode';
+  n: number;
+  usage: WindowUsage;
+  /** Relay CPU as a fraction of its FFmpeg children's CPU. */
+  relayToFfmpegCpu: number;
+  /** `start` → `live`, ms. */
+  startToLive: { p50: number; p95: number; max: number };
+  /** Frame arrival in the relay → FFmpeg's stdin took it, ms (measured in the relay by the preload probe). */
+  relayDelay: { p50: number; p99: number; max: number; samples: number };
+  /** Times a session paused its socket because FFmpeg's stdin was backed up. */
+  backpressurePauses: number;
+  /** `stop` → `ended`, ms: how far behind FFmpeg was when the client finished. */
+  stopToEnded: { p50: number; p95: number; max: number };
+  /** The latest any chunk left a publisher after it was due, ms. */
+  publisherMaxSlipMs: number;
+  framesSent: number;
+  framesAtSink: number;
+  /** Worst session: frames at the sink / frames sent. */
+  worstFrameRatio: number;
+  secondsSent: number;
+  /** Worst session: recorded duration / sent duration. */
+  worstDurationRatio: number;
+  /** Sessions that got ready, live, ended and closed 1000. */
+  sessionsOk: number;
+  /** Median of each session's last reported FFmpeg speed. */
+  ffmpegSpeed: number;
+  realTime: boolean;
+  /** Why real time failed (empty when it held). */
+  failures: string[];
+  baseline?: BaselineStep;
+}
+
+/** The same N streams fed straight into FFmpeg with the relay's arguments, no relay. */
+export interface BaselineStep {
+  n: number;
+  usage: WindowUsage;
+  framesSent: number;
+  framesAtSink: number;
+  worstFrameRatio: number;
+  stopToExit: { p50: number; p95: number; max: number };
+  realTime: boolean;
+  failures: string[];
+}
+
+/** results.json. */
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  machine: MachineInfo;
+  /** Load averages (1, 5, 15 min) just before the run, i.e. what else the machine was doing. */
+  loadBefore: [number, number, number];
+  loadAfter: [number, number, number];
+  settings: Record<string, unknown>;
+  copy: RelayStep[];
+  transcode: RelayStep[];
+  /** What one second of media costs FFmpeg in the copy pipeline, part by part (unpaced, from a file). */
+  copyCost?: CostBreakdown;
+  targets: TargetVerdict[];
+  notes: string[];
+}
+
+/** One of issue 7's targets and whether this run met it. */
+export interface TargetVerdict {
+  target: string;
+  measured: string;
+  /** 'n/a': a figure to report, not a pass/fail target; 'not measured': the run did not reach it. */
+  met: boolean | 'n/a' | 'not measured';
+}

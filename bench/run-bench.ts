@@ -1,0 +1,111 @@
+// `npx projen bench` → `bun bench/run-bench.ts`: the relay's benchmark (not a test).
+// Steps N synthetic publishers up through a fresh relay into nginx-rtmp on loopback until real
+// time fails, with FFmpeg alone as the baseline at every step, then writes bench/results.md,
+// bench/results.json and bench/chart.svg. Settings: BENCH_* variables, see bench/README.md.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRtmpServer } from '../relay/test/support/rtmp-server.ts';
+import { makeToken } from '../relay/test/support/token.ts';
+import { runBaselineStep } from './lib/baseline-step.ts';
+import { writeChart } from './lib/chart.ts';
+import { copyCostBreakdown, type CostBreakdown } from './lib/cost-breakdown.ts';
+import { makeClip } from './lib/media.ts';
+import { benchOptions } from './lib/options.ts';
+import { childrenOf, loadAverage, machineInfo } from './lib/proc.ts';
+import { runRelayStep, type StepEnv } from './lib/relay-step.ts';
+import type { BenchResults, RelayStep } from './lib/results.ts';
+import { judgeTargets, writeMarkdown } from './lib/report.ts';
+
+const opts = benchOptions(import.meta.dir);
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+const startedAt = new Date();
+const loadBefore = loadAverage();
+const machine = await machineInfo();
+log(`machine: ${machine.cores} cores, ${machine.cpuModel}; load ${loadBefore.join(' ')}`);
+log(`steps: copy ${opts.copySteps.join(',')} (${opts.stepSeconds} s), transcode ${opts.transcodeSteps.join(',')} (${opts.transcodeSeconds} s)`);
+
+const workDir = await mkdtemp(join(tmpdir(), 'relay-bench-'));
+const rtmp = await startRtmpServer();
+const secret = `bench-secret-${crypto.randomUUID()}`;
+const port = new URL(rtmp.rtmpUrl.replace('rtmp:', 'http:')).port;
+const env: StepEnv = {
+  rtmp,
+  // nginx runs as one process (master_process off) whose parent is this harness.
+  sinkPids: () => childrenOf(process.pid, 'nginx').map((p) => p.pid),
+  allowedIngests: `rtmp://127.0.0.1:${port}`,
+  secret,
+  // One token for every publisher: verification cost is the same, and signing is not the relay's.
+  token: await makeToken(secret, { expiresIn: '2h' }),
+  rampMs: opts.rampMs,
+  chunkMinMs: opts.chunkMinMs,
+  chunkMaxMs: opts.chunkMaxMs,
+  workDir,
+  log,
+};
+
+const copy: RelayStep[] = [];
+const transcode: RelayStep[] = [];
+let copyCost: CostBreakdown | undefined;
+try {
+  // Clip length = the step: every publisher streams its whole clip once.
+  const h264 = await makeClip('h264', opts.stepSeconds);
+  const vp8 = opts.transcodeSteps.length > 0 ? await makeClip('vp8', opts.transcodeSeconds) : h264;
+  copyCost = await copyCostBreakdown(h264);
+  log(`copy pipeline cost per stream, unpaced: ${copyCost.whole.toFixed(2)}% of a core (video copy ${copyCost.videoCopyOnly.toFixed(2)}%, Opus→AAC ${copyCost.audioToAacOnly.toFixed(2)}%)`);
+  for (const [pipeline, steps, clip, out] of [
+    ['copy', opts.copySteps, h264, copy],
+    ['transcode', opts.transcodeSteps, vp8, transcode],
+  ] as const) {
+    let failuresLeft = opts.stepsAfterFailure;
+    const run = async (n: number, baseline: boolean) => {
+      log(`${pipeline} n=${n}: relay`);
+      const step = await runRelayStep(env, clip, pipeline, n);
+      if (baseline) {
+        log(`${pipeline} n=${n}: FFmpeg alone`);
+        step.baseline = await runBaselineStep(env, clip, n);
+      }
+      out.push(step);
+      out.sort((a, b) => a.n - b.n);
+      log(`${pipeline} n=${n}: relay ${step.usage.parent.cpuPct.toFixed(1)}% ${step.usage.parent.rssMiB.toFixed(0)} MiB, ffmpeg ${(step.usage.ffmpeg.cpuPct / n).toFixed(1)}%/stream`
+        + `${step.baseline ? ` (alone ${(step.baseline.usage.ffmpeg.cpuPct / n).toFixed(1)}%)` : ''}, live p95 ${step.startToLive.p95.toFixed(0)} ms,`
+        + ` delay p99 ${step.relayDelay.p99.toFixed(2)} ms, machine ${step.usage.machineBusyPct.toFixed(0)}% busy: `
+        + `${step.realTime ? 'real time held' : `real time FAILED: ${step.failures.join('; ')}`}`);
+      return step.realTime;
+    };
+    for (const n of steps) {
+      if (!(await run(n, opts.baseline)) && failuresLeft-- <= 0) break;
+    }
+    // Between the last N that held and the first that failed, a few more steps (without the
+    // baseline, to save time) narrow down where real time breaks.
+    for (let i = 0; i < opts.refine; i++) {
+      const lo = Math.max(0, ...out.filter((s) => s.realTime).map((s) => s.n));
+      const hi = Math.min(...out.filter((s) => !s.realTime && s.n > lo).map((s) => s.n));
+      if (!Number.isFinite(hi) || hi - lo < 2 || lo === 0) break;
+      await run(Math.round((lo + hi) / 2), false);
+    }
+  }
+} finally {
+  await rtmp.stop();
+  await rm(workDir, { recursive: true, force: true });
+}
+
+const results: BenchResults = {
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  machine,
+  loadBefore,
+  loadAfter: loadAverage(),
+  settings: { ...opts, outDir: undefined, clip: '1280x720 30 fps testsrc2, H.264 (x264 ultrafast) or VP8 (libvpx realtime) at 2500 kb/s + Opus 96 kb/s' },
+  copy,
+  transcode,
+  copyCost,
+  targets: [],
+  notes: [],
+};
+results.targets = judgeTargets(results);
+await Bun.write(join(opts.outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+await Bun.write(join(opts.outDir, 'results.md'), writeMarkdown(results));
+await Bun.write(join(opts.outDir, 'chart.svg'), writeChart(results));
+log(`wrote ${join(opts.outDir, 'results.md')}, results.json, chart.svg in ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s`);
+for (const t of results.targets) log(`${t.met === true ? 'MET ' : t.met === false ? 'MISS' : t.met === 'n/a' ? '    ' : '??  '} ${t.target}: ${t.measured}`);
