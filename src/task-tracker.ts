@@ -50,7 +50,7 @@ export class TaskTracker extends Construct {
   public readonly function: lambda.Function;
   /** The EventBridge rule that feeds it. */
   public readonly rule: events.Rule;
-  /** Events that could not be delivered after all retries. */
+  /** Events that could not be delivered, or handled, after all retries. */
   public readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: TaskTrackerProps) {
@@ -104,7 +104,7 @@ export class TaskTracker extends Construct {
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the tracker rule target.',
+      reason: 'This queue is itself the dead-letter queue of the tracker (rule target and function failures).',
     });
 
     const cluster = props.service.cluster;
