@@ -156,6 +156,9 @@ jestTask.exec('jest --ci --passWithNoTests=false');
 jestTask.spawn(relayTest);
 jestTask.spawn(project.tasks.tryFind('eslint')!);
 
+// Accepting new snapshots is this explicit task, never part of `test`.
+project.tasks.tryFind('test:update')!.reset('jest -u --passWithNoTests');
+
 // `build` packages the npm tarball only: a Python wheel needs setuptools from PyPI, which the
 // release workflow's own `package:python` job has; the test task checks the generated Python code.
 const packageTask = project.tasks.tryFind('package')!;
