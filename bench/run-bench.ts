@@ -13,7 +13,7 @@ import { copyCostBreakdown, type CostBreakdown } from './lib/cost-breakdown.ts';
 import { makeClip } from './lib/media.ts';
 import { benchOptions } from './lib/options.ts';
 import { childrenOf, loadAverage, machineInfo } from './lib/proc.ts';
-import { runRelayStep, type StepEnv } from './lib/relay-step.ts';
+import { clipSecondsFor, runRelayStep, type StepEnv } from './lib/relay-step.ts';
 import type { BenchResults, RelayStep } from './lib/results.ts';
 import { judgeTargets, writeMarkdown } from './lib/report.ts';
 
@@ -37,7 +37,9 @@ const env: StepEnv = {
   secret,
   // One token for every publisher: verification cost is the same, and signing is not the relay's.
   token: await makeToken(secret, { expiresIn: '2h' }),
-  rampMs: opts.rampMs,
+  rampPerSessionMs: opts.rampPerSessionMs,
+  rampMinMs: opts.rampMinMs,
+  stepSeconds: opts.stepSeconds,
   chunkMinMs: opts.chunkMinMs,
   chunkMaxMs: opts.chunkMaxMs,
   workDir,
@@ -48,9 +50,10 @@ const copy: RelayStep[] = [];
 const transcode: RelayStep[] = [];
 let copyCost: CostBreakdown | undefined;
 try {
-  // Clip length = the step: every publisher streams its whole clip once.
-  const h264 = await makeClip('h264', opts.stepSeconds);
-  const vp8 = opts.transcodeSteps.length > 0 ? await makeClip('vp8', opts.transcodeSeconds) : h264;
+  // One clip long enough for the largest step's ramp plus the steady part; publishers stream a prefix.
+  const h264 = await makeClip('h264', clipSecondsFor(env, Math.max(1, ...opts.copySteps)));
+  const transcodeEnv = { ...env, stepSeconds: opts.transcodeSeconds };
+  const vp8 = opts.transcodeSteps.length > 0 ? await makeClip('vp8', clipSecondsFor(transcodeEnv, Math.max(...opts.transcodeSteps))) : h264;
   copyCost = await copyCostBreakdown(h264);
   log(`copy pipeline cost per stream, unpaced: ${copyCost.whole.toFixed(2)}% of a core (video copy ${copyCost.videoCopyOnly.toFixed(2)}%, Opus→AAC ${copyCost.audioToAacOnly.toFixed(2)}%)`);
   for (const [pipeline, steps, clip, out] of [
@@ -60,10 +63,11 @@ try {
     let failuresLeft = opts.stepsAfterFailure;
     const run = async (n: number, baseline: boolean) => {
       log(`${pipeline} n=${n}: relay`);
-      const step = await runRelayStep(env, clip, pipeline, n);
+      const stepEnv = pipeline === 'copy' ? env : transcodeEnv;
+      const step = await runRelayStep(stepEnv, clip, pipeline, n);
       if (baseline) {
         log(`${pipeline} n=${n}: FFmpeg alone`);
-        step.baseline = await runBaselineStep(env, clip, n);
+        step.baseline = await runBaselineStep(stepEnv, clip, n);
       }
       out.push(step);
       out.sort((a, b) => a.n - b.n);

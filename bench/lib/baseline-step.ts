@@ -1,11 +1,11 @@
 import type { FileSink } from 'bun';
 import { ffmpegArgs, planPipeline } from '../../relay/src/pipeline.ts';
 import { offsetAt, videoFramesBefore, type Clip } from './media.ts';
-import { chunkMsFor, windowBounds, type StepEnv } from './relay-step.ts';
+import { chunkMsFor, stepPlan, type StepEnv } from './relay-step.ts';
 import type { BaselineStep } from './results.ts';
 import { WindowSampler } from './sampler.ts';
 import { checkRecordings } from './sink-step.ts';
-import { percentile } from './stats.ts';
+import { delayStats, percentile, REAL_TIME_DELAY_P99_MS } from './stats.ts';
 
 /**
  * FFmpeg alone: N processes started by the harness with exactly the relay's arguments for this
@@ -13,10 +13,12 @@ import { percentile } from './stats.ts';
  * wait for the pipe, as the relay does). What the relay adds is then a ratio against this.
  */
 export async function runBaselineStep(env: StepEnv, clip: Clip, n: number): Promise<BaselineStep> {
-  const plan = planPipeline(clip.mimeType);
+  const pipeline = planPipeline(clip.mimeType);
   const sampler = new WindowSampler(process.pid, env.sinkPids);
-  const { openAfterMs, closeAfterMs } = windowBounds(env, clip);
-  const keys = Array.from({ length: n }, (_, i) => `base_${plan.pipeline}_${n}_${i}_${Date.now().toString(36)}`);
+  const plan = stepPlan(env, n);
+  const { openAfterMs, closeAfterMs } = plan;
+  const keys = Array.from({ length: n }, (_, i) => `base_${pipeline.pipeline}_${n}_${i}_${Date.now().toString(36)}`);
+  const t0 = performance.now();
   const window = (async () => {
     await Bun.sleep(openAfterMs);
     sampler.begin();
@@ -24,8 +26,8 @@ export async function runBaselineStep(env: StepEnv, clip: Clip, n: number): Prom
     return sampler.end();
   })();
   const runs = await Promise.all(keys.map(async (key, i) => {
-    await Bun.sleep((i * env.rampMs) / n);
-    return feed(clip, ffmpegArgs(plan, env.rtmp.rtmpUrl + key, { rwTimeoutMs: 15_000 }), chunkMsFor(env, n, i));
+    await Bun.sleep(plan.startAt(i));
+    return feed(clip, ffmpegArgs(pipeline, env.rtmp.rtmpUrl + key, { rwTimeoutMs: 15_000 }), chunkMsFor(env, n, i), plan.untilSeconds(i));
   }));
   const usage = await window;
   const sink = await checkRecordings(env.rtmp, keys);
@@ -41,6 +43,9 @@ export async function runBaselineStep(env: StepEnv, clip: Clip, n: number): Prom
     worst = Math.min(worst, got / Math.max(1, sent));
   }
   const stopToExit = runs.map((r) => r.stopToExitMs);
+  const inWindow = (d: { at: number }) => d.at >= t0 + openAfterMs && d.at <= t0 + closeAfterMs;
+  const pipeDelaySteady = delayStats(runs.flatMap((r) => r.delays.filter(inWindow).map((d) => d.ms)));
+  if (!(pipeDelaySteady.p99 <= REAL_TIME_DELAY_P99_MS)) failures.push(`FFmpeg fell behind taking its input (pipe delay p99 in the window ${Math.round(pipeDelaySteady.p99)} ms)`);
   const bad = runs.filter((r) => r.exitCode !== 0).length;
   if (bad > 0) failures.push(`${bad}/${n} FFmpeg processes exited with an error`);
   if (worst < 0.99) failures.push(`a stream lost frames (worst ${(worst * 100).toFixed(1)}% reached the sink)`);
@@ -52,27 +57,41 @@ export async function runBaselineStep(env: StepEnv, clip: Clip, n: number): Prom
     framesAtSink,
     worstFrameRatio: worst,
     stopToExit: { p50: percentile(stopToExit, 50), p95: percentile(stopToExit, 95), max: Math.max(...stopToExit) },
+    pipeDelay: delayStats(runs.flatMap((r) => r.delays.map((d) => d.ms))),
+    pipeDelaySteady,
     realTime: failures.length === 0,
     failures,
   };
 }
 
-async function feed(clip: Clip, args: string[], chunkMs: number): Promise<{ exitCode: number; sentBytes: number; stopToExitMs: number }> {
+interface FeedResult {
+  exitCode: number;
+  sentBytes: number;
+  stopToExitMs: number;
+  /** Write → pipe took it (`ms`), like the relay delay, and when the write began (performance.now). */
+  delays: { at: number; ms: number }[];
+}
+
+async function feed(clip: Clip, args: string[], chunkMs: number, untilSeconds: number): Promise<FeedResult> {
   const proc = Bun.spawn(['ffmpeg', ...args], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
   // The relay reads both pipes (progress and log lines); so must the baseline, or FFmpeg blocks.
   const drained = Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).arrayBuffer()]);
   const sink: FileSink = proc.stdin;
   const t0 = performance.now();
   let sent = 0;
+  const delays: FeedResult['delays'] = [];
+  const total = offsetAt(clip, untilSeconds);
   try {
-    for (let i = 1; sent < clip.bytes.byteLength; i++) {
+    for (let i = 1; sent < total; i++) {
       const wait = t0 + i * chunkMs - performance.now();
       if (wait > 0) await Bun.sleep(wait);
-      const end = offsetAt(clip, (i * chunkMs) / 1000);
+      const end = Math.min(total, offsetAt(clip, Math.min((i * chunkMs) / 1000, untilSeconds)));
       if (end <= sent) continue;
+      const at = performance.now();
       sink.write(clip.bytes.subarray(sent, end));
       const pending = sink.flush();
       if (typeof pending !== 'number') await pending;
+      delays.push({ at, ms: performance.now() - at });
       sent = end;
     }
   } catch {
@@ -86,5 +105,5 @@ async function feed(clip: Clip, args: string[], chunkMs: number): Promise<{ exit
   }
   const exitCode = await proc.exited;
   await drained;
-  return { exitCode, sentBytes: sent, stopToExitMs: performance.now() - endAt };
+  return { exitCode, sentBytes: sent, stopToExitMs: performance.now() - endAt, delays };
 }

@@ -65,6 +65,7 @@ function panel(x0: number, title: string, yLabel: string, ns: number[], ok: bool
     for (const p of pts) out.push(`<circle cx="${p.split(',')[0]}" cy="${p.split(',')[1]}" r="2.5" fill="${s.color}"/>`);
     const lx = x0 + M.left + (k % 2) * (pw / 2);
     const ly = H - 14 + (k < 2 ? -10 : 4);
+    // Two legend entries per row.
     out.push(`<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 3"' : ''}/>`);
     out.push(`<text x="${lx + 22}" y="${ly}">${esc(s.label)}</text>`);
   });
@@ -82,8 +83,10 @@ export function writeChart(r: BenchResults): string {
     { label: 'relay process', color: '#d62728', values: steps.map((s) => s.usage.parent.cpuPct / s.n) },
   ]);
   const right = panel(W, 'Relay delay: frame arrival → FFmpeg stdin', 'milliseconds (log scale)', ns, ok, [
-    { label: 'p50', color: '#2ca02c', values: steps.map((s) => s.relayDelay.p50) },
-    { label: 'p99', color: '#9467bd', values: steps.map((s) => s.relayDelay.p99) },
+    { label: 'relay p50', color: '#2ca02c', values: steps.map((s) => s.relayDelay.p50) },
+    { label: 'relay p99', color: '#9467bd', values: steps.map((s) => s.relayDelay.p99) },
+    { label: 'relay p99, steady window', color: '#9467bd', dashed: true, values: steps.map((s) => s.relayDelaySteady.p99) },
+    { label: 'FFmpeg alone: pipe p99', color: '#888', dashed: true, values: steps.map((s) => (s.baseline ? s.baseline.pipeDelay.p99 : Number.NaN)) },
   ], { value: 20, label: 'target p99 ≤ 20 ms' }, true);
   const caption = `Copy pipeline, ${r.machine.cores} cores ${r.machine.cpuModel}, ${r.startedAt.slice(0, 10)}`;
   return [

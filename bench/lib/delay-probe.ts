@@ -3,8 +3,10 @@
 // the moment the WebSocket handler hands it to the session until FFmpeg's stdin pipe has taken
 // all of it. The relay's code is not changed: two methods are wrapped at load time.
 // Every second it appends one JSON line to $BENCH_DELAY_FILE:
-//   {"t": <epoch ms>, "us": [delay of each frame accepted in that second, µs], "pauses": <n>}
-// where `pauses` counts how often a session paused its socket for backpressure.
+//   {"t": <epoch ms>, "us": [µs, …], "startUs": [µs, …], "pauses": <n>}
+// `us`: the delay of each frame accepted in that second; `startUs`: the same for frames that
+// arrived in the first second of their session's FFmpeg (they may wait for FFmpeg to start);
+// `pauses`: how often a session paused its socket for backpressure.
 import type { FileSink } from 'bun';
 import { appendFileSync } from 'node:fs';
 import { FfmpegProcess } from '../../relay/src/ffmpeg.ts';
@@ -15,7 +17,9 @@ if (file) install(file);
 
 function install(path: string): void {
   const arrivals = new WeakMap<Uint8Array, number>();
+  const startOf = new WeakMap<Uint8Array, boolean>();
   let delays: number[] = [];
+  let startDelays: number[] = [];
   let pauses = 0;
 
   const sessionProto = Session.prototype as unknown as {
@@ -39,7 +43,7 @@ function install(path: string): void {
     const at = chunk && arrivals.get(chunk);
     if (at === undefined) return;
     arrivals.delete(chunk!);
-    delays.push(Math.round((performance.now() - at) * 1000));
+    (startOf.get(chunk!) ? startDelays : delays).push(Math.round((performance.now() - at) * 1000));
   };
   // FfmpegProcess writes each chunk with sink.write() then sink.flush() (awaited when the pipe
   // is full); the chunk is accepted when that flush completes.
@@ -71,18 +75,20 @@ function install(path: string): void {
   };
   const ffProto = FfmpegProcess.prototype as unknown as { write(chunk: Uint8Array): void };
   const write = ffProto.write;
-  ffProto.write = function (this: { sink: FileSink; benchWrapped?: boolean }, chunk: Uint8Array) {
-    if (!this.benchWrapped) {
-      this.benchWrapped = true;
+  ffProto.write = function (this: { sink: FileSink; benchWrapped?: number }, chunk: Uint8Array) {
+    if (this.benchWrapped === undefined) {
+      this.benchWrapped = performance.now();
       this.sink = wrapSink(this.sink);
     }
+    if (performance.now() - this.benchWrapped < 1000) startOf.set(chunk, true);
     return write.call(this, chunk);
   };
 
   const flushToFile = () => {
-    if (delays.length === 0 && pauses === 0) return;
-    const line = JSON.stringify({ t: Date.now(), us: delays, pauses });
+    if (delays.length === 0 && startDelays.length === 0 && pauses === 0) return;
+    const line = JSON.stringify({ t: Date.now(), us: delays, startUs: startDelays, pauses });
     delays = [];
+    startDelays = [];
     pauses = 0;
     appendFileSync(path, `${line}\n`);
   };

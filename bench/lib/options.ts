@@ -4,11 +4,12 @@ export interface BenchOptions {
   copySteps: number[];
   /** Publisher counts for the transcode pipeline. */
   transcodeSteps: number[];
-  /** Seconds each publisher streams in a step (the clip length). */
+  /** Seconds every publisher streams once all have started: the measured, steady part of a step. */
   stepSeconds: number;
   transcodeSeconds: number;
-  /** Publishers start spread evenly over this many ms. */
-  rampMs: number;
+  /** Publishers start spread evenly over max(rampMinMs, N × rampPerSessionMs): FFmpeg's own start-up costs CPU. */
+  rampPerSessionMs: number;
+  rampMinMs: number;
   /** Timeslice range: each publisher picks one at random in [min, max] ms. */
   chunkMinMs: number;
   chunkMaxMs: number;
@@ -49,7 +50,8 @@ export function benchOptions(outDir: string): BenchOptions {
     transcodeSteps: list('BENCH_TRANSCODE_STEPS', DEFAULT_TRANSCODE, maxT),
     stepSeconds: num('BENCH_STEP_SECONDS', 20),
     transcodeSeconds: num('BENCH_TRANSCODE_SECONDS', num('BENCH_STEP_SECONDS', 20)),
-    rampMs: num('BENCH_RAMP_MS', 4000),
+    rampPerSessionMs: num('BENCH_RAMP_PER_SESSION_MS', 150),
+    rampMinMs: num('BENCH_RAMP_MIN_MS', 2000),
     chunkMinMs: num('BENCH_CHUNK_MIN_MS', 100),
     chunkMaxMs: num('BENCH_CHUNK_MAX_MS', 250),
     baseline: process.env.BENCH_BASELINE !== 'off',

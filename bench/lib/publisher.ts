@@ -10,6 +10,10 @@ export interface PublishOptions {
   chunkMs: number;
   /** A frame sent instead of the chunk due at this time after `ready` (fault injection). */
   inject?: { afterMs: number; frame: string | Uint8Array<ArrayBuffer> };
+  /** Stream only the media up to this time (seconds), as if the recorder stopped then (default: the whole clip). */
+  untilSeconds?: number;
+  /** Chunks due from this time on (performance.now ms) count towards `windowMaxSlipMs`. */
+  windowFrom?: number;
   /** Send `stop` after the last chunk (default true). */
   stopAtEnd?: boolean;
   /** Give up waiting for the close this long after the last chunk (default 30 s). */
@@ -38,6 +42,8 @@ export interface PublishResult {
   sentChunks: number;
   /** The latest a chunk went out after it was due: above a few ms, the publisher itself fell behind. */
   maxSlipMs: number;
+  /** The same, for chunks due from `windowFrom` on. */
+  windowMaxSlipMs: number;
   /** The most the client's socket had queued and not yet sent. */
   maxBufferedAmount: number;
   stats: any[];
@@ -52,7 +58,7 @@ export interface PublishResult {
 export async function publish(opts: PublishOptions): Promise<PublishResult> {
   const { clip, chunkMs } = opts;
   const r: PublishResult = {
-    key: opts.start.streamKey, startSentAt: 0, closeCode: 0, sentBytes: 0, sentChunks: 0, maxSlipMs: 0, maxBufferedAmount: 0, stats: [],
+    key: opts.start.streamKey, startSentAt: 0, closeCode: 0, sentBytes: 0, sentChunks: 0, maxSlipMs: 0, windowMaxSlipMs: 0, maxBufferedAmount: 0, stats: [],
   };
   const ws = new WebSocket(opts.wsUrl);
   ws.binaryType = 'arraybuffer';
@@ -105,7 +111,8 @@ export async function publish(opts: PublishOptions): Promise<PublishResult> {
 
   if (!closed) {
     const t0 = r.readyAt!;
-    const total = clip.bytes.byteLength;
+    const total = opts.untilSeconds === undefined ? clip.bytes.byteLength : offsetAt(clip, opts.untilSeconds);
+    const lastSlice = opts.untilSeconds === undefined ? Number.POSITIVE_INFINITY : opts.untilSeconds;
     let sent = 0;
     let injected = false;
     for (let i = 1; sent < total && !closed; i++) {
@@ -114,12 +121,13 @@ export async function publish(opts: PublishOptions): Promise<PublishResult> {
       if (wait > 0) await Bun.sleep(wait);
       if (closed) break;
       r.maxSlipMs = Math.max(r.maxSlipMs, performance.now() - due);
+      if (opts.windowFrom !== undefined && due >= opts.windowFrom) r.windowMaxSlipMs = Math.max(r.windowMaxSlipMs, performance.now() - due);
       if (opts.inject && !injected && i * chunkMs >= opts.inject.afterMs) {
         injected = true;
         ws.send(opts.inject.frame);
         continue;
       }
-      const end = offsetAt(clip, (i * chunkMs) / 1000);
+      const end = Math.min(total, offsetAt(clip, Math.min((i * chunkMs) / 1000, lastSlice)));
       if (end <= sent) continue; // nothing recorded in this slice (cannot happen with 30 fps video, but cheap to allow)
       ws.send(clip.bytes.subarray(sent, end));
       r.sentBytes += end - sent;

@@ -11,13 +11,15 @@ export interface RelayStep {
   relayToFfmpegCpu: number;
   /** `start` → `live`, ms. */
   startToLive: { p50: number; p95: number; max: number };
-  /** Frame arrival in the relay → FFmpeg's stdin took it, ms (measured in the relay by the preload probe). */
-  relayDelay: { p50: number; p99: number; max: number; samples: number };
-  /** Times a session paused its socket because FFmpeg's stdin was backed up. */
+  /** Frame arrival in the relay → FFmpeg's stdin took it, ms (measured in the relay by the preload probe), every frame. */
+  relayDelay: Delay;
+  /** The same over the measured window only (every session streaming, none starting). */
+  relayDelaySteady: Delay;
+  /** Times a session paused its socket because FFmpeg's stdin was backed up (whole step). */
   backpressurePauses: number;
   /** `stop` → `ended`, ms: how far behind FFmpeg was when the client finished. */
   stopToEnded: { p50: number; p95: number; max: number };
-  /** The latest any chunk left a publisher after it was due, ms. */
+  /** The latest any chunk due in the measured window left its publisher after it was due, ms. */
   publisherMaxSlipMs: number;
   framesSent: number;
   framesAtSink: number;
@@ -36,6 +38,14 @@ export interface RelayStep {
   baseline?: BaselineStep;
 }
 
+/** Delay percentiles, ms. */
+export interface Delay {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
 /** The same N streams fed straight into FFmpeg with the relay's arguments, no relay. */
 export interface BaselineStep {
   n: number;
@@ -44,6 +54,9 @@ export interface BaselineStep {
   framesAtSink: number;
   worstFrameRatio: number;
   stopToExit: { p50: number; p95: number; max: number };
+  /** Harness write of a chunk → FFmpeg's stdin took it, ms: the relay delay's counterpart without a relay. */
+  pipeDelay: Delay;
+  pipeDelaySteady: Delay;
   realTime: boolean;
   failures: string[];
 }

@@ -22,3 +22,11 @@ export function round(n: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(n * f) / f;
 }
+
+/** p50, p99 and max of delays in ms, and how many there were. */
+export function delayStats(values: readonly number[]): { p50: number; p99: number; max: number; samples: number } {
+  return { p50: percentile(values, 50), p99: percentile(values, 99), max: values.length ? Math.max(...values) : Number.NaN, samples: values.length };
+}
+
+/** FFmpeg fell behind taking its input if 1% of frames waited longer than this, in ms. */
+export const REAL_TIME_DELAY_P99_MS = 500;
