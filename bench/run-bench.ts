@@ -28,7 +28,7 @@ log(`steps: copy ${opts.copySteps.join(',')} (${opts.stepSeconds} s), transcode 
 const workDir = await mkdtemp(join(tmpdir(), 'relay-bench-'));
 const rtmp = await startRtmpServer();
 const secret = `bench-secret-${crypto.randomUUID()}`;
-const port = new URL(rtmp.rtmpUrl.replace('rtmp:', 'http:')).port;
+const port = rtmp.port;
 const env: StepEnv = {
   rtmp,
   // nginx runs as one process (master_process off) whose parent is this harness.

@@ -75,7 +75,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     servers.push(main);
     const flaky = await startRtmpServer();
     servers.push(flaky);
-    const portOf = (s: RtmpServer) => new URL(s.rtmpUrl.replace('rtmp:', 'http:')).port;
+    const portOf = (s: RtmpServer) => s.port;
     relay = await launchRelay({
       RELAY_AUTH_SECRET: secret,
       RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${portOf(main)},rtmp://127.0.0.1:${portOf(flaky)}`,

@@ -20,7 +20,7 @@ beforeAll(async () => {
   rtmp = await startRtmpServer();
   relay = await startRelay({
     RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${new URL(rtmp.rtmpUrl.replace('rtmp:', 'http:')).port}`,
+    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
     RELAY_DRAIN_TIMEOUT_MS: String(DRAIN_MS),
   });
   await Promise.all([makeTestMedia('h264-opus-mkv', 6), makeTestMedia('h264-opus-mkv', 12)]);
@@ -83,7 +83,7 @@ describe('relay killed outright', () => {
   test('SIGKILL of the relay leaves no FFmpeg running: each ends on the end of its stdin', async () => {
     const victim = await startRelay({
       RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${new URL(rtmp.rtmpUrl.replace('rtmp:', 'http:')).port}`,
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
     });
     let pids: number[] = [];
     const result = await streamFile(victim.wsUrl, {

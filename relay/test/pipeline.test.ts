@@ -16,7 +16,7 @@ let relay: RelayProcess;
 beforeAll(async () => {
   rtmp = await startRtmpServer({ tls: true });
   const tlsPort = new URL(rtmp.rtmpsUrl!.replace('rtmps:', 'http:')).port;
-  const port = new URL(rtmp.rtmpUrl.replace('rtmp:', 'http:')).port;
+  const port = rtmp.port;
   relay = await startRelay({
     RELAY_AUTH_SECRET: SECRET,
     RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port},rtmps://localhost:${tlsPort}`,

@@ -77,7 +77,7 @@ describe('compatibility route (RELAY_COMPAT_ROUTE=on)', () => {
     relay = await startRelay({
       RELAY_AUTH_SECRET: SECRET,
       RELAY_COMPAT_ROUTE: 'on',
-      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${new URL(rtmp.rtmpUrl.replace('rtmp:', 'http:')).port}`,
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
     });
   });
   afterAll(async () => {

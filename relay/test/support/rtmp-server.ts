@@ -9,6 +9,8 @@ import { freePort, waitFor } from './ports.ts';
 export interface RtmpServer {
   /** `rtmp://127.0.0.1:<port>/live/` */
   rtmpUrl: string;
+  /** The plain RTMP listener's port. */
+  port: number;
   /** `rtmps://localhost:<tlsPort>/live/` when started with `tls` (self-signed cert for localhost). */
   rtmpsUrl?: string;
   /** With `tls`: the listener's self-signed certificate (PEM), which is its own CA; what `RELAY_INGEST_CA_FILE` is set to. */
@@ -101,6 +103,7 @@ export async function startRtmpServer(opts: RtmpServerOptions = {}): Promise<Rtm
   const recordingPath = (key: string) => join(recordDir, `${key}.flv`);
   return {
     rtmpUrl: `rtmp://127.0.0.1:${port}/live/`,
+    port,
     rtmpsUrl: tlsPort ? `rtmps://localhost:${tlsPort}/live/` : undefined,
     caFile: opts.tls ? join(prefix, 'cert.pem') : undefined,
     recordDir,
