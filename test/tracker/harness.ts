@@ -5,8 +5,8 @@ import { createServer } from 'http';
 import * as path from 'path';
 import { listen, close } from '../support/loopback-server';
 
-// The repository is checked out as <x>/main with the shared fixtures in <x>/shared (also in CI).
-export const FIXTURE_PATH = path.join(__dirname, '../../../shared/fixtures/ecs-task-state-change.sample.json');
+// AWS's documented example event, copied unchanged (test/fixtures/README.md says from where).
+export const FIXTURE_PATH = path.join(__dirname, '..', 'fixtures', 'ecs-task-state-change.sample.json');
 const FIXTURE_TEXT = readFileSync(FIXTURE_PATH, 'utf8');
 const FIXTURE = JSON.parse(FIXTURE_TEXT);
 export const FIXTURE_TASK_ARN: string = FIXTURE.detail.taskArn;
