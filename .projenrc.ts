@@ -2,6 +2,8 @@ import { awscdk, javascript, JsonFile } from 'projen';
 
 /** Versions shared by the library's dev tooling and the relay image, kept in one place. */
 const JOSE_VERSION = '6.2.18';
+/** The CDK CLI's `--app` for the integration test, run from its TypeScript source. */
+const INTEG_APP = '--app \'ts-node --prefer-ts-exts test/integ.relay.ts\' --output cdk.out.integ';
 
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'cdk-transwrap-relay',
@@ -17,8 +19,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
   projenrcTs: true,
   minNodeVersion: '20.0.0',
 
-  // The first aws-cdk-lib with `Validations`, which cdk-nag v3 acknowledgements need.
-  cdkVersion: '2.257.0',
+  // The first aws-cdk-lib whose validation plugins get the construct tree (IPolicyValidationContext.appConstruct):
+  // before it, the README's `Validations.of(app).addPlugins(new AwsSolutionsChecks(app))` fails without
+  // evaluating a rule (test/nag-readme.test.ts). 2.257.0, which first had `Validations`, is not enough.
+  cdkVersion: '2.258.0',
   jsiiVersion: '~6.0.0',
 
   publishToPypi: {
@@ -71,9 +75,14 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'dynalite@^4',
     'playwright-core@^1.65.0',
     'node-media-server@^4.4.3',
+    // The deployable integration test (test/integ.relay.ts). integ-runner is not used: the newest on the
+    // registry (2.197.10) cannot read the cloud assembly of aws-cdk-lib >= 2.258 (schema 54), so jest checks
+    // the test's templates and `integ:deploy` runs it with the CDK CLI.
+    '@aws-cdk/integ-tests-alpha@2.245.0-alpha.0',
+    'aws-cdk@^2.1148.1',
   ],
 
-  gitignore: ['/test-reports/', '/relay/node_modules/', '/.tmp/'],
+  gitignore: ['/test-reports/', '/relay/node_modules/', '/.tmp/', '/cdk.out.integ/'],
   npmignoreEnabled: true,
 });
 
@@ -164,6 +173,12 @@ project.tasks.tryFind('test:update')!.reset('jest -u --passWithNoTests');
 const packageTask = project.tasks.tryFind('package')!;
 packageTask.reset();
 packageTask.spawn(project.tasks.tryFind('package:js')!);
+
+project.addTask('integ:deploy', {
+  description: 'Deploy the integration test (test/integ.relay.ts) to the current AWS account, wait for its assertions, destroy it',
+  // Destroyed whether or not the assertions held; the exit status is the deploy's.
+  exec: `cdk deploy ${INTEG_APP} --all --require-approval never; status=$?; cdk destroy ${INTEG_APP} --all --force; exit $status`,
+});
 
 project.addTask('demo', {
   description: 'Run the relay on loopback with auth off and an embedded RTMP sink; prints the page URL',

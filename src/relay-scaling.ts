@@ -29,14 +29,26 @@ export interface RelayScalingOptions {
    * @default Duration.minutes(1)
    */
   readonly scaleOutCooldown?: Duration;
+  /**
+   * Let each relay protect its own task from scale-in while it has live sessions (ECS task
+   * scale-in protection), so scaling in never cuts a stream. The same protection holds back
+   * deployments: a redeploy replaces a busy task only once its streams end (or the protection
+   * lapses, an hour after a relay stops renewing it), so `cdk deploy` can wait that long.
+   * Without it, scale-in and deployments stop busy tasks after the relay's drain (100 s).
+   * @default true
+   */
+  readonly scaleInProtection?: boolean;
 }
 
 /**
- * Target tracking on `ActiveSessions` averaged per task. A relay with live sessions turns on ECS
- * task scale-in protection (RELAY_SCALE_IN_PROTECTION), so scaling in only ever stops idle tasks
- * and never cuts a stream; the protection expires by itself if a relay dies holding it.
+ * Target tracking on `ActiveSessions` averaged per task. With `scaleInProtection`, a relay with live
+ * sessions turns on ECS task scale-in protection (RELAY_SCALE_IN_PROTECTION), so scaling in only
+ * ever stops idle tasks; the protection expires by itself if a relay dies holding it.
+ * @returns the scalable task count, for the caller's own policies
  */
-export function applyScaling(service: ecs.FargateService, taskRole: iam.IRole, metricDimension: string, options: RelayScalingOptions): void {
+export function applyScaling(
+  service: ecs.FargateService, taskRole: iam.IRole, metricDimension: string, options: RelayScalingOptions,
+): ecs.ScalableTaskCount {
   const minTasks = options.minTasks ?? 1;
   const target = options.targetSessionsPerTask ?? 20;
   if (!Number.isInteger(minTasks) || minTasks < 0 || !Number.isInteger(options.maxTasks) || options.maxTasks < Math.max(minTasks, 1)) {
@@ -60,6 +72,11 @@ export function applyScaling(service: ecs.FargateService, taskRole: iam.IRole, m
     scaleOutCooldown: options.scaleOutCooldown ?? Duration.minutes(1),
   });
 
+  if (options.scaleInProtection ?? true) allowScaleInProtection(service, taskRole);
+  return scalable;
+}
+
+function allowScaleInProtection(service: ecs.FargateService, taskRole: iam.IRole): void {
   // The relay sets its own task's protection through the ECS agent, which calls ECS with the task role.
   const stack = Stack.of(service);
   const tasksOfCluster = stack.formatArn({ service: 'ecs', resource: 'task', resourceName: `${service.cluster.clusterName}/*` });

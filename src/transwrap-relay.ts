@@ -2,6 +2,7 @@ import * as path from 'path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -47,8 +48,9 @@ export interface TranswrapRelayProps {
   readonly allowedCidrs?: string[];
 
   /**
-   * Number of relay tasks.
-   * @default 2
+   * Number of relay tasks. Leave it unset with `scaling`: autoscaling owns the task count, and
+   * a fixed count would reset the fleet on every deploy.
+   * @default 2 - or, with `scaling`, none: the service starts with `scaling.minTasks` tasks
    */
   readonly desiredCount?: number;
 
@@ -65,7 +67,9 @@ export interface TranswrapRelayProps {
   readonly memoryLimitMiB?: number;
 
   /**
-   * CPU architecture of the tasks; the image must be built for it.
+   * CPU architecture of the tasks. The default image is built for it whatever the deploying
+   * machine's CPU (cross-building needs an emulating builder, see the README); a custom `image`
+   * must be built for it.
    * @default ecs.CpuArchitecture.X86_64
    */
   readonly cpuArchitecture?: ecs.CpuArchitecture;
@@ -162,20 +166,28 @@ export class TranswrapRelay extends Construct {
   public readonly port: number;
   /** The endpoints API, when `endpointsApi` is set. */
   public readonly endpointsApi?: EndpointsApi;
-  /** The value of the `Service` dimension of the relay's metrics (namespace `TranswrapRelay`). */
+  /**
+   * The value of the `Service` dimension of the relay's metrics (namespace `TranswrapRelay`):
+   * the stack name and the construct's path inside the stack, unique in an account and region.
+   */
   public readonly metricsServiceName: string;
+  /** The service's scalable task count, when `scaling` is set: add your own policies to it (CPU for transcodes, schedules). */
+  public readonly scalableTaskCount?: ecs.ScalableTaskCount;
 
   constructor(scope: Construct, id: string, props: TranswrapRelayProps = {}) {
     super(scope, id);
 
     this.port = props.port ?? 443;
-    this.metricsServiceName = this.node.path;
-    const desiredCount = props.desiredCount ?? 2;
+    this.metricsServiceName = metricsServiceName(this);
+    if (props.scaling && props.desiredCount !== undefined) {
+      throw new Error('desiredCount: leave it unset with scaling; scaling.minTasks and scaling.maxTasks set the task count');
+    }
+    const desiredCount = props.scaling ? undefined : props.desiredCount ?? 2;
     const allowedCidrs = props.allowedCidrs ?? ['0.0.0.0/0'];
     const allowedIngests = props.allowedIngests ?? DEFAULT_ALLOWED_INGESTS;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     validatePort(this.port);
-    validateDesiredCount(desiredCount);
+    if (desiredCount !== undefined) validateDesiredCount(desiredCount);
     const peers = allowedCidrs.map(toPeer);
     const egressPorts = ingestPorts(allowedIngests);
 
@@ -215,15 +227,16 @@ export class TranswrapRelay extends Construct {
       });
     }
 
+    const cpuArchitecture = props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64;
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? 1024,
       memoryLimitMiB: props.memoryLimitMiB ?? 2048,
       runtimePlatform: {
-        cpuArchitecture: props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64,
+        cpuArchitecture: cpuArchitecture,
         operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
       },
     });
-    this.addRelayContainer(props, auth, allowedIngests);
+    this.addRelayContainer(props, auth, allowedIngests, cpuArchitecture);
 
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
@@ -239,7 +252,7 @@ export class TranswrapRelay extends Construct {
     });
 
     if (props.scaling) {
-      applyScaling(this.service, this.taskDefinition.taskRole, this.metricsServiceName, props.scaling);
+      this.scalableTaskCount = applyScaling(this.service, this.taskDefinition.taskRole, this.metricsServiceName, props.scaling);
     }
 
     this.tracker = new TaskTracker(this, 'Tracker', {
@@ -301,7 +314,7 @@ export class TranswrapRelay extends Construct {
     return sg;
   }
 
-  private addRelayContainer(props: TranswrapRelayProps, auth: RelayAuth, allowedIngests: string[]): void {
+  private addRelayContainer(props: TranswrapRelayProps, auth: RelayAuth, allowedIngests: string[], cpuArchitecture: ecs.CpuArchitecture): void {
     const managed: { [name: string]: string } = {
       RELAY_HOST: '0.0.0.0',
       RELAY_PORT: String(this.port),
@@ -311,7 +324,7 @@ export class TranswrapRelay extends Construct {
       // Drain, then up to 10 s for FFmpeg to flush, within ECS's 120 s stop timeout.
       RELAY_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT.toMilliseconds()),
     };
-    if (props.scaling) managed.RELAY_SCALE_IN_PROTECTION = 'on';
+    if (props.scaling && (props.scaling.scaleInProtection ?? true)) managed.RELAY_SCALE_IN_PROTECTION = 'on';
     const secrets: { [name: string]: ecs.Secret } = {};
     if (props.dns) {
       secrets.RELAY_TLS_CERT = ecs.Secret.fromSecretsManager(props.dns.certificateSecret, 'certificate');
@@ -331,7 +344,7 @@ export class TranswrapRelay extends Construct {
     }
 
     this.taskDefinition.addContainer(CONTAINER_NAME, {
-      image: props.image ?? ecs.ContainerImage.fromAsset(RELAY_SOURCE_DIR),
+      image: props.image ?? ecs.ContainerImage.fromAsset(RELAY_SOURCE_DIR, { platform: imagePlatform(cpuArchitecture) }),
       environment: { ...props.relayEnvironment, ...managed },
       secrets,
       // Lets the non-root relay user bind the (privileged) relay port inside its own network namespace.
@@ -360,6 +373,28 @@ export class TranswrapRelay extends Construct {
       reason: 'The plain environment variables are non-secret relay settings (port, TLS mode, allowed ingests); the token secret is injected as an ECS secret.',
     });
   }
+}
+
+/**
+ * The image platform for the task's CPU: without it the image is built for the deploying
+ * machine's CPU, and an Apple-silicon laptop ships an ARM64 image to x86-64 tasks ("exec format error").
+ */
+function imagePlatform(cpuArchitecture: ecs.CpuArchitecture): Platform {
+  switch (cpuArchitecture._cpuArchitecture) {
+    case ecs.CpuArchitecture.ARM64._cpuArchitecture: return Platform.LINUX_ARM64;
+    case ecs.CpuArchitecture.X86_64._cpuArchitecture: return Platform.LINUX_AMD64;
+    default: throw new Error(`cpuArchitecture: the relay image is built for X86_64 or ARM64, got ${cpuArchitecture._cpuArchitecture}; give an image built for it`);
+  }
+}
+
+/**
+ * The `Service` metric dimension. Stack names are unique in an account and region and construct
+ * paths are unique in a stack, so two relays never share it (the construct path alone repeats
+ * across apps, and relays would then scale on each other's sessions).
+ */
+function metricsServiceName(relay: Construct): string {
+  const stack = Stack.of(relay);
+  return `${stack.stackName}/${path.posix.relative(stack.node.path, relay.node.path)}`;
 }
 
 /** The container health check: `GET /healthz` on the relay itself, over TLS unless it is off. */

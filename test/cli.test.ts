@@ -116,10 +116,10 @@ describe('endpoints', () => {
     expect(res.stderr).toMatch(/no live relays in table no-relays/);
   });
 
-  test('names a missing table', async () => {
+  test('names a missing table and the region it looked in', async () => {
     const res = await run(['endpoints', '--table', 'typo-table']);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/not found.*check the name and AWS_REGION/i);
+    expect(res.stderr).toMatch(/table typo-table not found in region us-west-2: use the RegistryTableName output/);
   });
 
   test('explains missing credentials', async () => {

@@ -1,4 +1,6 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { readFileSync } from 'fs';
+import * as path from 'path';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -161,7 +163,6 @@ describe('customised relay', () => {
       cluster,
       port: 8443,
       allowedCidrs: ['203.0.113.0/24', '2001:db8::/32'],
-      desiredCount: 4,
       cpu: 2048,
       memoryLimitMiB: 4096,
       cpuArchitecture: ecs.CpuArchitecture.ARM64,
@@ -188,7 +189,7 @@ describe('customised relay', () => {
 
     template.resourceCountIs('AWS::ECS::Cluster', 1);
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: 4 });
+    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: Match.absent() });
     template.hasResource('AWS::DynamoDB::Table', { DeletionPolicy: 'Delete' });
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       Cpu: '2048',
@@ -316,6 +317,68 @@ describe('customised relay', () => {
     });
   });
 
+  test('with scaling, the service has no fixed task count, so a deploy never resets the fleet', () => {
+    const template = Template.fromStack(relayStack({ scaling: { minTasks: 3, maxTasks: 10 } }).stack);
+    template.hasResourceProperties('AWS::ECS::Service', { DesiredCount: Match.absent() });
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', { MinCapacity: 3, MaxCapacity: 10 });
+  });
+
+  test('exposes the scalable task count for the user\'s own policies', () => {
+    const { stack, relay } = relayStack({ scaling: { maxTasks: 10 } });
+    relay.scalableTaskCount!.scaleOnCpuUtilization('Cpu', { targetUtilizationPercent: 60 });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 1);
+    template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
+      TargetTrackingScalingPolicyConfiguration: Match.objectLike({
+        PredefinedMetricSpecification: { PredefinedMetricType: 'ECSServiceAverageCPUUtilization' },
+        TargetValue: 60,
+      }),
+    });
+    expect(relayStack().relay.scalableTaskCount).toBeUndefined();
+  });
+
+  test('scale-in protection is a choice: off, the relay never protects its task and has no right to', () => {
+    const template = Template.fromStack(relayStack({ scaling: { maxTasks: 10, scaleInProtection: false } }).stack);
+    const [taskDef] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+    const names = taskDef.Properties.ContainerDefinitions[0].Environment.map((e: { Name: string }) => e.Name);
+    expect(names).toContain('RELAY_SERVICE_NAME');
+    expect(names).not.toContain('RELAY_SCALE_IN_PROTECTION');
+    expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('ecs:UpdateTaskProtection');
+    template.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 1);
+  });
+
+  test('the metrics dimension is unique per stack: equal construct paths in two stacks never share it', () => {
+    const dimension = (stackName: string) => {
+      const app = new App();
+      const stack = new Stack(app, 'RelayStack', { stackName, env: { account: '111122223333', region: 'us-west-2' } });
+      const relay = new TranswrapRelay(stack, 'Relay', { scaling: { maxTasks: 4 } });
+      const template = Template.fromStack(stack);
+      const [policy] = Object.values(template.findResources('AWS::ApplicationAutoScaling::ScalingPolicy'));
+      const [taskDef] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+      const env = taskDef.Properties.ContainerDefinitions[0].Environment as { Name: string; Value: string }[];
+      // The relay reports under the same name the scaling policy watches.
+      expect(env.find(e => e.Name === 'RELAY_SERVICE_NAME')!.Value).toBe(relay.metricsServiceName);
+      expect(policy.Properties.TargetTrackingScalingPolicyConfiguration.CustomizedMetricSpecification.Dimensions)
+        .toEqual([{ Name: 'Service', Value: relay.metricsServiceName }]);
+      return relay.metricsServiceName;
+    };
+    expect(dimension('relay-prod')).toBe('relay-prod/Relay');
+    expect(dimension('relay-staging')).toBe('relay-staging/Relay');
+  });
+
+  test.each([
+    [undefined, 'linux/amd64'],
+    [ecs.CpuArchitecture.X86_64, 'linux/amd64'],
+    [ecs.CpuArchitecture.ARM64, 'linux/arm64'],
+  ])('builds the relay image for the task\'s CPU (%s), not the deploying machine\'s', (cpuArchitecture, platform) => {
+    const { app, stack } = relayStack({ cpuArchitecture });
+    const assembly = app.synth();
+    const manifest = JSON.parse(readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), 'utf8'));
+    const images = Object.values(manifest.dockerImages) as { source: { directory: string; platform?: string } }[];
+    expect(images).toHaveLength(1);
+    expect(images[0].source.platform).toBe(platform);
+  });
+
   test('without scaling or an endpoints API, none of their resources exist', () => {
     const template = Template.fromStack(relayStack().stack);
     template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
@@ -383,6 +446,8 @@ describe('props validation', () => {
     [{ relayEnvironment: { RELAY_AUTH: 'none' } }, /relayEnvironment: RELAY_AUTH is managed by TranswrapRelay/],
     [{ scaling: { minTasks: 5, maxTasks: 2 } }, /scaling: need whole numbers with 0 <= minTasks <= maxTasks/],
     [{ scaling: { maxTasks: 4, targetSessionsPerTask: 0 } }, /scaling.targetSessionsPerTask must be greater than 0, got 0/],
+    [{ scaling: { maxTasks: 4 }, desiredCount: 2 }, /desiredCount: leave it unset with scaling; scaling.minTasks and scaling.maxTasks set the task count/],
+    [{ cpuArchitecture: ecs.CpuArchitecture.of('RISCV64') }, /cpuArchitecture: the relay image is built for X86_64 or ARM64, got RISCV64/],
     [{ relayEnvironment: { RELAY_TLS_CERT: 'x' } }, /relayEnvironment: RELAY_TLS_CERT is managed by TranswrapRelay/],
     [{ endpointsApi: { allowedOrigins: [] } }, /endpointsApi.allowedOrigins: give at least one origin/],
     [{ endpointsApi: { allowedOrigins: ['https://studio.example.com/app'] } }, /is not an origin/],

@@ -11,7 +11,12 @@ interface EndpointsOptions {
 
 /** `endpoints`: prints the live relays, optionally with each one's health and session count. */
 export async function endpointsCommand(options: EndpointsOptions): Promise<void> {
-  const relays = await listLiveRelays(new DynamoDBClient({}), options.table);
+  const client = new DynamoDBClient({});
+  const relays = await listLiveRelays(client, options.table).catch(async (e: { name?: string }) => {
+    if (e.name !== 'ResourceNotFoundException') throw e;
+    const region = await client.config.region();
+    throw new CliError(`table ${options.table} not found in region ${region}: use the RegistryTableName output of the stack, and set AWS_REGION to the stack's region`);
+  });
   if (relays.length === 0) {
     throw new CliError(`no live relays in table ${options.table}: the service may be scaled to zero or its tasks still starting (check the ECS service)`);
   }
