@@ -147,6 +147,11 @@ const relayTypecheck = project.addTask('relay:typecheck', {
   exec: 'tsc -p relay/tsconfig.json',
 });
 
+project.addTask('relay:lock', {
+  description: 'Regenerate relay/bun.lock after relay/package.json changes (the image installs with --frozen-lockfile)',
+  exec: 'cd relay && bun install --lockfile-only',
+});
+
 const relayTest = project.addTask('test:relay', {
   description: 'Run the relay suites with bun test (real FFmpeg, real nginx-rtmp)',
   exec: 'bun test --timeout 120000 --reporter=junit --reporter-outfile=test-reports/relay-junit.xml relay/test',

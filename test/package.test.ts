@@ -29,6 +29,7 @@ describe('the npm tarball', () => {
       '.jsii',
       'assets/tracker/tracker.lambda/index.js',
       'relay/Dockerfile',
+      'relay/bun.lock',
       'relay/package.json',
       'relay/src/main.ts',
     ]));
