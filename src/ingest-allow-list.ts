@@ -6,7 +6,7 @@ export const DEFAULT_ALLOWED_INGESTS = ['rtmps://*.global-contribute.live-video.
 const DEFAULT_PORTS: Record<string, number> = { rtmp: 1935, rtmps: 443 };
 
 // `*` stands for one or more DNS labels, so it may only be a whole label.
-const PATTERN = /^(rtmps?):\/\/((?:\*|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?:\*|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*)(?::(\d{1,5}))?$/i;
+const PATTERN = /^(rtmps?):\/\/((?:\*|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?:\*|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*)(?::(\d{1,5}))?\/?$/i;
 
 /** One parsed allow-list entry (Contract 2, `RELAY_ALLOWED_INGESTS`). */
 export interface IngestPattern {

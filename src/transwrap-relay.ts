@@ -11,7 +11,9 @@ import { Construct } from 'constructs';
 import { EndpointsApi, EndpointsApiOptions } from './endpoints-api';
 import { DEFAULT_ALLOWED_INGESTS, ingestPorts } from './ingest-allow-list';
 import { RelayAuth } from './relay-auth';
+import { PARTITION_KEY, TTL_ATTRIBUTE } from './registry/registry-item';
 import { RelayDnsOptions, relayDomain } from './relay-dns';
+import { HEALTH_PATH } from './relay-paths';
 import { applyScaling, RelayScalingOptions } from './relay-scaling';
 import { TaskTracker } from './task-tracker';
 
@@ -203,11 +205,11 @@ export class TranswrapRelay extends Construct {
     this.securityGroup = this.createSecurityGroup(peers, egressPorts);
 
     this.table = props.existingRegistryTable ?? new dynamodb.Table(this, 'Registry', {
-      partitionKey: { name: 'taskArn', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: PARTITION_KEY, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: 'expiresAt',
+      timeToLiveAttribute: TTL_ATTRIBUTE,
       removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
 
@@ -401,7 +403,7 @@ function metricsServiceName(relay: Construct): string {
 function healthCheckScript(port: number): string {
   return [
     "const s=process.env.RELAY_TLS==='off'?'http':'https';",
-    `fetch(s+'://127.0.0.1:${port}/healthz',{tls:{rejectUnauthorized:false}})`,
+    `fetch(s+'://127.0.0.1:${port}${HEALTH_PATH}',{tls:{rejectUnauthorized:false}})`,
     '.then(r=>process.exit(r.ok?0:1),()=>process.exit(1))',
   ].join('');
 }

@@ -2,8 +2,8 @@ import { spawn } from 'child_process';
 import { createHmac } from 'crypto';
 import { createServer, Server } from 'http';
 import * as path from 'path';
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { createRegistryTable, Dynalite, startDynalite } from './support/dynalite';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createRegistryTable, Dynalite, putRegistryItem, startDynalite } from './support/dynalite';
 import { close, listen } from './support/loopback-server';
 import { freePort, RelayProcess, startTlsRelay } from './support/relay';
 
@@ -44,12 +44,6 @@ async function run(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: stri
   });
 }
 
-function item(taskArn: string, fields: Record<string, string | number>) {
-  const out: Record<string, { S: string } | { N: string }> = { taskArn: { S: taskArn } };
-  for (const [k, v] of Object.entries(fields)) out[k] = typeof v === 'number' ? { N: String(v) } : { S: v };
-  return out;
-}
-
 beforeAll(async () => {
   db = await startDynalite();
   secretsStub = createServer((req, res) => {
@@ -72,15 +66,15 @@ beforeAll(async () => {
   await createRegistryTable(client, TABLE);
   await createRegistryTable(client, EMPTY_TABLE);
   const arn = (id: string) => `arn:aws:ecs:us-west-2:111122223333:task/Relays/${id}`;
-  for (const it of [
-    item(arn('a1'), { status: 'RUNNING', publicIp: '198.51.100.7', port: 443, availabilityZone: 'us-west-2a', startedAt: '2026-11-28T10:00:00Z', version: 3 }),
-    item(arn('b2'), { status: 'RUNNING', publicIp: '198.51.100.8', port: 8443, availabilityZone: 'us-west-2b', startedAt: '2026-11-28T10:01:00Z', version: 3 }),
-    item(arn('c3'), { status: 'DRAINING', publicIp: '198.51.100.9', port: 443, version: 5 }),
-    item(arn('d4'), { status: 'STOPPED', port: 443, version: 7, expiresAt: 1895000000 }),
-    item(arn('e5'), { status: 'RUNNING', privateIp: '10.0.0.5', port: 443, version: 3 }),
-  ]) {
-    await client.send(new PutItemCommand({ TableName: TABLE, Item: it }));
-  }
+  await putRegistryItem(client, TABLE, {
+    taskArn: arn('a1'), status: 'RUNNING', publicIp: '198.51.100.7', port: 443, availabilityZone: 'us-west-2a', startedAt: '2026-11-28T10:00:00Z', version: 3,
+  });
+  await putRegistryItem(client, TABLE, {
+    taskArn: arn('b2'), status: 'RUNNING', publicIp: '198.51.100.8', port: 8443, availabilityZone: 'us-west-2b', startedAt: '2026-11-28T10:01:00Z', version: 3,
+  });
+  await putRegistryItem(client, TABLE, { taskArn: arn('c3'), status: 'DRAINING', publicIp: '198.51.100.9', version: 5 });
+  await putRegistryItem(client, TABLE, { taskArn: arn('d4'), status: 'STOPPED', version: 7, expiresAt: 1895000000 });
+  await putRegistryItem(client, TABLE, { taskArn: arn('e5'), status: 'RUNNING', privateIp: '10.0.0.5', version: 3 });
   client.destroy();
 });
 
@@ -147,8 +141,8 @@ describe('endpoints --probe against a real relay', () => {
     closedPort = await freePort();
     const client = new DynamoDBClient({ endpoint: db.endpoint, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
     await createRegistryTable(client, probeTable);
-    await client.send(new PutItemCommand({ TableName: probeTable, Item: item('arn:aws:ecs:us-west-2:1:task/c/live', { status: 'RUNNING', publicIp: '127.0.0.1', port: relayPort, version: 1 }) }));
-    await client.send(new PutItemCommand({ TableName: probeTable, Item: item('arn:aws:ecs:us-west-2:1:task/c/gone', { status: 'RUNNING', publicIp: '127.0.0.1', port: closedPort, version: 1 }) }));
+    await putRegistryItem(client, probeTable, { taskArn: 'arn:aws:ecs:us-west-2:1:task/c/live', status: 'RUNNING', publicIp: '127.0.0.1', port: relayPort });
+    await putRegistryItem(client, probeTable, { taskArn: 'arn:aws:ecs:us-west-2:1:task/c/gone', status: 'RUNNING', publicIp: '127.0.0.1', port: closedPort });
     client.destroy();
   });
 

@@ -1,5 +1,5 @@
-import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { createRegistryTable, Dynalite, startDynalite } from './support/dynalite';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { createRegistryTable, Dynalite, putRegistryItem, startDynalite } from './support/dynalite';
 import { freePort, RelayProcess, startTlsRelay } from './support/relay';
 import { rankRelays } from '../src/registry/rank-relays';
 
@@ -17,12 +17,11 @@ beforeAll(async () => {
   });
   const client = new DynamoDBClient({});
   await createRegistryTable(client, TABLE);
-  const put = (id: string, fields: Record<string, { S: string } | { N: string }>) =>
-    client.send(new PutItemCommand({ TableName: TABLE, Item: { taskArn: { S: `arn:aws:ecs:us-west-2:1:task/c/${id}` }, version: { N: '2' }, ...fields } }));
-  await put('a-unreachable', { status: { S: 'RUNNING' }, publicIp: { S: '127.0.0.1' }, port: { N: String(closedPort) } });
-  await put('b-live', { status: { S: 'RUNNING' }, publicIp: { S: '127.0.0.1' }, port: { N: String(relay.port) }, availabilityZone: { S: 'us-west-2a' } });
-  await put('c-draining', { status: { S: 'DRAINING' }, publicIp: { S: '127.0.0.1' }, port: { N: String(relay.port) } });
-  await put('d-stopped', { status: { S: 'STOPPED' }, port: { N: '443' } });
+  const arn = (id: string) => `arn:aws:ecs:us-west-2:1:task/c/${id}`;
+  await putRegistryItem(client, TABLE, { taskArn: arn('a-unreachable'), status: 'RUNNING', publicIp: '127.0.0.1', port: closedPort });
+  await putRegistryItem(client, TABLE, { taskArn: arn('b-live'), status: 'RUNNING', publicIp: '127.0.0.1', port: relay.port, availabilityZone: 'us-west-2a' });
+  await putRegistryItem(client, TABLE, { taskArn: arn('c-draining'), status: 'DRAINING', publicIp: '127.0.0.1', port: relay.port });
+  await putRegistryItem(client, TABLE, { taskArn: arn('d-stopped'), status: 'STOPPED' });
   client.destroy();
   // Loaded after the environment is set: the handler builds its client at module scope.
   handler = jest.requireActual('../src/endpoints/endpoints.lambda').handler;
@@ -47,10 +46,7 @@ test('answers live relays as JSON, reachable ones first with their session count
 test('serves a burst of requests from one scan (a 5 s cache)', async () => {
   const first = await handler();
   const client = new DynamoDBClient({});
-  await client.send(new PutItemCommand({
-    TableName: TABLE,
-    Item: { taskArn: { S: 'arn:aws:ecs:us-west-2:1:task/c/e-new' }, version: { N: '1' }, status: { S: 'RUNNING' }, publicIp: { S: '127.0.0.1' }, port: { N: String(closedPort) } },
-  }));
+  await putRegistryItem(client, TABLE, { taskArn: 'arn:aws:ecs:us-west-2:1:task/c/e-new', status: 'RUNNING', publicIp: '127.0.0.1', port: closedPort });
   client.destroy();
   expect((await handler()).body).toBe(first.body);
   expect(first.headers['cache-control']).toBe('max-age=5');

@@ -6,20 +6,15 @@ import { ExpectedResult, IntegTest, Match } from '@aws-cdk/integ-tests-alpha';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { TranswrapRelay } from '../src';
+import { LIVE_RELAYS_FILTER } from '../src/registry/registry-item';
 
 export const app = new App();
 export const stack = new Stack(app, 'TranswrapRelayInteg');
 // The defaults, except that the test's registry table goes with the stack.
 const relay = new TranswrapRelay(stack, 'Relay', { tableRemovalPolicy: RemovalPolicy.DESTROY });
 
-/** The live relays, as the CLI and the endpoints API read them (docs: registry, "live relays"). */
-const LIVE_RELAYS = {
-  TableName: relay.table.tableName,
-  ConsistentRead: true,
-  FilterExpression: '#status = :running AND attribute_exists(publicIp)',
-  ExpressionAttributeNames: { '#status': 'status' },
-  ExpressionAttributeValues: { ':running': { S: 'RUNNING' } },
-};
+/** The live relays, as the CLI and the endpoints API read them (docs/registry.md#live-relays). */
+const LIVE_RELAYS = { TableName: relay.table.tableName, ConsistentRead: true, ...LIVE_RELAYS_FILTER };
 
 // Asks one live relay's /healthz from outside its VPC, as a browser would reach it. Relays reached by
 // IP present a per-task self-signed certificate, so this probe (reading a public document) skips the check.

@@ -15,7 +15,7 @@
 import { BufferWatch, defaultBufferPolicy } from './backpressure.js';
 import type { Broadcast, BroadcastErrorCode, BroadcastEventMap, BroadcastOptions, BroadcastState } from './broadcast-types.js';
 import { announcedMimeType, pickMimeType } from './mime-types.js';
-import { CLOSE_CODES, CLOSE_UNAVAILABLE, parseRelayMessage, type RelayErrorCode, type StartMessage } from './protocol.js';
+import { CLOSE_CODES, errorCodeOfClose, parseRelayMessage, type RelayErrorCode, type StartMessage } from './protocol.js';
 import { toStreamUrls } from './relay-urls.js';
 
 export type { PreferredCodec } from './mime-types.js';
@@ -393,10 +393,10 @@ class BroadcastSession extends EventTarget implements Broadcast {
 
   /** Maps a close to an outcome: 4013 and silent drops fail over, every other error is final. */
   private classifyClose(event: CloseEvent, frame: { code: RelayErrorCode; message: string } | undefined, opened: boolean): LegOutcome {
-    if (event.code === CLOSE_UNAVAILABLE || frame?.code === 'UNAVAILABLE') {
+    if (event.code === CLOSE_CODES.UNAVAILABLE || frame?.code === 'UNAVAILABLE') {
       return { kind: 'failed', code: 'UNAVAILABLE', message: frame?.message ?? 'The relay is at capacity or draining.', closeCode: event.code, failover: true };
     }
-    const code = frame?.code ?? CLOSE_CODES[event.code];
+    const code = frame?.code ?? errorCodeOfClose(event.code);
     if (code) {
       return { kind: 'failed', code, message: frame?.message ?? event.reason ?? code, closeCode: event.code, failover: false };
     }

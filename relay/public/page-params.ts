@@ -8,6 +8,8 @@
  * when both this page and the playback server are on the user's own machine (loopback).
  */
 
+import { STREAM_PATH } from './protocol.js';
+
 /** What the query string may preset. */
 export interface PageParams {
   /** Ingest URL (`?ingest=rtmp://127.0.0.1:1935/live/`); shown in the form, and the relay's allow-list still applies. */
@@ -76,5 +78,5 @@ export function loopbackPlaybackBase(page: URL, value: string): string | undefin
 
 /** This page's own relay endpoint: the relay that served the page (ws on http, wss on https). */
 export function sameOriginRelay(location: Location): string {
-  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/stream`;
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${STREAM_PATH}`;
 }

@@ -1,10 +1,14 @@
 /**
- * Contract 1 — the relay protocol, as the browser sees it (see DESIGN.md).
- * Types only plus one parser: this file is the single place the client knows message shapes.
+ * The relay protocol (docs/protocol.md): its paths, message shapes and close codes, defined once.
+ * The relay imports this file too, and the construct's copies of the paths are held to it by
+ * test/contract-parity.test.ts. Types, constants and one parser only: it runs in browsers.
  */
 
-/** Path of the relay's WebSocket endpoint. */
+/** Path of the relay's WebSocket endpoint (docs/protocol.md#endpoint). */
 export const STREAM_PATH = '/v1/stream';
+
+/** Path of the relay's health document (docs/protocol.md#http-routes). */
+export const HEALTH_PATH = '/healthz';
 
 /** The first (and only) text frame the client sends to open a session. */
 export interface StartMessage {
@@ -57,33 +61,26 @@ export interface EndedMessage {
 /** Any text frame the relay sends. */
 export type RelayMessage = ReadyMessage | LiveMessage | StatsMessage | ErrorMessage | EndedMessage;
 
-/** The `code` strings of Contract 1's close table. */
-export type RelayErrorCode =
-  | 'MESSAGE_TOO_BIG'
-  | 'BAD_REQUEST'
-  | 'UNAUTHORIZED'
-  | 'DESTINATION_FORBIDDEN'
-  | 'UNAVAILABLE'
-  | 'MEDIA_TIMEOUT'
-  | 'UNSUPPORTED_MEDIA'
-  | 'INGEST_FAILED'
-  | 'INTERNAL';
+/** The WebSocket close code of each `error` frame's `code` (docs/protocol.md#close-codes). */
+export const CLOSE_CODES = {
+  MESSAGE_TOO_BIG: 1009,
+  BAD_REQUEST: 4000,
+  UNAUTHORIZED: 4001,
+  DESTINATION_FORBIDDEN: 4003,
+  UNAVAILABLE: 4013,
+  MEDIA_TIMEOUT: 4408,
+  UNSUPPORTED_MEDIA: 4415,
+  INGEST_FAILED: 4502,
+  INTERNAL: 1011,
+} as const;
 
-/** Close code → `code` string, exactly as Contract 1's table. */
-export const CLOSE_CODES: Readonly<Record<number, RelayErrorCode>> = {
-  1009: 'MESSAGE_TOO_BIG',
-  4000: 'BAD_REQUEST',
-  4001: 'UNAUTHORIZED',
-  4003: 'DESTINATION_FORBIDDEN',
-  4013: 'UNAVAILABLE',
-  4408: 'MEDIA_TIMEOUT',
-  4415: 'UNSUPPORTED_MEDIA',
-  4502: 'INGEST_FAILED',
-  1011: 'INTERNAL',
-};
+/** The `code` string of an `error` frame. */
+export type RelayErrorCode = keyof typeof CLOSE_CODES;
 
-/** The close code that tells a client to try another relay. */
-export const CLOSE_UNAVAILABLE = 4013;
+/** The `code` a close code stands for, or undefined for a close code that is not the relay's. */
+export function errorCodeOfClose(closeCode: number): RelayErrorCode | undefined {
+  return (Object.keys(CLOSE_CODES) as RelayErrorCode[]).find((code) => CLOSE_CODES[code] === closeCode);
+}
 
 /**
  * Parses a text frame from the relay. Returns undefined for anything that is not a known message,

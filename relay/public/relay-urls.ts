@@ -1,6 +1,6 @@
 /** Turns what users paste as "relay address" into WebSocket endpoint URLs. */
 
-import { STREAM_PATH } from './protocol.js';
+import { HEALTH_PATH, STREAM_PATH } from './protocol.js';
 
 /**
  * Normalizes one relay address: `https://host:8443` → `wss://host:8443/v1/stream`,
@@ -33,5 +33,5 @@ export function toStreamUrls(addresses: string | readonly string[]): string[] {
 export function certificatePageUrl(streamUrl: string): string | undefined {
   const url = new URL(streamUrl);
   if (url.protocol !== 'wss:') return undefined;
-  return `https://${url.host}/healthz`;
+  return `https://${url.host}${HEALTH_PATH}`;
 }

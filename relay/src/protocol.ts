@@ -1,18 +1,11 @@
-/** Close codes of Contract 1, keyed by the `code` string sent in the `error` frame. */
-export const CLOSE_CODES = {
-  MESSAGE_TOO_BIG: 1009,
-  BAD_REQUEST: 4000,
-  UNAUTHORIZED: 4001,
-  DESTINATION_FORBIDDEN: 4003,
-  UNAVAILABLE: 4013,
-  MEDIA_TIMEOUT: 4408,
-  UNSUPPORTED_MEDIA: 4415,
-  INGEST_FAILED: 4502,
-  INTERNAL: 1011,
-} as const;
+// The protocol's constants and the shapes of the relay's messages are defined once, in the file
+// the browser loads; this module adds what only the server needs: its error type and its parser.
+import { CLOSE_CODES, type RelayErrorCode, type RelayMessage } from '../public/protocol.ts';
+
+export { CLOSE_CODES, HEALTH_PATH, STREAM_PATH } from '../public/protocol.ts';
 
 /** The `code` string of an `error` frame. */
-export type ErrorCode = keyof typeof CLOSE_CODES;
+export type ErrorCode = RelayErrorCode;
 
 /** A failure that ends a session: the close code, and a message that is safe to show and log. */
 export class SessionError extends Error {
@@ -35,12 +28,7 @@ export interface StartMessage {
 }
 
 /** Frames the relay sends. */
-export type ServerMessage =
-  | { type: 'ready'; session: string; pipeline: 'copy' | 'transcode' }
-  | { type: 'live' }
-  | { type: 'stats'; bitrateKbps: number; fps: number; speed: number; droppedFrames: number; bufferedBytes: number }
-  | { type: 'error'; code: ErrorCode; message: string }
-  | { type: 'ended' };
+export type ServerMessage = RelayMessage;
 
 /** A text frame from the client, parsed. */
 export type ClientMessage = StartMessage | { type: 'stop' } | { type: 'other'; name: string };

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { createTokenVerifier } from './auth.ts';
 import type { RelayConfig } from './config.ts';
 import { createScaleInProtection } from './protection.ts';
+import { HEALTH_PATH, STREAM_PATH } from './protocol.ts';
 import { Session, type SessionHost, type SocketData } from './session.ts';
 import { serveStatic } from './static.ts';
 import { log, metric } from './telemetry.ts';
@@ -67,13 +68,13 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer
     tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
     async fetch(req, srv) {
       const url = new URL(req.url);
-      if (url.pathname === '/healthz') {
+      if (url.pathname === HEALTH_PATH) {
         return Response.json(
           draining ? { status: 'draining' } : { status: 'ok', sessions: active.size },
           { status: draining ? 503 : 200, headers: { 'cache-control': 'no-store' } },
         );
       }
-      if (url.pathname === '/v1/stream') {
+      if (url.pathname === STREAM_PATH) {
         if (srv.upgrade(req, { data: {} })) return undefined;
         return new Response('WebSocket upgrade required', { status: 426 });
       }

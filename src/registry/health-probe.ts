@@ -1,5 +1,6 @@
 import * as https from 'https';
 import { LiveRelay } from './live-relays';
+import { HEALTH_PATH } from '../relay-paths';
 
 /** What a relay's `GET /healthz` said, or why it could not be asked. */
 export interface ProbeResult {
@@ -17,7 +18,7 @@ export function probeRelay(relay: LiveRelay, timeoutMs = 3000): Promise<ProbeRes
     const req = https.get({
       host: relay.hostname ?? relay.publicIp,
       port: relay.port,
-      path: '/healthz',
+      path: HEALTH_PATH,
       timeout: timeoutMs,
       rejectUnauthorized: relay.hostname !== undefined,
     }, res => {

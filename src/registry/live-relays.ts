@@ -1,6 +1,8 @@
 import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { LIVE_RELAYS_FILTER, unmarshalItem } from './registry-item';
+import { STREAM_PATH } from '../relay-paths';
 
-/** A relay task that can take streams (Contract 4: `status = RUNNING` with a `publicIp`). */
+/** A relay task that can take streams (docs/registry.md#live-relays: `status = RUNNING` with a `publicIp`). */
 export interface LiveRelay {
   readonly taskArn: string;
   readonly publicIp: string;
@@ -17,19 +19,19 @@ export async function listLiveRelays(client: DynamoDBClient, tableName: string):
     TableName: tableName,
     // Consistent, so a task that just stopped is not handed out as live.
     ConsistentRead: true,
-    FilterExpression: '#status = :running AND attribute_exists(publicIp)',
-    ExpressionAttributeNames: { '#status': 'status' },
-    ExpressionAttributeValues: { ':running': { S: 'RUNNING' } },
+    ...LIVE_RELAYS_FILTER,
   });
   for await (const page of pages) {
-    for (const item of page.Items ?? []) {
+    for (const values of page.Items ?? []) {
+      const item = unmarshalItem(values);
+      if (!item?.publicIp) continue;
       relays.push({
-        taskArn: item.taskArn.S!,
-        publicIp: item.publicIp.S!,
-        port: Number(item.port?.N ?? 443),
-        hostname: item.hostname?.S,
-        availabilityZone: item.availabilityZone?.S,
-        startedAt: item.startedAt?.S,
+        taskArn: item.taskArn,
+        publicIp: item.publicIp,
+        port: item.port,
+        hostname: item.hostname,
+        availabilityZone: item.availabilityZone,
+        startedAt: item.startedAt,
       });
     }
   }
@@ -39,5 +41,5 @@ export async function listLiveRelays(client: DynamoDBClient, tableName: string):
 /** The WebSocket URL browsers use for a relay: its DNS name when it has one (trusted certificate), else its IP. */
 export function relayStreamUrl(relay: LiveRelay): string {
   const host = relay.hostname ?? relay.publicIp;
-  return relay.port === 443 ? `wss://${host}/v1/stream` : `wss://${host}:${relay.port}/v1/stream`;
+  return relay.port === 443 ? `wss://${host}${STREAM_PATH}` : `wss://${host}:${relay.port}${STREAM_PATH}`;
 }

@@ -1,8 +1,8 @@
-// Parse, validate and map an "ECS Task State Change" event (Contract 4). Pure: no AWS calls, no clock
-// except the `now` passed in, so it is unit-testable and safe for jsii to compile.
+// Parse, validate and map an "ECS Task State Change" event to its registry item (docs/registry.md).
+// Pure: no AWS calls, no clock except the `now` passed in, so it is unit-testable and safe for jsii to compile.
+import { ItemValue, marshalItem, TaskStatus } from '../registry/registry-item';
 
-/** The registry statuses of Contract 4. */
-export type TaskStatus = 'RUNNING' | 'DRAINING' | 'STOPPED';
+export type { TaskStatus } from '../registry/registry-item';
 
 /** Seconds a STOPPED tombstone is kept before the table's TTL may remove it. */
 export const TOMBSTONE_TTL_SECONDS = 86_400;
@@ -34,13 +34,10 @@ export type ParsedTaskEvent =
   }
   | { readonly kind: 'task'; readonly task: TaskState };
 
-/** A DynamoDB attribute value, limited to the two types the registry uses. */
-export type ItemValue = { readonly S: string } | { readonly N: string };
-
 export const DETAIL_TYPE = 'ECS Task State Change';
 
 /**
- * Contract 4: RUNNING/RUNNING → RUNNING, RUNNING/STOPPED → DRAINING, lastStatus STOPPED → STOPPED.
+ * docs/registry.md#status: RUNNING/RUNNING → RUNNING, RUNNING/STOPPED → DRAINING, lastStatus STOPPED → STOPPED.
  * Every other combination (PROVISIONING, PENDING, ACTIVATING, DEACTIVATING, STOPPING, DEPROVISIONING, …) → undefined.
  */
 export function mapStatus(lastStatus: string, desiredStatus: string): TaskStatus | undefined {
@@ -153,25 +150,20 @@ export function toItem(
   task: TaskState,
   opts: { readonly port: number; readonly publicIp?: string; readonly hostname?: string },
 ): Record<string, ItemValue> {
-  const item: Record<string, ItemValue> = {
-    taskArn: { S: task.taskArn },
-    clusterArn: { S: task.clusterArn },
-    status: { S: task.status },
-    port: { N: String(opts.port) },
-    updatedAt: { S: task.updatedAt },
-    version: { N: String(task.version) },
-  };
-  const optional: Array<[string, string | undefined]> = [
-    ['group', task.group],
-    ['availabilityZone', task.availabilityZone],
-    ['startedAt', task.startedAt],
-    ['privateIp', task.privateIp],
-    ['publicIp', task.status === 'STOPPED' ? undefined : opts.publicIp],
-    ['hostname', task.status === 'STOPPED' ? undefined : opts.hostname],
-  ];
-  for (const [name, value] of optional) {
-    if (value !== undefined && value.length > 0) item[name] = { S: value };
-  }
-  if (task.status === 'STOPPED') item.expiresAt = { N: String(tombstoneExpiry(task)) };
-  return item;
+  const stopped = task.status === 'STOPPED';
+  return marshalItem({
+    taskArn: task.taskArn,
+    clusterArn: task.clusterArn,
+    status: task.status,
+    port: opts.port,
+    updatedAt: task.updatedAt,
+    version: task.version,
+    group: task.group,
+    availabilityZone: task.availabilityZone,
+    startedAt: task.startedAt,
+    privateIp: task.privateIp,
+    publicIp: stopped ? undefined : opts.publicIp,
+    hostname: stopped ? undefined : opts.hostname,
+    expiresAt: stopped ? tombstoneExpiry(task) : undefined,
+  });
 }

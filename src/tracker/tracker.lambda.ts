@@ -6,6 +6,7 @@ import type { EventBridgeEvent } from 'aws-lambda';
 import { deleteRecord, DnsConfig, dnsConfigFromEnv, taskHostname, upsertRecord } from './dns-records';
 import { log } from './log';
 import { parseTaskEvent, TaskState, toItem } from './task-event';
+import { PARTITION_KEY, unmarshalItem, VERSION_ATTRIBUTE } from '../registry/registry-item';
 
 /** The event the rule delivers; its `detail` is validated at run time, so it is typed `unknown` here. */
 export type EcsTaskStateChangeEvent = EventBridgeEvent<'ECS Task State Change', unknown>;
@@ -78,8 +79,8 @@ export const handler = async (event: EcsTaskStateChangeEvent): Promise<void> => 
       TableName: tableName,
       Item: item,
       // Newer versions only: replays (equal version) and stale events (lower version) change nothing.
-      ConditionExpression: 'attribute_not_exists(taskArn) OR #version < :version',
-      ExpressionAttributeNames: { '#version': 'version' },
+      ConditionExpression: 'attribute_not_exists(#key) OR #version < :version',
+      ExpressionAttributeNames: { '#key': PARTITION_KEY, '#version': VERSION_ATTRIBUTE },
       ExpressionAttributeValues: { ':version': { N: String(task.version) } },
     }));
     written = true;
@@ -103,12 +104,11 @@ export const handler = async (event: EcsTaskStateChangeEvent): Promise<void> => 
 async function currentState(tableName: string, taskArn: string): Promise<{ version: number; status?: string } | undefined> {
   const out = await dynamodb.send(new GetItemCommand({
     TableName: tableName,
-    Key: { taskArn: { S: taskArn } },
+    Key: { [PARTITION_KEY]: { S: taskArn } },
     ConsistentRead: true,
-    ProjectionExpression: '#v, #s',
-    ExpressionAttributeNames: { '#v': 'version', '#s': 'status' },
   }));
-  return out.Item ? { version: Number(out.Item.version?.N), status: out.Item.status?.S } : undefined;
+  const item = out.Item && unmarshalItem(out.Item);
+  return item ? { version: item.version, status: item.status } : undefined;
 }
 
 /**

@@ -11,7 +11,7 @@ import { describeError } from '../../public/error-messages.ts';
 import { announcedMimeType, codecsOf, describeMimeType, mimeTypeCandidates, pickMimeType, type PreferredCodec } from '../../public/mime-types.ts';
 import { isLoopbackHost, loopbackPlaybackBase, readPageParams } from '../../public/page-params.ts';
 import { PLAYBACK_PATH, codecsFromInitSegment } from '../../public/playback.ts';
-import { CLOSE_CODES, parseRelayMessage } from '../../public/protocol.ts';
+import { CLOSE_CODES, errorCodeOfClose, parseRelayMessage } from '../../public/protocol.ts';
 import { certificatePageUrl, toStreamUrl, toStreamUrls } from '../../public/relay-urls.ts';
 
 const supports = (...types: string[]) => (t: string) => types.includes(t);
@@ -103,14 +103,19 @@ describe('upload backlog', () => {
 });
 
 describe('protocol and messages', () => {
+  test('close codes map back to their code strings; foreign ones to nothing', () => {
+    expect(errorCodeOfClose(4013)).toBe('UNAVAILABLE');
+    expect(errorCodeOfClose(1009)).toBe('MESSAGE_TOO_BIG');
+    expect(errorCodeOfClose(1006)).toBeUndefined();
+  });
   test('relay messages parse; unknown ones are ignored', () => {
     expect(parseRelayMessage('{"type":"ready","session":"s","pipeline":"copy"}')).toEqual({ type: 'ready', session: 's', pipeline: 'copy' });
     expect(parseRelayMessage('{"type":"future"}')).toBeUndefined();
     expect(parseRelayMessage('not json')).toBeUndefined();
   });
-  test('every Contract 1 code has its own advice', () => {
+  test('every close code of the protocol has its own advice', () => {
     const generic = describeError('SOMETHING_NEW').title;
-    for (const code of Object.values(CLOSE_CODES)) expect(describeError(code).title).not.toBe(generic);
+    for (const code of Object.keys(CLOSE_CODES)) expect(describeError(code).title).not.toBe(generic);
     expect(describeError('UNAUTHORIZED').title).toContain('token');
   });
 });
