@@ -17,7 +17,7 @@ export interface EndpointsApiOptions {
 
 /** Properties of an {@link EndpointsApi}. */
 export interface EndpointsApiProps extends EndpointsApiOptions {
-  /** The registry table (Contract 4) to read. */
+  /** The registry table (docs/registry.md) to read. */
   readonly table: dynamodb.ITable;
   /** Retention of the function's log group. */
   readonly logRetention: logs.RetentionDays;

@@ -8,7 +8,7 @@ const DEFAULT_PORTS: Record<string, number> = { rtmp: 1935, rtmps: 443 };
 // `*` stands for one or more DNS labels, so it may only be a whole label.
 const PATTERN = /^(rtmps?):\/\/((?:\*|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?:\*|[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*)(?::(\d{1,5}))?\/?$/i;
 
-/** One parsed allow-list entry (Contract 2, `RELAY_ALLOWED_INGESTS`). */
+/** One parsed allow-list entry (docs/configuration.md#allowed-ingests). */
 export interface IngestPattern {
   readonly scheme: 'rtmp' | 'rtmps';
   readonly host: string;

@@ -14,7 +14,7 @@ export interface OidcAuthOptions {
 }
 
 /**
- * How the relay authenticates the token in each start message (Contract 1). The relay is never
+ * How the relay authenticates the token in each start message (docs/configuration.md#authentication). The relay is never
  * an open relay: every option requires a signed, unexpired token.
  */
 export class RelayAuth {

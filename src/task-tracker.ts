@@ -16,7 +16,7 @@ import { TrackerFunction } from './tracker/tracker-function';
 export interface TaskTrackerProps {
   /** The service whose tasks are tracked; events of other services in the cluster are ignored. */
   readonly service: ecs.FargateService;
-  /** The registry table (Contract 4) the tracker writes. */
+  /** The registry table (docs/registry.md) the tracker writes. */
   readonly table: dynamodb.ITable;
   /** The port relays listen on, recorded in each item. */
   readonly port: number;

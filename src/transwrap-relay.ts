@@ -96,7 +96,7 @@ export interface TranswrapRelayProps {
   readonly allowedIngests?: string[];
 
   /**
-   * Extra relay settings (Contract 2 environment variables such as `RELAY_MAX_SESSIONS`).
+   * Extra relay settings (the relay's environment variables, docs/configuration.md#variables, such as `RELAY_MAX_SESSIONS`).
    * They cannot override the settings this construct manages (port, TLS, auth, allowed ingests).
    * @default - none
    */
@@ -156,7 +156,7 @@ export class TranswrapRelay extends Construct {
   public readonly taskDefinition: ecs.FargateTaskDefinition;
   /** The security group of the relay tasks (inbound: only the relay port, from `allowedCidrs`). */
   public readonly securityGroup: ec2.SecurityGroup;
-  /** The registry of relay tasks (Contract 4). */
+  /** The registry of relay tasks: one item per task, key `taskArn` (docs/registry.md#item). */
   public readonly table: dynamodb.ITable;
   /** Tracks task state changes into `table`. */
   public readonly tracker: TaskTracker;

@@ -3,7 +3,7 @@ import { offsetAt, type Clip } from './media.ts';
 /** How one synthetic publisher behaves. */
 export interface PublishOptions {
   wsUrl: string;
-  /** The start message (Contract 1). */
+  /** The start message (docs/protocol.md#start-message). */
   start: { type: 'start'; token?: string; ingest: string; streamKey: string; mimeType: string };
   clip: Clip;
   /** MediaRecorder timeslice: a chunk is sent every this many ms, holding the media recorded in it. */

@@ -17,7 +17,7 @@ export const FAULT_CYCLE: readonly FaultKind[] = [
 ];
 
 /**
- * The close each fault must end with (Contract 1). For an abrupt disconnect the client is gone,
+ * The close each fault must end with (docs/protocol.md#close-codes). For an abrupt disconnect the client is gone,
  * so it is the code the relay logged for the connection: 1006, closed without a close frame.
  */
 export const EXPECTED: Record<FaultKind, { closeCode: number; code?: string }> = {

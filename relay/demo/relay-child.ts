@@ -17,7 +17,7 @@ export function relayHttpUrl(port: number): string {
   return `http://127.0.0.1:${port}/`;
 }
 
-/** Starts the relay on loopback with `env` (Contract 2) and waits until `/healthz` answers. */
+/** Starts the relay on loopback with `env` (docs/configuration.md#variables) and waits until `/healthz` answers. */
 export async function startRelayChild(port: number, env: Record<string, string>, print: (line: string) => void): Promise<RelayChild> {
   const child: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn([process.execPath, MAIN], {
     env: { ...process.env, ...env, RELAY_HOST: '127.0.0.1', RELAY_PORT: String(port) },

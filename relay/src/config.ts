@@ -5,7 +5,7 @@ import { parseAllowList, type IngestPattern } from './destination.ts';
 /** How the relay terminates TLS. */
 export type TlsMode = 'self-signed' | 'provided' | 'off';
 
-/** The relay's configuration, parsed and validated from the environment (DESIGN.md Contract 2). */
+/** The relay's configuration, parsed and validated from the environment (docs/configuration.md#variables). */
 export interface RelayConfig {
   readonly host: string;
   readonly port: number;
@@ -24,7 +24,6 @@ export interface RelayConfig {
   readonly mediaTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly ffmpegPath: string;
-  // Additions to Contract 2, documented in relay/README.md.
   readonly startTimeoutMs: number;
   readonly ingestStallTimeoutMs: number;
   readonly maxBufferedBytes: number;

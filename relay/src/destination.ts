@@ -64,7 +64,7 @@ const REWRITTEN_KEY_RE = /\.(flv|mp4|f4v)$/i;
 const MAX_PATH_SEGMENTS = 2;
 
 /**
- * Checks a stream key on its own (Contract 1: the RTMP stream name the ingest sees is exactly the
+ * Checks a stream key on its own (docs/configuration.md#ingest-urls-and-stream-keys: the RTMP stream name the ingest sees is exactly the
  * key). Returns a reason safe to show (it never quotes the key), or `undefined` when the key is fine.
  */
 export function checkStreamKey(streamKey: string): string | undefined {

@@ -16,7 +16,7 @@ const AAC = /^(mp4a|aac)(\.|$)/;
 const OTHER_AUDIO = /^(opus|pcm|vorbis|flac)(\.|$)/;
 
 /**
- * Maps `MediaRecorder.mimeType` to a pipeline (Contract 3): H.264 is copied, VP8/VP9/AV1 are
+ * Maps `MediaRecorder.mimeType` to a pipeline (docs/pipeline.md): H.264 is copied, VP8/VP9/AV1 are
  * transcoded to H.264; AAC is copied, other audio becomes AAC-LC.
  * @throws SessionError UNSUPPORTED_MEDIA for containers or codecs the relay does not handle
  */

@@ -60,7 +60,7 @@ function write(obj: Record<string, unknown>, redact = true): void {
   process.stdout.write(`${line}\n`);
 }
 
-/** Writes one structured JSON log line to stdout (Contract 5). */
+/** Writes one structured JSON log line to stdout (docs/telemetry.md#logs). */
 export function log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
   write({ time: new Date().toISOString(), level, msg, ...fields });
 }

@@ -6,7 +6,7 @@ import { startRtmpServer, type RtmpServer } from './support/rtmp-server.ts';
 import { makeToken } from './support/token.ts';
 import { exchange, until, type Exchange } from './support/ws-client.ts';
 
-// Every refusal of Contract 1: the `error` frame comes right before the close, with the
+// Every refusal of the relay protocol (docs/protocol.md#close-codes): the `error` frame comes right before the close, with the
 // matching code, and no FFmpeg is ever spawned for it.
 
 const SECRET = 'refusal-test-secret-9f8e7d6c';
@@ -80,7 +80,7 @@ describe('bad requests → 4000', () => {
   test('binary before start', async () => {
     await expectRefused([new Uint8Array([0x1a, 0x45, 0xdf, 0xa3])], 'BAD_REQUEST', 4000);
   });
-  // A bad stream key is a bad start message (Contract 1: the stream name the ingest sees is
+  // A bad stream key is a bad start message (docs/configuration.md#ingest-urls-and-stream-keys: the stream name the ingest sees is
   // exactly the key): `/` would move FFmpeg's app/stream-name split, and FFmpeg rewrites names
   // ending in .flv/.mp4/.f4v. The message never quotes the key.
   for (const [name, key] of [

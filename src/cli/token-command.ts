@@ -7,7 +7,7 @@ interface TokenOptions {
   readonly ttl: string;
 }
 
-/** `token`: prints an HS256 relay token (Contract 1) that expires after `--ttl`. */
+/** `token`: prints an HS256 relay token (docs/configuration.md#authentication) that expires after `--ttl`. */
 export async function tokenCommand(options: TokenOptions): Promise<void> {
   if ((options.secretId === undefined) === (options.secretValue === undefined)) {
     throw new CliError('give exactly one of --secret-id <arn> or --secret-value - (the key on stdin)');

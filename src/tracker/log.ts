@@ -1,4 +1,4 @@
-// Structured logging for the tracker: one JSON object per line with `level` and `msg` (Contract 5 style).
+// Structured logging for the tracker: one JSON object per line with `level` and `msg` (as the relay's, docs/telemetry.md#logs).
 // Callers pass only identifiers and statuses — never the raw event (container overrides may carry env values).
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -1,4 +1,4 @@
-// The task tracker (Contract 4): ECS task state change (EventBridge) → one item per task in DynamoDB.
+// The task tracker (docs/registry.md): ECS task state change (EventBridge) → one item per task in DynamoDB.
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { Route53Client } from '@aws-sdk/client-route-53';

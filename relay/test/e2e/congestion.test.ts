@@ -1,7 +1,7 @@
 /**
  * The client's answer to a slow uplink, in real Chromium with a real MediaRecorder. On loopback
  * the socket never backs up, so the page's WebSocket is replaced by a stand-in that speaks
- * Contract 1 (ready, ended) but never drains `bufferedAmount`: every chunk counts `factor` times,
+ * the relay protocol (ready, ended) but never drains `bufferedAmount`: every chunk counts `factor` times,
  * which turns minutes of a slow link into seconds.
  */
 

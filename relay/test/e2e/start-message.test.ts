@@ -1,5 +1,5 @@
 /**
- * Contract 1, step 1 and 2, from the client's side, in real Chromium: the start message carries
+ * The relay protocol's start message and ready (docs/protocol.md#start-message), from the client's side, in real Chromium: the start message carries
  * the mimeType the constructed MediaRecorder reports (not merely the one asked for), and that
  * recorder starts only after `ready`. The page's WebSocket is a stand-in that logs what it is
  * sent; MediaRecorder is wrapped to log its construction and start, and (per test) to report a

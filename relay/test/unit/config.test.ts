@@ -17,7 +17,7 @@ function problems(env: Record<string, string>): string[] {
   return [];
 }
 
-describe('configuration (Contract 2)', () => {
+describe('configuration (docs/configuration.md)', () => {
   test('defaults', () => {
     const c = loadConfig(OK);
     expect(c.host).toBe('0.0.0.0');

@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test';
 import { ffmpegArgs, planPipeline } from '../../src/pipeline.ts';
 import { SessionError } from '../../src/protocol.ts';
 
-describe('mimeType → pipeline (Contract 3)', () => {
+describe('mimeType → pipeline (docs/pipeline.md)', () => {
   test('H.264 is copied, Opus becomes AAC, AAC is copied', () => {
     expect(planPipeline('video/x-matroska;codecs=avc1.64001F,opus')).toEqual({ inputFormat: 'matroska', video: 'copy', audio: 'aac', pipeline: 'copy' });
     expect(planPipeline('video/webm;codecs=h264,opus')).toMatchObject({ inputFormat: 'matroska', video: 'copy', audio: 'aac' });

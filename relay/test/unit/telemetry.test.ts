@@ -27,7 +27,7 @@ const register = (value: string) => {
 };
 const parsed = () => lines.map((l) => JSON.parse(l));
 
-describe('secret redaction (Contract 5)', () => {
+describe('secret redaction (docs/telemetry.md#redaction)', () => {
   test('a secret is replaced inside values, at any depth', () => {
     register('sk_live_secret_123');
     log('warn', 'ffmpeg exited', { session: 's-1', detail: 'tls: rtmps://h/app/sk_live_secret_123 failed', nested: { list: ['x sk_live_secret_123 y'] } });
