@@ -35,7 +35,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   tsconfigDevFile: 'tsconfig.dev.json',
   eslintOptions: {
     dirs: ['src'],
-    devdirs: ['test'],
+    // The Bun code (relay, its harness, the benchmark) is linted too, against its own tsconfig below.
+    devdirs: ['test', 'relay', 'harness', 'bench'],
     // Lint against the dev tsconfig, which (unlike the jsii one) also covers test/.
     tsconfigPath: './tsconfig.dev.json',
     projectService: false,
@@ -86,14 +87,28 @@ const project = new awscdk.AwsCdkConstructLibrary({
   npmignoreEnabled: true,
 });
 
+// Typed lint rules need every file in a program: the dev tsconfig for the library and its tests, the relay's for Bun code.
+const lintPrograms = ['./tsconfig.dev.json', './relay/tsconfig.json'];
+project.eslint?.config.parserOptions && Object.assign(project.eslint.config.parserOptions, { project: lintPrograms });
+project.tryFindObjectFile('.eslintrc.json')?.addOverride('settings.import/resolver.typescript.project', lintPrograms);
+project.eslint?.addOverride({
+  files: ['relay/**/*.ts', 'harness/**/*.ts', 'bench/**/*.ts'],
+  rules: {
+    // Bun's built-in modules (bun, bun:test) have no package to resolve.
+    'import/no-unresolved': ['error', { ignore: ['^bun(:|$)'] }],
+    // The relay's one runtime dependency is in relay/package.json; everything else here is a dev tool.
+    'import/no-extraneous-dependencies': ['error', { devDependencies: true, packageDir: ['.', './relay'] }],
+  },
+});
+
 // Lambda code gets the AWS SDK from the Lambda runtime (esbuild leaves @aws-sdk/* external).
 project.eslint?.allowDevDeps('src/tracker/**');
 project.eslint?.allowDevDeps('src/endpoints/**');
 
-// The dev tsconfig (tests, lint) covers the library, its tests and this file; the Bun code (relay, bench) has its own.
+// The dev tsconfig (tests, lint) covers the library, its tests and this file; the Bun code (relay, harness,
+// bench) has its own, relay/tsconfig.json. (jest still loads the few harness modules written for Node too.)
 project.tsconfigDev.addInclude('.projenrc.ts');
-project.tsconfigDev.addExclude('relay');
-project.tsconfigDev.addExclude('bench');
+for (const bunDir of ['relay', 'harness', 'bench']) project.tsconfigDev.addExclude(bunDir);
 
 // ---------------------------------------------------------------------------
 // The relay: Bun code shipped inside the npm package (the construct builds its
@@ -111,7 +126,8 @@ new JsonFile(project, 'relay/package.json', {
 
 new javascript.TypescriptConfig(project, {
   fileName: 'relay/tsconfig.json',
-  include: ['src/**/*.ts', 'test/**/*.ts', 'public/**/*.ts', 'demo/**/*.ts'],
+  // The relay, and the harness and benchmark that drive it: all Bun code, all checked the same way.
+  include: ['src/**/*.ts', 'test/**/*.ts', 'public/**/*.ts', 'demo/**/*.ts', '../harness/**/*.ts', '../bench/**/*.ts'],
   compilerOptions: {
     target: 'ES2022',
     module: 'ESNext',
@@ -132,7 +148,7 @@ new javascript.TypescriptConfig(project, {
 // The tarball ships the compiled library, the bundled Lambda assets and the relay
 // sources (without the relay's tests); never the TypeScript sources or test suites.
 project.npmignore?.include('/relay/');
-project.npmignore?.exclude('/relay/test/', '/relay/demo/', '/relay/tsconfig.json', '/relay/node_modules/', '/scripts/', '/bench/', '/docs/', '/.ci/', '/test-reports/', '/tsconfig.dev.json');
+project.npmignore?.exclude('/relay/test/', '/relay/demo/', '/relay/tsconfig.json', '/relay/node_modules/', '/scripts/', '/bench/', '/harness/', '/docs/', '/.ci/', '/test-reports/', '/tsconfig.dev.json');
 
 // ---------------------------------------------------------------------------
 // Tasks
@@ -143,7 +159,7 @@ const sysdeps = project.addTask('sysdeps', {
 });
 
 const relayTypecheck = project.addTask('relay:typecheck', {
-  description: 'Type-check the Bun relay (not compiled by jsii)',
+  description: 'Type-check the Bun code: relay, harness and bench (not compiled by jsii)',
   exec: 'tsc -p relay/tsconfig.json',
 });
 

@@ -5,17 +5,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startRtmpServer } from '../relay/test/support/rtmp-server.ts';
-import { makeToken } from '../relay/test/support/token.ts';
+import { startRtmpServer } from '../harness/rtmp-server.ts';
+import { makeToken } from '../harness/token.ts';
 import { runBaselineStep } from './lib/baseline-step.ts';
 import { writeChart } from './lib/chart.ts';
 import { copyCostBreakdown, type CostBreakdown } from './lib/cost-breakdown.ts';
 import { makeClip } from './lib/media.ts';
 import { benchOptions } from './lib/options.ts';
-import { childrenOf, loadAverage, machineInfo } from './lib/proc.ts';
+import { childrenOf, loadAverage } from '../harness/proc.ts';
+import { machineInfo } from './lib/machine.ts';
 import { clipSecondsFor, runRelayStep, type StepEnv } from './lib/relay-step.ts';
-import type { BenchResults, RelayStep } from './lib/results.ts';
 import { judgeTargets, writeMarkdown } from './lib/report.ts';
+import type { BenchResults, RelayStep } from './lib/results.ts';
 
 const opts = benchOptions(import.meta.dir);
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);

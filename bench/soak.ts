@@ -4,7 +4,8 @@
 // close code for every one a fault hit. Exit code 1 when anything is violated.
 // Settings: SOAK_SESSIONS, SOAK_SECONDS, SOAK_CLIP_SECONDS, SOAK_FAULT_EVERY_MS, SOAK_WARMUP_SECONDS, SOAK_SEED.
 import { join } from 'node:path';
-import { loadAverage, machineInfo } from './lib/proc.ts';
+import { loadAverage } from '../harness/proc.ts';
+import { machineInfo } from './lib/machine.ts';
 import { EXPECTED, type FaultKind } from './lib/soak-faults.ts';
 import { runSoak } from './lib/soak.ts';
 
@@ -60,7 +61,7 @@ say(`relay RSS ${report.rss.warmMiB.toFixed(1)} MiB after warm-up → ${report.r
 if (report.violations.length > 0) {
   say(`FAILED: ${report.violations.length} violation(s)`);
   for (const v of report.violations) say(`  ${v}`);
-} else say('PASSED: every soak property held');
+} else {say('PASSED: every soak property held');}
 
 const m = await machineInfo();
 const o = report.options;

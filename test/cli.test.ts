@@ -5,7 +5,8 @@ import * as path from 'path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createRegistryTable, Dynalite, putRegistryItem, startDynalite } from './support/dynalite';
 import { close, listen } from './support/loopback-server';
-import { freePort, RelayProcess, startTlsRelay } from './support/relay';
+import { freePort } from '../harness/ports';
+import { RelayProcess, startRelay } from '../harness/relay-process';
 
 // The CLI is tested as users run it: the compiled bin in a child process, against dynalite
 // through the real AWS SDK. Secrets Manager has no local implementation, so a small HTTP
@@ -136,7 +137,7 @@ describe('endpoints --probe against a real relay', () => {
   const probeTable = 'probe-relays';
 
   beforeAll(async () => {
-    relay = await startTlsRelay();
+    relay = await startRelay({ RELAY_TLS: 'self-signed', RELAY_AUTH: 'none' });
     relayPort = relay.port;
     closedPort = await freePort();
     const client = new DynamoDBClient({ endpoint: db.endpoint, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });

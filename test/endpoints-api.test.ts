@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createRegistryTable, Dynalite, putRegistryItem, startDynalite } from './support/dynalite';
-import { freePort, RelayProcess, startTlsRelay } from './support/relay';
+import { freePort } from '../harness/ports';
+import { RelayProcess, startRelay } from '../harness/relay-process';
 import { rankRelays } from '../src/registry/rank-relays';
 
 // The endpoints Lambda against dynalite (through the real SDK) and a real relay on loopback.
@@ -11,7 +12,7 @@ let closedPort: number;
 let handler: () => Promise<{ statusCode: number; headers: Record<string, string>; body: string }>;
 
 beforeAll(async () => {
-  [db, relay, closedPort] = await Promise.all([startDynalite(), startTlsRelay(), freePort()]);
+  [db, relay, closedPort] = await Promise.all([startDynalite(), startRelay({ RELAY_TLS: 'self-signed', RELAY_AUTH: 'none' }), freePort()]);
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint, AWS_REGION: 'us-west-2', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', TABLE_NAME: TABLE,
   });

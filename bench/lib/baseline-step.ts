@@ -1,11 +1,11 @@
 import type { FileSink } from 'bun';
-import { ffmpegArgs, planPipeline } from '../../relay/src/pipeline.ts';
 import { offsetAt, videoFramesBefore, type Clip } from './media.ts';
 import { chunkMsFor, stepPlan, type StepEnv } from './relay-step.ts';
 import type { BaselineStep } from './results.ts';
 import { WindowSampler } from './sampler.ts';
 import { checkRecordings } from './sink-step.ts';
 import { delayStats, percentile, REAL_TIME_DELAY_P99_MS } from './stats.ts';
+import { ffmpegArgs, planPipeline } from '../../relay/src/pipeline.ts';
 
 /**
  * FFmpeg alone: N processes started by the harness with exactly the relay's arguments for this
@@ -88,8 +88,9 @@ async function feed(clip: Clip, args: string[], chunkMs: number, untilSeconds: n
       const end = Math.min(total, offsetAt(clip, Math.min((i * chunkMs) / 1000, untilSeconds)));
       if (end <= sent) continue;
       const at = performance.now();
-      sink.write(clip.bytes.subarray(sent, end));
-      const pending = sink.flush();
+      // As the relay writes (relay/src/ffmpeg.ts): a write that did not complete is the flush.
+      const written = sink.write(clip.bytes.subarray(sent, end));
+      const pending = typeof written === 'number' ? sink.flush() : written;
       if (typeof pending !== 'number') await pending;
       delays.push({ at, ms: performance.now() - at });
       sent = end;

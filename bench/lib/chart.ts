@@ -25,7 +25,9 @@ function niceMax(v: number): number {
   return 10 * p;
 }
 
-function panel(x0: number, title: string, yLabel: string, ns: number[], ok: boolean[], series: Series[], limit?: { value: number; label: string }, log = false): string {
+function panel(
+  x0: number, title: string, yLabel: string, ns: number[], ok: boolean[], series: Series[], limit?: { value: number; label: string }, log = false,
+): string {
   const pw = W - M.left - M.right;
   const ph = H - M.top - M.bottom;
   const all = series.flatMap((s) => s.values).filter((v) => Number.isFinite(v) && (!log || v > 0));

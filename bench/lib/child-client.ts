@@ -1,5 +1,5 @@
-import type { Subprocess } from 'bun';
 import { join } from 'node:path';
+import type { Subprocess } from 'bun';
 
 /** A publisher running in its own process (see client-child.ts), and what it has said so far. */
 export interface ChildClient {
@@ -8,10 +8,10 @@ export interface ChildClient {
   ready: Promise<string | undefined>;
   /** Resolves once `live` arrived (false if the process ended first). */
   live: Promise<boolean>;
-  /** The `code` of the relay's `error` frame, once one arrived. */
-  errorCode(): string | undefined;
   /** Resolves with the final result line, or undefined when the process was killed first. */
   result: Promise<{ closeCode: number; errorCode?: string; failure?: string } | undefined>;
+  /** The `code` of the relay's `error` frame, once one arrived. */
+  errorCode(): string | undefined;
 }
 
 const SCRIPT = join(import.meta.dir, 'client-child.ts');

@@ -74,7 +74,10 @@ export async function loadClip(path: string, kind: ClipKind, seconds: number): P
   let latest = Number.NEGATIVE_INFINITY;
   for (const p of packets) p.t = latest = Math.max(latest, p.t);
   return {
-    path, kind, mimeType: MIME[kind], seconds,
+    path,
+    kind,
+    mimeType: MIME[kind],
+    seconds,
     bytes: new Uint8Array(await Bun.file(path).arrayBuffer()),
     videoFrames: packets.filter((p) => p.video).length,
     packets,
@@ -99,7 +102,7 @@ export function offsetAt(clip: Clip, t: number): number {
   let lo = 0;
   let hi = clip.packets.length;
   while (lo < hi) {
-    const mid = (lo + hi) >> 1;
+    const mid = Math.floor((lo + hi) / 2);
     if (clip.packets[mid]!.t <= t) lo = mid + 1;
     else hi = mid;
   }

@@ -1,4 +1,4 @@
-import { childrenOf, readRssKiB, readStat } from './proc.ts';
+import { childrenOf, readRssKiB, readStat } from '../../harness/proc.ts';
 
 /** What the watch saw go wrong with the relay's FFmpeg children. */
 export interface WatchFindings {
@@ -40,7 +40,7 @@ export class ProcessWatch {
         if (now - since > this.zombieGraceMs && !this.findings.zombies.some((z) => z.pid === k.pid)) {
           this.findings.zombies.push({ pid: k.pid, forMs: Math.round(now - since) });
         }
-      } else this.zombieSince.delete(k.pid);
+      } else {this.zombieSince.delete(k.pid);}
     }
     for (const [pid, start] of this.seen) {
       const s = readStat(pid);

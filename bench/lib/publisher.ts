@@ -58,7 +58,15 @@ export interface PublishResult {
 export async function publish(opts: PublishOptions): Promise<PublishResult> {
   const { clip, chunkMs } = opts;
   const r: PublishResult = {
-    key: opts.start.streamKey, startSentAt: 0, closeCode: 0, sentBytes: 0, sentChunks: 0, maxSlipMs: 0, windowMaxSlipMs: 0, maxBufferedAmount: 0, stats: [],
+    key: opts.start.streamKey,
+    startSentAt: 0,
+    closeCode: 0,
+    sentBytes: 0,
+    sentChunks: 0,
+    maxSlipMs: 0,
+    windowMaxSlipMs: 0,
+    maxBufferedAmount: 0,
+    stats: [],
   };
   const ws = new WebSocket(opts.wsUrl);
   ws.binaryType = 'arraybuffer';
@@ -85,11 +93,10 @@ export async function publish(opts: PublishOptions): Promise<PublishResult> {
     } else if (msg.type === 'live') {
       r.liveAt = now;
       r.startToLiveMs = now - r.startSentAt;
-    } else if (msg.type === 'stats') r.stats.push({ ...msg, at: now });
-    else if (msg.type === 'ended') {
+    } else if (msg.type === 'stats') {r.stats.push({ ...msg, at: now });} else if (msg.type === 'ended') {
       r.endedAt = now;
       if (r.stopSentAt !== undefined) r.stopToEndedMs = now - r.stopSentAt;
-    } else if (msg.type === 'error') r.errorCode = msg.code;
+    } else if (msg.type === 'error') {r.errorCode = msg.code;}
     opts.onMessage?.(msg);
   };
   try {

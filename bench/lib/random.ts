@@ -1,3 +1,5 @@
+/* eslint-disable no-bitwise -- a 32-bit PRNG is bit arithmetic by nature */
+
 /** A small seeded PRNG (mulberry32), so every run makes the same choices for the same seed. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
-import type { RtmpServer } from '../../relay/test/support/rtmp-server.ts';
 import type { Clip } from './media.ts';
 import { videoFramesBefore } from './media.ts';
 import { publish, type PublishResult } from './publisher.ts';
 import { between, seededRandom } from './random.ts';
-import { DELAY_PROBE, launchRelay } from './relay-launcher.ts';
 import type { RelayStep } from './results.ts';
 import { WindowSampler } from './sampler.ts';
 import { checkRecordings } from './sink-step.ts';
 import { delayStats, median, percentile, REAL_TIME_DELAY_P99_MS } from './stats.ts';
+import { startRelay } from '../../harness/relay-process.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 
 const FPS = 30;
 
@@ -36,13 +36,22 @@ export function rampMs(env: StepEnv, n: number): number {
   return Math.max(env.rampMinMs, n * env.rampPerSessionMs);
 }
 
+/** When each publisher starts and stops, and when the measured window opens and closes (ms from the step's start). */
+export interface StepPlan {
+  startAt: (i: number) => number;
+  untilSeconds: (i: number) => number;
+  openAfterMs: number;
+  closeAfterMs: number;
+  endAfterMs: number;
+}
+
 /**
  * The plan of a step, the same for the relay and the baseline: publisher i starts at
  * `startAt(i)` and streams until every publisher stops together at `endAfterMs`; the measured
  * window opens once every stream has started and had 1.5 s to settle, and closes 0.5 s before
  * they stop. Times in ms from the start of the step.
  */
-export function stepPlan(env: StepEnv, n: number): { startAt: (i: number) => number; untilSeconds: (i: number) => number; openAfterMs: number; closeAfterMs: number; endAfterMs: number } {
+export function stepPlan(env: StepEnv, n: number): StepPlan {
   const ramp = rampMs(env, n);
   const endAfterMs = ramp + env.stepSeconds * 1000;
   const startAt = (i: number) => (i * ramp) / n;
@@ -64,13 +73,14 @@ export function chunkMsFor(env: StepEnv, n: number, i: number): number {
 export async function runRelayStep(env: StepEnv, clip: Clip, pipeline: 'copy' | 'transcode', n: number): Promise<RelayStep> {
   const delayFile = `${env.workDir}/delays-${pipeline}-${n}.jsonl`;
   await Bun.write(delayFile, '');
-  const relay = await launchRelay({
+  const relay = await startRelay({
+    RELAY_SERVE_PAGE: 'off',
     RELAY_AUTH_SECRET: env.secret,
     RELAY_ALLOWED_INGESTS: env.allowedIngests,
     RELAY_MAX_SESSIONS: String(n + 10),
     RELAY_MAX_TRANSCODES: String(n + 1),
-    BENCH_DELAY_FILE: delayFile,
-  }, [DELAY_PROBE]);
+    RELAY_DELAY_TRACE_FILE: delayFile,
+  });
   const sampler = new WindowSampler(relay.pid, env.sinkPids);
   const plan = stepPlan(env, n);
   const { openAfterMs, closeAfterMs } = plan;

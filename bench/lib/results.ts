@@ -1,5 +1,5 @@
 import type { CostBreakdown } from './cost-breakdown.ts';
-import type { MachineInfo } from './proc.ts';
+import type { MachineInfo } from './machine.ts';
 import type { WindowUsage } from './sampler.ts';
 
 /** One step of N publishers through the relay. */

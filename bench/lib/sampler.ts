@@ -1,5 +1,5 @@
-import { CLK_TCK, childrenOf, readPssKiB, readRssKiB, readStat, systemCpu } from './proc.ts';
 import { mean } from './stats.ts';
+import { CLK_TCK, childrenOf, readPssKiB, readRssKiB, readStat, systemCpu } from '../../harness/proc.ts';
 
 /** CPU and memory of one group of processes over a measured window. */
 export interface GroupUsage {
@@ -46,7 +46,9 @@ interface Snapshot {
 export class WindowSampler {
   private first?: Snapshot;
   private timer?: Timer;
-  private readonly rss = { parent: [] as number[], ffmpeg: [] as number[], sink: [] as number[], harness: [] as number[], count: [] as number[], ffmpegPss: [] as number[] };
+  private readonly rss = {
+    parent: [] as number[], ffmpeg: [] as number[], sink: [] as number[], harness: [] as number[], count: [] as number[], ffmpegPss: [] as number[],
+  };
   private samples = 0;
 
   /**

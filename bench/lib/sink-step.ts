@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
-import type { RtmpServer } from '../../relay/test/support/rtmp-server.ts';
 import { checkSink, type SinkCheck } from './sink-check.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 
 /**
  * Checks the recordings of a step's stream keys (at most `parallel` ffprobe runs at a time,

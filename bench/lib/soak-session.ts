@@ -1,16 +1,16 @@
-import { waitFor } from '../../relay/test/support/ports.ts';
-import { probeRecording } from '../../relay/test/support/probe.ts';
-import type { RtmpServer } from '../../relay/test/support/rtmp-server.ts';
 import { startChildClient } from './child-client.ts';
 import { garbageClip, type Clip } from './media.ts';
-import { readStat } from './proc.ts';
 import { publish } from './publisher.ts';
-import type { LaunchedRelay } from './relay-launcher.ts';
 import type { SessionRecord } from './soak-faults.ts';
+import { waitFor } from '../../harness/ports.ts';
+import { probeRecording } from '../../harness/probe.ts';
+import { readStat } from '../../harness/proc.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 
 /** What a soak session needs. */
 export interface SessionContext {
-  relay: LaunchedRelay;
+  relay: RelayProcess;
   token: string;
   clip: Clip;
   maxMessageBytes: number;
@@ -98,7 +98,7 @@ async function runChild(ctx: SessionContext, rec: SessionRecord, start: object, 
       const session = rec.session!;
       const line = () => ctx.relay.logs.find((l) => l.msg === 'client disconnected' && l.session === session);
       await waitFor(() => line() !== undefined, 10_000, `the relay to notice ${rec.key} vanished`).catch(() => {});
-      rec.closeCode = line()?.code;
+      rec.closeCode = line()?.code as number | undefined;
       rec.closeSeenBy = 'relay log';
     } else {
       child.proc.kill('SIGSTOP');
@@ -114,7 +114,7 @@ async function runChild(ctx: SessionContext, rec: SessionRecord, start: object, 
         // A thawed Bun client reads the error frame but may never report the close (the relay
         // closed the connection meanwhile): the close code is then the one the relay logged.
         const session = rec.session!;
-        rec.closeCode = ctx.relay.logs.find((l) => l.msg === 'session failed' && l.session === session)?.closeCode;
+        rec.closeCode = ctx.relay.logs.find((l) => l.msg === 'session failed' && l.session === session)?.closeCode as number | undefined;
         rec.closeSeenBy = 'relay log';
       }
     }

@@ -1,13 +1,13 @@
-import { makeTestMedia } from '../../relay/test/support/media.ts';
-import { startRtmpServer, type RtmpServer } from '../../relay/test/support/rtmp-server.ts';
-import { makeToken } from '../../relay/test/support/token.ts';
 import { loadClip } from './media.ts';
 import { ProcessWatch, type WatchFindings } from './process-watch.ts';
 import { seededRandom } from './random.ts';
-import { launchRelay } from './relay-launcher.ts';
 import { EXPECTED, FAULT_CYCLE, judgeSession, PLANNED, type FaultKind, type SessionRecord } from './soak-faults.ts';
 import { runSession, type SessionContext } from './soak-session.ts';
 import { median } from './stats.ts';
+import { makeTestMedia } from '../../harness/media.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { makeToken } from '../../harness/token.ts';
 
 /** How long and how hard to soak. */
 export interface SoakOptions {
@@ -68,7 +68,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const rand = seededRandom(opts.seed);
   const secret = `soak-secret-${crypto.randomUUID()}`;
   const servers: RtmpServer[] = [];
-  let relay: Awaited<ReturnType<typeof launchRelay>> | undefined;
+  let relay: RelayProcess | undefined;
   let watch: ProcessWatch | undefined;
   try {
     const main = await startRtmpServer();
@@ -76,7 +76,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const flaky = await startRtmpServer();
     servers.push(flaky);
     const portOf = (s: RtmpServer) => s.port;
-    relay = await launchRelay({
+    relay = await startRelay({
+      RELAY_SERVE_PAGE: 'off',
       RELAY_AUTH_SECRET: secret,
       RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${portOf(main)},rtmp://127.0.0.1:${portOf(flaky)}`,
       RELAY_MAX_SESSIONS: String(opts.sessions + 10),
@@ -86,8 +87,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     watch = new ProcessWatch(relay.pid);
     const clip = await loadClip(await makeTestMedia('h264-opus-mkv', opts.clipSeconds), 'h264', opts.clipSeconds);
     const ctx: SessionContext = {
-      relay, token: await makeToken(secret, { expiresIn: '2h' }), clip, maxMessageBytes: MAX_MESSAGE_BYTES,
-      mediaTimeoutMs: opts.mediaTimeoutMs, rand, pendingChecks: [],
+      relay,
+      token: await makeToken(secret, { expiresIn: '2h' }),
+      clip,
+      maxMessageBytes: MAX_MESSAGE_BYTES,
+      mediaTimeoutMs: opts.mediaTimeoutMs,
+      rand,
+      pendingChecks: [],
     };
 
     const t0 = performance.now();
@@ -110,8 +116,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         if (performance.now() + opts.clipSeconds * 1000 + 2000 > deadline) return;
         const ev = flakySlot ? undefined : planned.shift();
         const rec: SessionRecord = {
-          key: `soak_${i}_${seq++}_${Math.floor(rand() * 1e9).toString(36)}`, slot: i, server: flakySlot ? 'flaky' : 'main',
-          fault: ev?.kind, state: 'connecting', gotLive: false, ended: false, problems: [], startS: at(),
+          key: `soak_${i}_${seq++}_${Math.floor(rand() * 1e9).toString(36)}`,
+          slot: i,
+          server: flakySlot ? 'flaky' : 'main',
+          fault: ev?.kind,
+          state: 'connecting',
+          gotLive: false,
+          ended: false,
+          problems: [],
+          startS: at(),
         };
         sessions.push(rec);
         if (ev) {
@@ -141,7 +154,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
             victim.fault = kind;
             ev.keys.push(victim.key);
             process.kill(pid, 'SIGKILL');
-          } else ev.skipped = 'no session mid-stream';
+          } else {ev.skipped = 'no session mid-stream';}
         } else {
           // Hold new flaky sessions back, then wait for a moment when every flaky session is
           // mid-stream: each is then certain to lose its ingest (not just about to start or stop).
@@ -157,7 +170,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
                 ev.keys.push(s.key);
               }
               await flaky.restart();
-            } else ev.skipped = 'no moment when every flaky session was mid-stream';
+            } else {ev.skipped = 'no moment when every flaky session was mid-stream';}
           } finally {
             flakyGate = undefined;
             openGate();
@@ -196,7 +209,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const report: SoakReport = {
       options: { ...opts, log: undefined } as never,
       seconds: (performance.now() - t0) / 1000,
-      sessions, faults, watch: findings, leftoverChildren, survivors, relayExitCode, healthAfter, rss, violations: [],
+      sessions,
+      faults,
+      watch: findings,
+      leftoverChildren,
+      survivors,
+      relayExitCode,
+      healthAfter,
+      rss,
+      violations: [],
     };
     report.violations = violations(report);
     return report;

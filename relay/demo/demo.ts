@@ -9,16 +9,17 @@
  * it prints the page URL. Ctrl-C stops everything.
  */
 
-import { freePort } from './free-port.ts';
 import { startPlaybackServer } from './playback-server.ts';
-import { relayHttpUrl, startRelayChild, type RelayChild } from './relay-child.ts';
+import { relayHttpUrl, startRelayChild } from './relay-child.ts';
 import { startRtmpSink, type RtmpSink } from './rtmp-sink.ts';
+import { freePort } from '../../harness/ports.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
 
 const print = (line: string) => console.log(`[demo] ${line}`);
 
 async function main(): Promise<void> {
   let sink: RtmpSink | undefined;
-  let relay: RelayChild | undefined;
+  let relay: RelayProcess | undefined;
   let playback: ReturnType<typeof startPlaybackServer> | undefined;
   let stopping: Promise<void> | undefined;
   const shutdown = (code: number) =>

@@ -39,7 +39,7 @@ export function startPlaybackServer(options: PlaybackServerOptions): PlaybackSer
   const { flvUrl, currentStream, allowedOrigin, maxChildren = 2, ffmpegPath = 'ffmpeg' } = options;
   const children = new Set<Subprocess>();
   // The page is on another loopback port, so its fetch is cross-origin: CORS for that origin only.
-  const cors = { 'access-control-allow-origin': allowedOrigin, vary: 'origin' };
+  const cors = { 'access-control-allow-origin': allowedOrigin, 'vary': 'origin' };
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import NodeMediaServer from 'node-media-server';
 import nmsLogger from 'node-media-server/src/core/logger.js';
-import { freePort } from './free-port.ts';
+import { freePort } from '../../harness/ports.ts';
 
 /** The embedded RTMP sink: node-media-server on loopback, with HTTP-FLV playback. */
 export interface RtmpSink {

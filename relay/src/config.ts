@@ -160,10 +160,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
-    host, port, tls, tlsCert, tlsKey, auth, authSecret, authJwksUrl, authIssuer, authAudience,
-    allowedIngests, maxSessions, maxTranscodes, maxMessageBytes, mediaTimeoutMs, drainTimeoutMs,
-    ffmpegPath, startTimeoutMs, ingestStallTimeoutMs, maxBufferedBytes, servePage, compatRoute, serviceName, scaleInProtection,
-    ingestCaFile, ecsAgentUri: str('ECS_AGENT_URI'),
+    host,
+    port,
+    tls,
+    tlsCert,
+    tlsKey,
+    auth,
+    authSecret,
+    authJwksUrl,
+    authIssuer,
+    authAudience,
+    allowedIngests,
+    maxSessions,
+    maxTranscodes,
+    maxMessageBytes,
+    mediaTimeoutMs,
+    drainTimeoutMs,
+    ffmpegPath,
+    startTimeoutMs,
+    ingestStallTimeoutMs,
+    maxBufferedBytes,
+    servePage,
+    compatRoute,
+    serviceName,
+    scaleInProtection,
+    ingestCaFile,
+    ecsAgentUri: str('ECS_AGENT_URI'),
   };
 }
 

@@ -1,5 +1,5 @@
-import type { Server } from 'bun';
 import { fileURLToPath } from 'node:url';
+import type { Server } from 'bun';
 import { createTokenVerifier } from './auth.ts';
 import type { RelayConfig } from './config.ts';
 import { createScaleInProtection } from './protection.ts';
@@ -117,9 +117,16 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer
     },
   });
   log('info', 'relay listening', {
-    host: config.host, port: server.port, tls: config.tls, auth: config.auth,
-    allowedIngests: config.allowedIngests.map((p) => p.source), ingestCaFile: config.ingestCaFile, maxSessions: config.maxSessions,
-    maxTranscodes: config.maxTranscodes, servePage: config.servePage, compatRoute: config.compatRoute,
+    host: config.host,
+    port: server.port,
+    tls: config.tls,
+    auth: config.auth,
+    allowedIngests: config.allowedIngests.map((p) => p.source),
+    ingestCaFile: config.ingestCaFile,
+    maxSessions: config.maxSessions,
+    maxTranscodes: config.maxTranscodes,
+    servePage: config.servePage,
+    compatRoute: config.compatRoute,
   });
 
   return {
@@ -149,7 +156,7 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer
       clearInterval(gauge);
       emitGauge();
       await protection.stop();
-      server.stop(true);
+      await server.stop(true);
       log('info', 'drained');
     },
   };

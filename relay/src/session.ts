@@ -180,8 +180,12 @@ export class Session {
       this.plan = plan;
       this.spawn(plan, dest.publishUrl, msg.streamKey);
       log('info', 'session ready', {
-        session: this.id, pipeline: plan.pipeline, inputFormat: plan.inputFormat, audio: plan.audio,
-        ingest: `${dest.scheme}://${dest.host}:${dest.port}`, ffmpegPid: this.ffmpeg!.pid,
+        session: this.id,
+        pipeline: plan.pipeline,
+        inputFormat: plan.inputFormat,
+        audio: plan.audio,
+        ingest: `${dest.scheme}://${dest.host}:${dest.port}`,
+        ffmpegPid: this.ffmpeg!.pid,
       });
       metric('SessionsStarted', 1, 'Count');
       this.state = 'streaming';
@@ -193,8 +197,7 @@ export class Session {
       this.earlyMedia = undefined;
       for (const chunk of early) this.onMedia(chunk);
     } catch (e) {
-      if (e instanceof SessionError) this.fail(e);
-      else {
+      if (e instanceof SessionError) {this.fail(e);} else {
         log('error', 'could not start session', { session: this.id, error: String(e) });
         this.fail(new SessionError('INTERNAL', 'could not start the encoder'));
       }
@@ -233,8 +236,7 @@ export class Session {
   private setPaused(paused: boolean): void {
     if (this.state === 'closed' || this.paused === paused) return;
     this.paused = paused;
-    if (paused) this.ws.pause();
-    else {
+    if (paused) {this.ws.pause();} else {
       this.ws.resume();
       // Time spent paused was the ingest's fault, not the client's.
       this.lastMediaAt = Date.now();
@@ -292,8 +294,13 @@ export class Session {
   private onFfmpegExit(exit: FfmpegExit): void {
     clearTimeout(this.killTimer);
     log(exit.exitCode === 0 ? 'info' : 'warn', 'ffmpeg exited', {
-      session: this.id, exitCode: exit.exitCode, signal: exit.signal, killed: exit.killed,
-      failure: exit.failure, detail: exit.detail, mediaBytes: this.mediaBytes,
+      session: this.id,
+      exitCode: exit.exitCode,
+      signal: exit.signal,
+      killed: exit.killed,
+      failure: exit.failure,
+      detail: exit.detail,
+      mediaBytes: this.mediaBytes,
     });
     this.releaseSlot();
     if (this.state === 'stopping' && exit.exitCode === 0) {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { startRelay, type RelayProcess } from './support/relay-process.ts';
-import { makeToken } from './support/token.ts';
-import { exchange, until } from './support/ws-client.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { makeToken } from '../../harness/token.ts';
+import { exchange, until } from '../../harness/ws-client.ts';
 
 // Tokens from an OIDC issuer (e.g. a Cognito user pool), verified against its remote JWKS.
 
@@ -43,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await relay?.stop();
-  jwks?.stop(true);
+  await jwks?.stop(true);
 });
 
 async function sign(opts: { key?: CryptoKey; iss?: string; aud?: string; kid?: string; exp?: boolean } = {}): Promise<string> {

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile, type StreamResult } from './support/media.ts';
-import { waitFor } from './support/ports.ts';
-import { probeRecording } from './support/probe.ts';
-import { isProcessAlive, isProcessRunning, startRelay, type RelayProcess } from './support/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from './support/rtmp-server.ts';
-import { makeToken } from './support/token.ts';
-import { exchange } from './support/ws-client.ts';
+import { makeTestMedia, streamFile, type StreamResult } from '../../harness/media.ts';
+import { waitFor } from '../../harness/ports.ts';
+import { probeRecording } from '../../harness/probe.ts';
+import { isProcessAlive, isProcessRunning } from '../../harness/proc.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { makeToken } from '../../harness/token.ts';
+import { exchange } from '../../harness/ws-client.ts';
 
 // SIGTERM: stop accepting (healthz 503, new sessions 4013), let live sessions run until they
 // end or the drain timeout, then stop the rest cleanly with `ended` and exit 0.

@@ -1,15 +1,16 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeTestMedia, streamFile } from './support/media.ts';
-import { freePort, waitFor } from './support/ports.ts';
-import { probeRecording } from './support/probe.ts';
-import { isProcessAlive, startRelay, type RelayProcess } from './support/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from './support/rtmp-server.ts';
-import { makeToken } from './support/token.ts';
-import { until } from './support/ws-client.ts';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { freePort, waitFor } from '../../harness/ports.ts';
+import { probeRecording } from '../../harness/probe.ts';
+import { isProcessAlive } from '../../harness/proc.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { makeToken } from '../../harness/token.ts';
+import { until } from '../../harness/ws-client.ts';
 
 // Faults end only their own session, with the right close code, and always reap FFmpeg.
 // A bystander session streams through all of them and must come out intact.
@@ -61,12 +62,11 @@ function start(ingest: string, key: string, mimeType = MKV) {
   return { type: 'start', token, ingest, streamKey: key, mimeType };
 }
 
-/** The pid of the FFmpeg the relay spawned for a session, from its `session ready` log line. */
+/** The pid of the FFmpeg the relay spawned for a session. */
 function ffmpegPidOf(session: string): number {
-  for (const line of relay.output().split('\n')) {
-    if (line.includes('"msg":"session ready"') && line.includes(session)) return JSON.parse(line).ffmpegPid;
-  }
-  throw new Error(`no ffmpeg pid logged for ${session}`);
+  const pid = relay.ffmpegPidOf(session);
+  if (pid === undefined) throw new Error(`no ffmpeg pid logged for ${session}`);
+  return pid;
 }
 
 function lastError(messages: any[]) {
@@ -107,10 +107,12 @@ describe('faults', () => {
     const r = await streamFile(relay.wsUrl, start(main.rtmpUrl, 'sk_killed_ffmpeg_6a7b'), await makeTestMedia('h264-opus-mkv', 6), {
       seconds: 6,
       onMessage(msg) {
-        if (msg.type === 'ready') setTimeout(() => {
-          killed = ffmpegPidOf(msg.session);
-          process.kill(killed, 'SIGKILL');
-        }, 1500);
+        if (msg.type === 'ready') {
+          setTimeout(() => {
+            killed = ffmpegPidOf(msg.session);
+            process.kill(killed, 'SIGKILL');
+          }, 1500);
+        }
       },
     });
     expect(killed).toBeGreaterThan(0);
@@ -154,7 +156,7 @@ describe('faults', () => {
 
   test.concurrent('a client vanishing without a close → its FFmpeg finishes and is reaped', async () => {
     const key = 'sk_vanished_client_6e7f';
-    const child = Bun.spawn([process.execPath, join(import.meta.dir, 'support', 'vanishing-client.ts'), relay.wsUrl,
+    const child = Bun.spawn([process.execPath, join(import.meta.dir, '..', '..', 'harness', 'vanishing-client.ts'), relay.wsUrl,
       JSON.stringify(start(main.rtmpUrl, key)), await makeTestMedia('h264-opus-mkv', 12)], { stdout: 'pipe', stderr: 'inherit' });
     const [out] = await Promise.all([new Response(child.stdout).text(), child.exited]);
     expect(child.signalCode).toBe('SIGKILL');

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile, type MediaKind } from './support/media.ts';
-import { probeRecording } from './support/probe.ts';
-import { startRelay, type RelayProcess } from './support/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from './support/rtmp-server.ts';
-import { makeToken } from './support/token.ts';
+import { makeTestMedia, streamFile, type MediaKind } from '../../harness/media.ts';
+import { probeRecording } from '../../harness/probe.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { makeToken } from '../../harness/token.ts';
 
 // The three recordings browsers make, streamed in real time through the relay into a real
 // nginx-rtmp, and what nginx recorded checked with ffprobe against what IVS requires.

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { waitFor } from './support/ports.ts';
-import { startRelay, type RelayProcess } from './support/relay-process.ts';
-import { makeToken } from './support/token.ts';
-import { exchange, until } from './support/ws-client.ts';
+import { waitFor } from '../../harness/ports.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { makeToken } from '../../harness/token.ts';
+import { exchange, until } from '../../harness/ws-client.ts';
 
 // RELAY_SCALE_IN_PROTECTION=on: the task is protected from scale-in exactly while it has live
 // sessions, through the ECS agent's task-protection endpoint (a fake agent here).
@@ -31,7 +31,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await relay?.stop();
-  agent?.stop(true);
+  await agent?.stop(true);
 });
 
 describe('scale-in protection', () => {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from './support/media.ts';
-import { probeRecording } from './support/probe.ts';
-import { startRelay, type RelayProcess } from './support/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from './support/rtmp-server.ts';
-import { makeToken } from './support/token.ts';
-import { exchange, until, type Exchange } from './support/ws-client.ts';
+import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { probeRecording } from '../../harness/probe.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { makeToken } from '../../harness/token.ts';
+import { exchange, until, type Exchange } from '../../harness/ws-client.ts';
 
 // Every refusal of the relay protocol (docs/protocol.md#close-codes): the `error` frame comes right before the close, with the
 // matching code, and no FFmpeg is ever spawned for it.

@@ -32,7 +32,9 @@ test('soak: faults end only their own sessions, with the right close code, and l
   // Memory: relay RSS growth after warm-up under 10%.
   expect(report.rss.growth).toBeLessThan(0.1);
   // Every session no fault hit made a valid recording (h264 + aac, 1280x720, full duration).
-  for (const s of unfaulted) expect({ key: s.key, close: s.closeCode, recording: s.recording?.ok }).toEqual({ key: s.key, close: 1000, recording: true });
+  for (const s of unfaulted) {
+    expect({ key: s.key, close: s.closeCode, recording: s.recording?.ok }).toEqual({ key: s.key, close: 1000, recording: true });
+  }
   // …and the full list of violations (close codes of faulted sessions included) is empty.
   expect(report.violations).toEqual([]);
 }, 150_000);

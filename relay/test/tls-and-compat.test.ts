@@ -1,15 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { makeTestMedia } from './support/media.ts';
-import { probeRecording } from './support/probe.ts';
-import { startRelay, type RelayProcess } from './support/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from './support/rtmp-server.ts';
-import { makeToken } from './support/token.ts';
-import { exchange } from './support/ws-client.ts';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { makeTestMedia } from '../../harness/media.ts';
+import { probeRecording } from '../../harness/probe.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { makeToken } from '../../harness/token.ts';
+import { exchange } from '../../harness/ws-client.ts';
 
 const SECRET = 'tls-compat-test-secret-4455';
 

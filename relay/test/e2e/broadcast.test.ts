@@ -3,17 +3,18 @@
  * nginx-rtmp, then ffprobe on what nginx recorded.
  */
 
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
-import { probeRecording } from '../support/probe.ts';
-import { waitFor } from '../support/ports.ts';
-import { REPO_ROOT, isProcessAlive, startRelay, type RelayProcess } from '../support/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../support/rtmp-server.ts';
-import { makeToken } from '../support/token.ts';
-import { videoGops } from './keyframes.ts';
 import { goLive, launchBrowser, readStatus, stopBroadcast, waitForState } from './browser.ts';
+import { videoGops } from './keyframes.ts';
+import { waitFor } from '../../../harness/ports.ts';
+import { probeRecording } from '../../../harness/probe.ts';
+import { isProcessAlive } from '../../../harness/proc.ts';
+import { REPO_ROOT, startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../../harness/rtmp-server.ts';
+import { makeToken } from '../../../harness/token.ts';
 
 const SECRET = 'e2e-secret-that-is-long-enough-for-hs256';
 const STREAM_SECONDS = 10;
@@ -229,7 +230,7 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
       await page.waitForTimeout(3000);
       await stopBroadcast(page);
       const recording = await rtmp.waitForRecording(key);
-    const probe = await probeRecording(recording);
+      const probe = await probeRecording(recording);
       expect(probe.videoCodec).toBe('h264');
     } finally {
       await page.close();

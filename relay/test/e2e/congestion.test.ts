@@ -1,14 +1,15 @@
 /**
  * The client's answer to a slow uplink, in real Chromium with a real MediaRecorder. On loopback
- * the socket never backs up, so the page's WebSocket is replaced by a stand-in that speaks
- * the relay protocol (ready, ended) but never drains `bufferedAmount`: every chunk counts `factor` times,
- * which turns minutes of a slow link into seconds.
+ * the socket never backs up, so the page's WebSocket is replaced by the harness's stand-in relay,
+ * which never drains `bufferedAmount`: every chunk counts `bufferFactor` times, which turns
+ * minutes of a slow link into seconds.
  */
 
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { Browser, Page } from 'playwright-core';
-import { startRelay, type RelayProcess } from '../support/relay-process.ts';
+import type { Browser } from 'playwright-core';
 import { launchBrowser } from './browser.ts';
+import { startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
+import { installStandInSocket, type StandInRecord } from '../../../harness/stand-in-socket.ts';
 
 let relay: RelayProcess;
 let browser: Browser;
@@ -24,58 +25,12 @@ afterAll(async () => {
   await relay?.stop();
 });
 
-/** Installs the never-draining WebSocket stand-in in the page. */
-async function installSlowSocket(page: Page, factor: number): Promise<void> {
-  await page.evaluate((f) => {
-    class SlowSocket {
-      static readonly CONNECTING = 0;
-      static readonly OPEN = 1;
-      static readonly CLOSING = 2;
-      static readonly CLOSED = 3;
-      readyState = 0;
-      bufferedAmount = 0;
-      binaryType = 'blob';
-      onopen: ((e: unknown) => void) | null = null;
-      onmessage: ((e: { data: string }) => void) | null = null;
-      onclose: ((e: { code: number; reason: string }) => void) | null = null;
-      onerror: ((e: unknown) => void) | null = null;
-      constructor(readonly url: string) {
-        (window as unknown as { sockets: SlowSocket[] }).sockets.push(this);
-        setTimeout(() => {
-          this.readyState = 1;
-          this.onopen?.({});
-        }, 10);
-      }
-      send(data: string | Blob): void {
-        if (typeof data !== 'string') {
-          this.bufferedAmount += data.size * f;
-          return;
-        }
-        const message = JSON.parse(data) as { type: string };
-        const reply = (m: object) => setTimeout(() => this.onmessage?.({ data: JSON.stringify(m) }), 10);
-        if (message.type === 'start') reply({ type: 'ready', session: `fake-${Date.now()}`, pipeline: 'copy' });
-        if (message.type === 'stop') {
-          reply({ type: 'ended' });
-          setTimeout(() => this.close(1000), 20);
-        }
-      }
-      close(code = 1000): void {
-        if (this.readyState === 3) return;
-        this.readyState = 3;
-        setTimeout(() => this.onclose?.({ code, reason: '' }), 0);
-      }
-    }
-    (window as unknown as { sockets: SlowSocket[] }).sockets = [];
-    (window as unknown as { WebSocket: unknown }).WebSocket = SlowSocket;
-  }, factor);
-}
-
 describe('slow uplink', () => {
   test('warns, then restarts the session at a lower bitrate before the backlog grows', async () => {
     const page = await browser.newPage();
     try {
       await page.goto(`${relay.httpUrl}/healthz`);
-      await installSlowSocket(page, 40);
+      await installStandInSocket(page, { bufferFactor: 40 });
       const result = await page.evaluate(async () => {
         const moduleUrl = '/broadcast-client.js';
         const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');
@@ -92,7 +47,7 @@ describe('slow uplink', () => {
         });
         await b.stop();
         stream.getTracks().forEach((t) => t.stop());
-        return { log, sockets: (window as unknown as { sockets: unknown[] }).sockets.length, done: await b.done };
+        return { log, sockets: (window as unknown as { standIn: StandInRecord }).standIn.sockets, done: await b.done };
       });
       expect(result.log.slice(0, 2)).toEqual(['connecting:start', 'ready:1000000']);
       expect(result.log).toContain('warning:CONGESTED');
@@ -111,7 +66,7 @@ describe('slow uplink', () => {
     const page = await browser.newPage();
     try {
       await page.goto(`${relay.httpUrl}/healthz`);
-      await installSlowSocket(page, 600);
+      await installStandInSocket(page, { bufferFactor: 600 });
       const result = await page.evaluate(async () => {
         const moduleUrl = '/broadcast-client.js';
         const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');

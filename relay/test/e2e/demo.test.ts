@@ -4,14 +4,14 @@
  * received; Ctrl-C (SIGINT) stops everything. Also keeps docs/broadcaster.png up to date.
  */
 
-import { afterAll, beforeAll, expect, test } from 'bun:test';
-import type { Subprocess } from 'bun';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Subprocess } from 'bun';
+import { afterAll, beforeAll, expect, test } from 'bun:test';
 import type { Browser } from 'playwright-core';
-import { waitFor } from '../support/ports.ts';
-import { REPO_ROOT, baseEnv } from '../support/relay-process.ts';
 import { launchBrowser, readStatus, stopBroadcast, waitForState } from './browser.ts';
+import { waitFor } from '../../../harness/ports.ts';
+import { REPO_ROOT, baseEnv } from '../../../harness/relay-process.ts';
 
 let demo: Subprocess<'ignore', 'pipe', 'pipe'> | undefined;
 let output = '';

@@ -5,12 +5,12 @@
  * that logs its arguments, prints a few bytes and then idles like a live remux.
  */
 
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test';
+import { waitFor } from '../../../harness/ports.ts';
 import { startPlaybackServer, type PlaybackServer } from '../../demo/playback-server.ts';
-import { waitFor } from '../support/ports.ts';
 
 const PAGE_ORIGIN = 'http://127.0.0.1:45678';
 

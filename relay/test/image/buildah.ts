@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../support/relay-process.ts';
+import { REPO_ROOT } from '../../../harness/relay-process.ts';
 
 // Builds and runs the relay image with Debian's buildah, without a Docker daemon: `--isolation
 // chroot` is the one isolation that works on these machines (no user namespaces for crun, no

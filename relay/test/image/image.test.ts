@@ -1,16 +1,16 @@
+import { readlinkSync, statSync } from 'node:fs';
 import type { Subprocess } from 'bun';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { readlinkSync, statSync } from 'node:fs';
-import { loadConfig } from '../../src/config.ts';
-import { makeTestMedia, streamFile } from '../support/media.ts';
-import { freePort, waitFor } from '../support/ports.ts';
-import { probeRecording } from '../support/probe.ts';
-import { childrenNamed, isProcessAlive } from '../support/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../support/rtmp-server.ts';
-import { makeToken } from '../support/token.ts';
 import {
   buildImage, descendantNamed, ensureBaseImage, IMAGE, imageConfig, mustRun, requireImageTools, run, uids, type ImageConfig,
 } from './buildah.ts';
+import { makeTestMedia, streamFile } from '../../../harness/media.ts';
+import { freePort, waitFor } from '../../../harness/ports.ts';
+import { probeRecording } from '../../../harness/probe.ts';
+import { childrenNamed, isProcessAlive } from '../../../harness/proc.ts';
+import { startRtmpServer, type RtmpServer } from '../../../harness/rtmp-server.ts';
+import { makeToken } from '../../../harness/token.ts';
+import { loadConfig } from '../../src/config.ts';
 
 // The relay image itself: relay/Dockerfile built with buildah on a stand-in for its base (Docker
 // Hub cannot be reached here), then the image's ENTRYPOINT + CMD run in it, as ECS would run them,

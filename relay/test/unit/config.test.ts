@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { baseEnv, MAIN, REPO_ROOT } from '../../../harness/relay-process.ts';
 import { ConfigError, DEFAULT_INGEST_CA_FILE, loadConfig } from '../../src/config.ts';
-import { baseEnv, MAIN, REPO_ROOT } from '../support/relay-process.ts';
 
 const OK = { RELAY_AUTH_SECRET: 's3cret-for-tests' };
 
@@ -101,10 +101,15 @@ describe('configuration (docs/configuration.md)', () => {
     const proc = Bun.spawn([process.execPath, MAIN], {
       cwd: REPO_ROOT,
       env: {
-        ...baseEnv(), RELAY_AUTH_SECRET: 'x'.repeat(16), RELAY_MEDIA_TIMEOUT_MS: 'soon', RELAY_SERVE_PAGE: 'yes',
-        RELAY_INGEST_CA_FILE: '/nonexistent/ca.pem', RELAY_ALLOWED_INGESTS: 'rtmps://*.com',
+        ...baseEnv(),
+        RELAY_AUTH_SECRET: 'x'.repeat(16),
+        RELAY_MEDIA_TIMEOUT_MS: 'soon',
+        RELAY_SERVE_PAGE: 'yes',
+        RELAY_INGEST_CA_FILE: '/nonexistent/ca.pem',
+        RELAY_ALLOWED_INGESTS: 'rtmps://*.com',
       },
-      stdout: 'pipe', stderr: 'pipe',
+      stdout: 'pipe',
+      stderr: 'pipe',
     });
     const [code, out] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
     expect(code).not.toBe(0);

@@ -1,7 +1,6 @@
 // The construct (src/, compiled by jsii) and the relay keep copies of a few rules; Bun loads both
 // codebases, so these tests hold the copies together and fail when one side changes alone.
 // The construct's side of the allow-list table is test/contract-parity.test.ts (jest).
-import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
@@ -10,6 +9,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { describe, expect, test } from 'bun:test';
 import { RelayAuth, TranswrapRelay, type TranswrapRelayProps } from '../../../src/index.ts';
 import * as constructPaths from '../../../src/relay-paths.ts';
 import { HEALTH_PATH, STREAM_PATH } from '../../public/protocol.ts';

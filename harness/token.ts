@@ -8,7 +8,6 @@ export async function makeToken(secret: string, opts: { expiresIn?: string; exp?
     .setSubject('test-broadcaster');
   if (opts.noExp) {
     // no expiry: the relay must refuse it
-  } else if (opts.exp !== undefined) jwt.setExpirationTime(opts.exp);
-  else jwt.setExpirationTime(opts.expiresIn ?? '10m');
+  } else if (opts.exp !== undefined) {jwt.setExpirationTime(opts.exp);} else {jwt.setExpirationTime(opts.expiresIn ?? '10m');}
   return jwt.sign(new TextEncoder().encode(secret));
 }

@@ -1,8 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { availableParallelism, release, totalmem } from 'node:os';
 
 // Everything the harness knows about processes comes from /proc, so the numbers are the
-// kernel's own accounting, not what a process says about itself.
+// kernel's own accounting, not what a process says about itself. Node APIs only: jest loads it too.
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on every Linux we run on). */
 export const CLK_TCK = 100;
@@ -36,7 +35,10 @@ export function readStat(pid: number): ProcStat | undefined {
   const f = text.slice(close + 2).split(' ');
   // After comm: state(0) ppid(1) … utime(11) stime(12) cutime(13) cstime(14) … starttime(19).
   return {
-    pid, comm, state: f[0]!, ppid: Number(f[1]),
+    pid,
+    comm,
+    state: f[0]!,
+    ppid: Number(f[1]),
     ticks: Number(f[11]) + Number(f[12]),
     childTicks: Number(f[13]) + Number(f[14]),
     startTime: Number(f[19]),
@@ -97,30 +99,18 @@ export function loadAverage(): [number, number, number] {
   return [a!, b!, c!];
 }
 
-/** What the figures were measured on. */
-export interface MachineInfo {
-  cores: number;
-  cpuModel: string;
-  memoryGiB: number;
-  kernel: string;
-  bun: string;
-  ffmpeg: string;
+/** Pids of the processes whose parent is `ppid` and whose command name is `comm` (zombies included). */
+export function childrenNamed(ppid: number, comm: string): number[] {
+  return childrenOf(ppid, comm).map((p) => p.pid);
 }
 
-/** Describes this machine: cores, CPU model, memory, kernel, Bun and FFmpeg versions. */
-export async function machineInfo(): Promise<MachineInfo> {
-  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? 'unknown';
-  const mhz = /^cpu MHz\s*:\s*([\d.]+)$/m.exec(cpuinfo)?.[1];
-  const ff = Bun.spawn(['ffmpeg', '-hide_banner', '-version'], { stdout: 'pipe', stderr: 'ignore' });
-  const ffLine = (await new Response(ff.stdout).text()).split('\n')[0] ?? '';
-  await ff.exited;
-  return {
-    cores: availableParallelism(),
-    cpuModel: mhz ? `${model} @ ${Math.round(Number(mhz))} MHz` : model,
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-    kernel: release(),
-    bun: Bun.version,
-    ffmpeg: ffLine.replace(/^ffmpeg version /, '').split(' ')[0] ?? 'unknown',
-  };
+/** Whether a pid still exists as a process named `comm` (zombies included). */
+export function isProcessAlive(pid: number, comm = 'ffmpeg'): boolean {
+  return readStat(pid)?.comm === comm;
+}
+
+/** Whether a pid is a running (not zombie) process named `comm`: an orphan that outlived its parent. */
+export function isProcessRunning(pid: number, comm = 'ffmpeg'): boolean {
+  const stat = readStat(pid);
+  return stat?.comm === comm && stat.state !== 'Z';
 }

@@ -1,8 +1,8 @@
-import type { Subprocess } from 'bun';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Subprocess } from 'bun';
 import { freePort, waitFor } from './ports.ts';
 
 /** A real RTMP ingest for tests: Debian nginx with the RTMP module, recording every stream. */
