@@ -1,5 +1,6 @@
 /**
- * Drop-in browser client for the transwrap relay (Contract 1 in DESIGN.md).
+ * Drop-in browser client for the transwrap relay; it speaks the protocol of docs/protocol.md
+ * (docs/embedding.md shows how to use it).
  *
  * ```ts
  * import { startBroadcast } from './broadcast-client.js';
@@ -9,13 +10,18 @@
  * await b.stop();
  * ```
  *
+ * A broadcast is a run of connection legs (connection-leg.ts): one per relay tried, and one per
+ * bitrate restart. This file keeps what outlives a leg: the failover order, the bitrate, the
+ * public state and events.
+ *
  * Browser code only: no framework, no Node/Bun APIs.
  */
 
-import { BufferWatch, defaultBufferPolicy } from './backpressure.js';
+import { defaultBufferPolicy } from './backpressure.js';
 import type { Broadcast, BroadcastErrorCode, BroadcastEventMap, BroadcastOptions, BroadcastState } from './broadcast-types.js';
+import { ConnectionLeg, type LegEvents } from './connection-leg.js';
+import type { LegOutcome } from './leg-outcome.js';
 import { announcedMimeType, pickMimeType } from './mime-types.js';
-import { CLOSE_CODES, errorCodeOfClose, parseRelayMessage, type RelayErrorCode, type StartMessage } from './protocol.js';
 import { toStreamUrls } from './relay-urls.js';
 
 export type { PreferredCodec } from './mime-types.js';
@@ -31,24 +37,13 @@ export type {
 
 /**
  * Starts a broadcast: connects to the first relay, sends the start message (with the mimeType
- * the constructed `MediaRecorder` reports) and starts that recorder once the relay answers `ready`. Returns at once; progress arrives as events
- * (listeners added right after the call see every event, `connecting` included).
+ * the constructed `MediaRecorder` reports) and starts that recorder once the relay answers
+ * `ready`. Returns at once; progress arrives as events (listeners added right after the call see
+ * every event, `connecting` included).
  */
 export function startBroadcast(options: BroadcastOptions): Broadcast {
   return new BroadcastSession(options);
 }
-
-/** How one connection (a "leg") ended. */
-type LegOutcome =
-  | { readonly kind: 'stopped' }
-  | { readonly kind: 'reduce' }
-  | {
-      readonly kind: 'failed';
-      readonly code: BroadcastErrorCode;
-      readonly message: string;
-      readonly closeCode?: number;
-      readonly failover: boolean;
-    };
 
 const DEFAULT_VIDEO_BPS = 2_500_000;
 const DEFAULT_AUDIO_BPS = 128_000;
@@ -61,17 +56,14 @@ class BroadcastSession extends EventTarget implements Broadcast {
   private readonly urls: string[];
   private readonly timesliceMs: number;
   private currentState: BroadcastState = 'connecting';
-  /** The mimeType each leg asks its recorder for. */
-  private requestedMime: string | undefined;
   /** The mimeType announced to the relay (what the recorder reports, when it says more). */
   private currentMime: string | undefined;
   private currentPipeline: 'copy' | 'transcode' | undefined;
   private currentUrl: string | undefined;
   private videoBps: number;
-  private socket: WebSocket | undefined;
+  /** The connection in use, from its socket's creation until it settles. */
+  private leg: ConnectionLeg | undefined;
   private stopRequested = false;
-  /** Wakes the running leg when stop() is called. */
-  private onStopRequested: (() => void) | undefined;
 
   constructor(private readonly options: BroadcastOptions) {
     super();
@@ -85,7 +77,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
   }
 
   get bufferedAmount(): number {
-    return this.socket?.bufferedAmount ?? 0;
+    return this.leg?.bufferedAmount ?? 0;
   }
   get state(): BroadcastState {
     return this.currentState;
@@ -113,7 +105,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
     if (this.currentState !== 'ended' && this.currentState !== 'failed') {
       this.stopRequested = true;
       this.currentState = 'stopping';
-      this.onStopRequested?.();
+      this.leg?.stop();
     }
     await this.done;
   }
@@ -122,11 +114,17 @@ class BroadcastSession extends EventTarget implements Broadcast {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
+  /** Moves to `ready` or `live`, unless stop() was called: then the state stays `stopping`. */
+  private advance(state: 'ready' | 'live'): void {
+    if (!this.stopRequested) this.currentState = state;
+  }
+
   /** The failover loop: one leg per connection, until stopped or out of relays. */
   private async run(): Promise<void> {
-    this.requestedMime = this.options.mimeType ?? pickMimeType(this.options.preferCodec ?? 'auto');
+    // The mimeType every leg asks its recorder for.
+    const requested = this.options.mimeType ?? pickMimeType(this.options.preferCodec ?? 'auto');
     const recordable = (type: string) => typeof MediaRecorder !== 'undefined' && MediaRecorder.isTypeSupported(type);
-    if (!this.requestedMime || !recordable(this.requestedMime)) {
+    if (!requested || !recordable(requested)) {
       const wanted = this.options.mimeType ?? this.options.preferCodec ?? 'auto';
       return this.fail({ code: 'NO_SUPPORTED_MIME_TYPE', message: `This browser cannot record ${wanted} video with MediaRecorder.` });
     }
@@ -143,8 +141,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
       this.currentUrl = this.urls[index];
       this.currentState = 'connecting';
       this.emit('connecting', { relayUrl: this.currentUrl, attempt, reason, previousCode });
-      const outcome = await this.runLeg(this.currentUrl, () => (triesSinceLive = 0));
-      this.socket = undefined;
+      const outcome = await this.runLeg(this.currentUrl, requested, () => (triesSinceLive = 0));
       if (outcome.kind === 'stopped' || this.stopRequested) return this.finish();
       if (outcome.kind === 'reduce') {
         reason = 'bitrate';
@@ -179,8 +176,8 @@ class BroadcastSession extends EventTarget implements Broadcast {
     this.resolveDone(detail);
   }
 
-  /** One WebSocket session with one MediaRecorder. Never rejects. */
-  private async runLeg(url: string, onLive: () => void): Promise<LegOutcome> {
+  /** Gets a token and a recorder, then runs one connection leg to its end. Never rejects. */
+  private async runLeg(url: string, requested: string, onLive: () => void): Promise<LegOutcome> {
     let token: string;
     try {
       const t = this.options.token ?? '';
@@ -190,8 +187,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
     }
     if (this.stopRequested) return { kind: 'stopped' };
     // The recorder is made (not started) before the start message, so that the message carries
-    // what the recorder reports (Contract 1). It starts recording only after `ready`.
-    const requested = this.requestedMime as string;
+    // what the recorder reports (docs/protocol.md#start-message). It starts only after `ready`.
     let recorder: MediaRecorder;
     try {
       recorder = this.createRecorder(requested);
@@ -200,183 +196,64 @@ class BroadcastSession extends EventTarget implements Broadcast {
     }
     const mimeType = announcedMimeType(requested, recorder.mimeType);
     this.currentMime = mimeType;
-    return new Promise<LegOutcome>((resolve) => {
-      const ws = new WebSocket(url);
-      ws.binaryType = 'arraybuffer';
-      this.socket = ws;
-      let opened = false;
-      let ready = false;
-      let session = '';
-      let ended = false;
-      let settled = false;
-      let errorFrame: { code: RelayErrorCode; message: string } | undefined;
-      let pendingOutcome: LegOutcome | undefined;
-      const watch = new BufferWatch(defaultBufferPolicy(this.videoBps + (this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS)));
-      let timer: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
-        pendingOutcome = {
-          kind: 'failed',
-          code: 'CONNECTION_FAILED',
-          message: opened ? 'The relay did not answer the start message in time.' : 'The relay did not accept the connection in time.',
-          failover: true,
-        };
-        ws.close();
-        settle(pendingOutcome);
-      }, this.options.connectTimeoutMs ?? 10_000);
-      let poll: ReturnType<typeof setInterval> | undefined;
+    const { ingest, streamKey } = this.options;
+    this.leg = new ConnectionLeg(
+      {
+        url,
+        start: { type: 'start', token, ingest, streamKey, mimeType },
+        recorder,
+        timesliceMs: this.timesliceMs,
+        connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
+        stopTimeoutMs: this.options.stopTimeoutMs ?? 10_000,
+        bufferPolicy: defaultBufferPolicy(this.videoBps + (this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS)),
+      },
+      this.legEvents(url, mimeType, onLive),
+    );
+    const outcome = await this.leg.outcome;
+    this.leg = undefined;
+    return outcome;
+  }
 
-      const cleanup = () => {
-        if (timer !== undefined) clearTimeout(timer);
-        if (poll !== undefined) clearInterval(poll);
-        timer = undefined;
-        poll = undefined;
-        this.onStopRequested = undefined;
-        if (recorder.state !== 'inactive') {
-          recorder.ondataavailable = null;
-          recorder.onstop = null;
-          recorder.stop();
-        }
-      };
-      const settle = (outcome: LegOutcome) => {
-        if (settled) return;
-        settled = true;
-        cleanup();
-        resolve(outcome);
-      };
-      // Leaves this leg: ends the recorder, asks the relay to finish, then waits for its close.
-      const leave = (outcome: LegOutcome) => {
-        // The first reason to leave wins; stop() during a bitrate restart still ends the loop (run() checks stopRequested).
-        if (pendingOutcome || settled) return;
-        pendingOutcome = outcome;
-        if (poll !== undefined) clearInterval(poll);
-        poll = undefined;
-        const sendStop = () => {
-          if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'stop' }));
-          if (timer !== undefined) clearTimeout(timer);
-          timer = setTimeout(() => {
-            ws.close(1000);
-            settle(outcome);
-          }, this.options.stopTimeoutMs ?? 10_000);
-        };
-        if (recorder.state !== 'inactive') {
-          // The final dataavailable fires before `stop`, so every chunk is sent before the stop message.
-          recorder.onstop = sendStop;
-          recorder.stop();
-        } else if (ready) {
-          sendStop();
-        } else {
-          // Nothing was recorded yet: there is nothing to flush.
-          ws.close(1000);
-          settle(outcome);
-        }
-      };
-      this.onStopRequested = () => leave({ kind: 'stopped' });
+  /** What a leg's progress means for the broadcast: its state, its events, its bitrate. */
+  private legEvents(relayUrl: string, mimeType: string, onLive: () => void): LegEvents {
+    return {
+      ready: ({ session, pipeline }) => {
+        this.currentPipeline = pipeline;
+        this.advance('ready');
+        this.emit('ready', { relayUrl, session, pipeline, mimeType, videoBitsPerSecond: this.videoBps });
+      },
+      live: (session) => {
+        this.advance('live');
+        onLive();
+        this.emit('live', { relayUrl, session });
+      },
+      stats: ({ bitrateKbps, fps, speed, droppedFrames, bufferedBytes }, bufferedAmount) => {
+        this.emit('stats', { bitrateKbps, fps, speed, droppedFrames, bufferedBytes, bufferedAmount, videoBitsPerSecond: this.videoBps });
+      },
+      congested: (verdict, bufferedAmount) => this.congested(verdict, bufferedAmount),
+    };
+  }
 
-      const sample = () => {
-        const buffered = ws.bufferedAmount;
-        const verdict = watch.sample(buffered);
-        if (verdict === 'ok') return;
-        if (verdict === 'abort') {
-          leave({
-            kind: 'failed',
-            code: 'CONGESTED',
-            message: 'The upload is too slow for even the lowest bitrate; the broadcast stopped before the browser ran out of memory.',
-            failover: false,
-          });
-          return;
-        }
-        const floor = this.options.minVideoBitsPerSecond ?? 300_000;
-        const canReduce = verdict === 'reduce' && (this.options.adaptBitrate ?? true) && this.videoBps > floor;
-        if (canReduce) {
-          this.videoBps = Math.max(floor, Math.round(this.videoBps * 0.6));
-          this.emit('warning', {
-            code: 'BITRATE_LOWERED',
-            message: `The upload cannot keep up; restarting at ${Math.round(this.videoBps / 1000)} kbps.`,
-            bufferedAmount: buffered,
-            videoBitsPerSecond: this.videoBps,
-          });
-          leave({ kind: 'reduce' });
-        } else if (verdict === 'warn' || verdict === 'reduce') {
-          this.emit('warning', {
-            code: 'CONGESTED',
-            message: `The upload is slower than the video: ${Math.round(buffered / 1024)} KiB waiting to be sent.`,
-            bufferedAmount: buffered,
-            videoBitsPerSecond: this.videoBps,
-          });
-        }
-      };
-
-      const startRecorder = () => {
-        recorder.ondataavailable = (event: BlobEvent) => {
-          // Chunks go out in order and unmodified (Contract 1, step 3).
-          if (event.data.size > 0 && ws.readyState === WebSocket.OPEN) ws.send(event.data);
-          sample();
-        };
-        recorder.onerror = () => {
-          leave({ kind: 'failed', code: 'RECORDER_FAILED', message: 'The browser stopped recording (camera or microphone lost?).', failover: false });
-        };
-        try {
-          recorder.start(this.timesliceMs);
-        } catch (e) {
-          leave({ kind: 'failed', code: 'RECORDER_FAILED', message: `MediaRecorder could not start: ${String(e)}`, failover: false });
-          return;
-        }
-        // Also sample between chunks: a stalled socket still needs watching.
-        poll = setInterval(sample, 500);
-      };
-
-      ws.onopen = () => {
-        opened = true;
-        const start: StartMessage = { type: 'start', token, ingest: this.options.ingest, streamKey: this.options.streamKey, mimeType };
-        ws.send(JSON.stringify(start));
-      };
-
-      ws.onmessage = (event: MessageEvent) => {
-        if (typeof event.data !== 'string') return;
-        const message = parseRelayMessage(event.data);
-        if (!message) return;
-        switch (message.type) {
-          case 'ready':
-            if (ready) return;
-            ready = true;
-            session = message.session;
-            if (timer !== undefined) clearTimeout(timer);
-            timer = undefined;
-            this.currentPipeline = message.pipeline;
-            this.currentState = this.stopRequested ? 'stopping' : 'ready';
-            this.emit('ready', { relayUrl: url, session: message.session, pipeline: message.pipeline, mimeType, videoBitsPerSecond: this.videoBps });
-            if (this.stopRequested) leave({ kind: 'stopped' });
-            else startRecorder();
-            return;
-          case 'live':
-            if (!this.stopRequested) this.currentState = 'live';
-            onLive();
-            this.emit('live', { relayUrl: url, session });
-            return;
-          case 'stats': {
-            const { bitrateKbps, fps, speed, droppedFrames, bufferedBytes } = message;
-            this.emit('stats', { bitrateKbps, fps, speed, droppedFrames, bufferedBytes, bufferedAmount: ws.bufferedAmount, videoBitsPerSecond: this.videoBps });
-            return;
-          }
-          case 'error':
-            errorFrame = { code: message.code, message: message.message };
-            return;
-          case 'ended':
-            ended = true;
-            return;
-        }
-      };
-
-      ws.onclose = (event: CloseEvent) => {
-        if (settled) return;
-        if (pendingOutcome && (event.code === 1000 || ended || pendingOutcome.kind !== 'stopped')) {
-          settle(pendingOutcome);
-          return;
-        }
-        settle(this.classifyClose(event, errorFrame, opened));
-      };
-      // An `error` event is always followed by `close`; the close code carries the information.
-      ws.onerror = () => undefined;
+  /** Lowers the bitrate when a backlog persists and adaptBitrate allows (true: restart the leg); warns otherwise. */
+  private congested(verdict: 'warn' | 'reduce', bufferedAmount: number): boolean {
+    const floor = this.options.minVideoBitsPerSecond ?? 300_000;
+    if (verdict === 'reduce' && (this.options.adaptBitrate ?? true) && this.videoBps > floor) {
+      this.videoBps = Math.max(floor, Math.round(this.videoBps * 0.6));
+      this.emit('warning', {
+        code: 'BITRATE_LOWERED',
+        message: `The upload cannot keep up; restarting at ${Math.round(this.videoBps / 1000)} kbps.`,
+        bufferedAmount,
+        videoBitsPerSecond: this.videoBps,
+      });
+      return true;
+    }
+    this.emit('warning', {
+      code: 'CONGESTED',
+      message: `The upload is slower than the video: ${Math.round(bufferedAmount / 1024)} KiB waiting to be sent.`,
+      bufferedAmount,
+      videoBitsPerSecond: this.videoBps,
     });
+    return false;
   }
 
   /** A recorder for one leg, with this leg's bitrate; not started. Throws when the browser refuses the options. */
@@ -389,21 +266,5 @@ class BroadcastSession extends EventTarget implements Broadcast {
       videoKeyFrameIntervalDuration: this.options.keyFrameIntervalMs ?? 2000,
     };
     return new MediaRecorder(this.options.stream, options);
-  }
-
-  /** Maps a close to an outcome: 4013 and silent drops fail over, every other error is final. */
-  private classifyClose(event: CloseEvent, frame: { code: RelayErrorCode; message: string } | undefined, opened: boolean): LegOutcome {
-    if (event.code === CLOSE_CODES.UNAVAILABLE || frame?.code === 'UNAVAILABLE') {
-      return { kind: 'failed', code: 'UNAVAILABLE', message: frame?.message ?? 'The relay is at capacity or draining.', closeCode: event.code, failover: true };
-    }
-    const code = frame?.code ?? errorCodeOfClose(event.code);
-    if (code) {
-      return { kind: 'failed', code, message: frame?.message ?? event.reason ?? code, closeCode: event.code, failover: false };
-    }
-    if (!opened) {
-      return { kind: 'failed', code: 'CONNECTION_FAILED', message: 'Could not connect to the relay.', closeCode: event.code, failover: true };
-    }
-    // A 1000 nobody asked for (e.g. a relay shutting down) or an abnormal 1006: keep broadcasting elsewhere.
-    return { kind: 'failed', code: 'CONNECTION_LOST', message: 'The connection to the relay dropped.', closeCode: event.code, failover: true };
   }
 }

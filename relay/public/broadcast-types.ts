@@ -128,10 +128,6 @@ export type BroadcastState = 'connecting' | 'ready' | 'live' | 'stopping' | 'end
 
 /** The object `startBroadcast` returns. */
 export interface Broadcast extends EventTarget {
-  /** Subscribes to one event's `detail`; returns the unsubscribe function. */
-  on<K extends keyof BroadcastEventMap>(type: K, listener: (detail: BroadcastEventMap[K]) => void): () => void;
-  /** Ends the broadcast cleanly: flushes the recorder, asks the relay to flush FFmpeg. Resolves after `ended`. */
-  stop(): Promise<void>;
   /** Bytes queued in the current WebSocket (0 when none is open). */
   readonly bufferedAmount: number;
   readonly state: BroadcastState;
@@ -148,4 +144,8 @@ export interface Broadcast extends EventTarget {
   readonly videoBitsPerSecond: number;
   /** Resolves with the `ended` detail. */
   readonly done: Promise<BroadcastEventMap['ended']>;
+  /** Subscribes to one event's `detail`; returns the unsubscribe function. */
+  on<K extends keyof BroadcastEventMap>(type: K, listener: (detail: BroadcastEventMap[K]) => void): () => void;
+  /** Ends the broadcast cleanly: flushes the recorder, asks the relay to flush FFmpeg. Resolves after `ended`. */
+  stop(): Promise<void>;
 }

@@ -1,9 +1,10 @@
 /**
- * What to tell a person for each error code (the relay's Contract 1 codes and the client's own).
+ * What to tell a person for each error code: the relay's (docs/protocol.md#close-codes) and the
+ * client's own.
  * Kept apart from the client so that an embedding app can reuse or replace the wording.
  */
 
-import type { BroadcastErrorCode } from './broadcast-client.js';
+import type { BroadcastErrorCode } from './broadcast-types.js';
 
 /** A message for people: what happened and what to do about it. */
 export interface ErrorAdvice {

@@ -69,11 +69,12 @@ export function codecsOf(mimeType: string): string[] {
 }
 
 /**
- * The mimeType to announce to the relay (Contract 1: what `MediaRecorder.mimeType` reports).
- * `reported` is the constructed recorder's `mimeType`, read before it starts. It wins whenever it
- * names its codecs: then it says what the browser will really record, which may be more precise
- * than what was asked (`avc1.42E01F` for `avc1`) or not the same at all. A report without codecs
- * (empty, or a bare container) says less than the request, which then stays.
+ * The mimeType to announce in the start message (docs/protocol.md#start-message): what
+ * `MediaRecorder.mimeType` reports. `reported` is the constructed recorder's `mimeType`, read
+ * before it starts. It wins whenever it names its codecs: then it says what the browser will
+ * really record, which may be more precise than what was asked (`avc1.42E01F` for `avc1`) or not
+ * the same at all. A report without codecs (empty, or a bare container) says less than the
+ * request, which then stays.
  */
 export function announcedMimeType(requested: string, reported: string | undefined): string {
   const said = reported?.trim() ?? '';

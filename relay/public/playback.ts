@@ -20,7 +20,7 @@ export function codecsFromInitSegment(bytes: Uint8Array): string | undefined {
     return -1;
   };
   const moov = find('moov');
-  if (moov < 0 || moov < 4) return undefined;
+  if (moov < 4) return undefined; // absent, or no room for its size field before it
   const moovSize = new DataView(bytes.buffer, bytes.byteOffset).getUint32(moov - 4);
   if (bytes.length < moov - 4 + moovSize) return undefined; // the init segment is not complete yet
   const codecs: string[] = [];

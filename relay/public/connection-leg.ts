@@ -1,0 +1,287 @@
+/**
+ * One connection ("leg") of a broadcast: one WebSocket to one relay, one MediaRecorder. The
+ * broadcast (broadcast-client.ts) runs legs one after another; a failover or a bitrate restart
+ * is a new leg. Shaped like the relay's own `Session` (relay/src/session.ts): an explicit state,
+ * one handler per event, and the transitions between them.
+ *
+ *   opening ── open ──▶ awaiting-ready ── ready ──▶ recording ── stop, backlog, recorder error ──▶ leaving
+ *   opening, awaiting-ready ── close, connect timeout, stop ──▶ settled
+ *   recording ── close ──▶ settled
+ *   leaving ── close, stop timeout ──▶ settled
+ *
+ * The messages, close codes and the way to stop are those of docs/protocol.md.
+ */
+
+import { BufferWatch, type BufferPolicy } from './backpressure.js';
+import { outcomeOfClose, type ErrorFrame, type LegOutcome } from './leg-outcome.js';
+import {
+  parseRelayMessage,
+  type ErrorMessage,
+  type ReadyMessage,
+  type StartMessage,
+  type StatsMessage,
+  type StopMessage,
+} from './protocol.js';
+
+/** Where a leg is; `settled` is final. */
+export type LegState = 'opening' | 'awaiting-ready' | 'recording' | 'leaving' | 'settled';
+
+/** What a leg needs: where to connect, what to announce, what to record with, and its limits. */
+export interface LegOptions {
+  readonly url: string;
+  readonly start: StartMessage;
+  /** Constructed but not started (its mimeType is in `start`): it starts on `ready`. */
+  readonly recorder: MediaRecorder;
+  readonly timesliceMs: number;
+  /** For the socket to open and `ready` to arrive. */
+  readonly connectTimeoutMs: number;
+  /** For the relay to close after the stop message. */
+  readonly stopTimeoutMs: number;
+  readonly bufferPolicy: BufferPolicy;
+  /** Opens the socket; tests pass a stand-in. @default `new WebSocket(url)` */
+  readonly openSocket?: (url: string) => WebSocket;
+}
+
+/** What a leg tells the broadcast running it. */
+export interface LegEvents {
+  /** The relay accepted the session; the recorder starts right after. */
+  ready(message: ReadyMessage): void;
+  /** FFmpeg reached the ingest. */
+  live(session: string): void;
+  stats(message: StatsMessage, bufferedAmount: number): void;
+  /**
+   * The upload backlog passed a mark. Returns true when the broadcast lowered its bitrate: the
+   * leg then leaves, and the broadcast restarts at the new bitrate.
+   */
+  congested(verdict: 'warn' | 'reduce', bufferedAmount: number): boolean;
+}
+
+// A stalled socket fires no dataavailable, so the backlog is also sampled on a clock.
+const BACKLOG_POLL_MS = 500;
+
+export class ConnectionLeg {
+  /** Resolves once, when the leg is settled. Never rejects. */
+  readonly outcome: Promise<LegOutcome>;
+  private current: LegState = 'opening';
+  private resolveOutcome!: (outcome: LegOutcome) => void;
+  private readonly ws: WebSocket;
+  private readonly watch: BufferWatch;
+  private session = '';
+  /** Set by the relay's `error` frame: the close that follows is classified by it. */
+  private errorFrame: ErrorFrame | undefined;
+  /** Set by the relay's `ended`: the stop was flushed, whatever close code follows. */
+  private ended = false;
+  /** Why the leg is leaving; set on entering `leaving`. */
+  private leavingFor: LegOutcome | undefined;
+  /** The connect timeout until `ready`; the stop timeout while leaving. */
+  private deadline: ReturnType<typeof setTimeout> | undefined;
+  private poll: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly options: LegOptions, private readonly events: LegEvents) {
+    this.outcome = new Promise((resolve) => (this.resolveOutcome = resolve));
+    this.watch = new BufferWatch(options.bufferPolicy);
+    this.ws = (options.openSocket ?? ((url) => new WebSocket(url)))(options.url);
+    this.ws.binaryType = 'arraybuffer';
+    this.ws.onopen = () => this.onOpen();
+    this.ws.onmessage = (event: MessageEvent) => this.onMessage(event);
+    this.ws.onclose = (event: CloseEvent) => this.onClose(event);
+    // No onerror: an `error` event is always followed by `close`, whose code says more.
+    this.deadline = setTimeout(() => this.onConnectTimeout(), options.connectTimeoutMs);
+  }
+
+  get state(): LegState {
+    return this.current;
+  }
+
+  /** Bytes queued in this leg's socket, not yet sent. */
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  /** The user's stop: before `ready` there is nothing to flush; after it, the recording is flushed first. */
+  stop(): void {
+    switch (this.current) {
+      case 'opening':
+      case 'awaiting-ready':
+        this.ws.close(1000);
+        this.settle({ kind: 'stopped' });
+        return;
+      case 'recording':
+        this.leave({ kind: 'stopped' });
+        return;
+      // Leaving already: the first reason stands. After a bitrate restart's leg the broadcast
+      // sees the stop itself and starts no other.
+    }
+  }
+
+  // Socket events.
+
+  private onOpen(): void {
+    if (this.current !== 'opening') return;
+    this.current = 'awaiting-ready';
+    this.send(this.options.start);
+  }
+
+  private onMessage(event: MessageEvent): void {
+    if (this.current === 'settled' || typeof event.data !== 'string') return;
+    // The parser drops unknown messages: a newer relay may send more (docs/protocol.md#messages-from-the-relay).
+    const message = parseRelayMessage(event.data);
+    switch (message?.type) {
+      case 'ready':
+        return this.onReady(message);
+      case 'live':
+        return this.onLive();
+      case 'stats':
+        return this.onStats(message);
+      case 'error':
+        return this.onErrorFrame(message);
+      case 'ended':
+        return this.onEnded();
+    }
+  }
+
+  private onReady(message: ReadyMessage): void {
+    if (this.current !== 'awaiting-ready') return;
+    this.clearDeadline();
+    this.session = message.session;
+    this.current = 'recording';
+    this.events.ready(message);
+    // Only now, so that the first chunk (the container header) is the first thing FFmpeg reads
+    // (docs/protocol.md#start-message). Unless a `ready` listener stopped the broadcast.
+    if (this.current === 'recording') this.startRecorder();
+  }
+
+  private onLive(): void {
+    // Even while leaving: the broadcast was live, which matters to its failover count.
+    this.events.live(this.session);
+  }
+
+  private onStats(message: StatsMessage): void {
+    this.events.stats(message, this.ws.bufferedAmount);
+  }
+
+  private onErrorFrame(message: ErrorMessage): void {
+    this.errorFrame = { code: message.code, message: message.message };
+  }
+
+  private onEnded(): void {
+    this.ended = true;
+  }
+
+  private onClose(event: CloseEvent): void {
+    if (this.current === 'settled') return;
+    if (this.current === 'leaving') {
+      const why = this.leavingFor!;
+      // A failure or a restart stands whatever the close; a stop, unless the relay answered it
+      // with an error (no `ended`, no 1000): then that error is the outcome.
+      if (why.kind !== 'stopped' || this.ended || event.code === 1000) return this.settle(why);
+    }
+    this.settle(outcomeOfClose(event, this.errorFrame, this.current !== 'opening'));
+  }
+
+  // Recorder events.
+
+  private onRecorderData(event: BlobEvent): void {
+    if (this.current === 'settled') return;
+    // In order and unmodified: the relay's FFmpeg reads their concatenation (docs/protocol.md#media).
+    if (event.data.size > 0 && this.ws.readyState === WebSocket.OPEN) this.ws.send(event.data);
+    this.checkBacklog();
+  }
+
+  private onRecorderError(): void {
+    this.leave({ kind: 'failed', code: 'RECORDER_FAILED', message: 'The browser stopped recording (camera or microphone lost?).', failover: false });
+  }
+
+  // Timers.
+
+  private onConnectTimeout(): void {
+    const message = this.current === 'opening' ? 'The relay did not accept the connection in time.' : 'The relay did not answer the start message in time.';
+    this.ws.close();
+    this.settle({ kind: 'failed', code: 'CONNECTION_FAILED', message, failover: true });
+  }
+
+  private onStopTimeout(): void {
+    this.ws.close(1000);
+    this.settle(this.leavingFor!);
+  }
+
+  /** Turns a backlog sample into a warning, a restart at a lower bitrate, or the end. */
+  private checkBacklog(): void {
+    const buffered = this.ws.bufferedAmount;
+    const verdict = this.watch.sample(buffered);
+    if (verdict === 'ok') return;
+    if (verdict === 'abort') {
+      this.leave({
+        kind: 'failed',
+        code: 'CONGESTED',
+        message: 'The upload is too slow for even the lowest bitrate; the broadcast stopped before the browser ran out of memory.',
+        failover: false,
+      });
+    } else if (this.events.congested(verdict, buffered)) {
+      this.leave({ kind: 'reduce' });
+    }
+  }
+
+  // Transitions.
+
+  private startRecorder(): void {
+    const recorder = this.options.recorder;
+    recorder.ondataavailable = (event: BlobEvent) => this.onRecorderData(event);
+    recorder.onerror = () => this.onRecorderError();
+    try {
+      recorder.start(this.options.timesliceMs);
+    } catch (e) {
+      this.leave({ kind: 'failed', code: 'RECORDER_FAILED', message: `MediaRecorder could not start: ${String(e)}`, failover: false });
+      return;
+    }
+    this.poll = setInterval(() => this.checkBacklog(), BACKLOG_POLL_MS);
+  }
+
+  /** recording → leaving: ends the recorder, then asks the relay to finish; the relay's close settles the leg. */
+  private leave(outcome: LegOutcome): void {
+    if (this.current !== 'recording') return;
+    this.current = 'leaving';
+    this.leavingFor = outcome;
+    clearInterval(this.poll);
+    this.poll = undefined;
+    const recorder = this.options.recorder;
+    if (recorder.state === 'inactive') {
+      this.sendStop();
+      return;
+    }
+    // The final dataavailable fires before `stop`, so every chunk is sent before the stop message
+    // (docs/protocol.md#stopping).
+    recorder.onstop = () => this.sendStop();
+    recorder.stop();
+  }
+
+  private sendStop(): void {
+    if (this.current !== 'leaving') return;
+    this.send({ type: 'stop' });
+    this.deadline = setTimeout(() => this.onStopTimeout(), this.options.stopTimeoutMs);
+  }
+
+  /** Any state → settled: timers off, the recorder stopped (its last chunk dropped), the outcome out. */
+  private settle(outcome: LegOutcome): void {
+    this.current = 'settled';
+    this.clearDeadline();
+    clearInterval(this.poll);
+    this.poll = undefined;
+    const recorder = this.options.recorder;
+    if (recorder.state !== 'inactive') {
+      recorder.ondataavailable = null;
+      recorder.onstop = null;
+      recorder.stop();
+    }
+    this.resolveOutcome(outcome);
+  }
+
+  private clearDeadline(): void {
+    clearTimeout(this.deadline);
+    this.deadline = undefined;
+  }
+
+  private send(message: StartMessage | StopMessage): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+}

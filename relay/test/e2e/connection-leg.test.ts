@@ -1,0 +1,365 @@
+/**
+ * The browser client's connection leg as a state machine, without a browser: a stand-in socket
+ * and a stand-in MediaRecorder, both driven by hand, so that every transition (and the races a
+ * real relay rarely shows, such as a stop answered by an error) is reached on purpose. The
+ * browser suites next to this file run the same code against a real relay.
+ */
+
+import { describe, expect, test } from 'bun:test';
+import type { BufferPolicy } from '../../public/backpressure.ts';
+import { ConnectionLeg, type LegEvents, type LegOptions } from '../../public/connection-leg.ts';
+import { outcomeOfClose } from '../../public/leg-outcome.ts';
+
+/** A WebSocket that does nothing by itself: the test opens it, speaks for the relay and closes it. */
+class StandInSocket {
+  readyState = 0;
+  bufferedAmount = 0;
+  binaryType = 'blob';
+  onopen: ((e: unknown) => void) | null = null;
+  onmessage: ((e: { data: unknown }) => void) | null = null;
+  onclose: ((e: { code: number; reason: string }) => void) | null = null;
+  /** Every frame sent: text frames parsed, media as `chunk:<text>`. */
+  readonly sent: unknown[] = [];
+  /** The codes close() was called with (undefined: no code). */
+  readonly closeCalls: (number | undefined)[] = [];
+
+  send(data: string | Blob): void {
+    this.sent.push(typeof data === 'string' ? JSON.parse(data) : data);
+  }
+  close(code?: number): void {
+    this.closeCalls.push(code);
+    if (this.readyState < 2) this.readyState = 2;
+  }
+  open(): void {
+    this.readyState = 1;
+    this.onopen?.({});
+  }
+  receive(message: object | ArrayBuffer): void {
+    this.onmessage?.({ data: message instanceof ArrayBuffer ? message : JSON.stringify(message) });
+  }
+  closed(code: number, reason = ''): void {
+    this.readyState = 3;
+    this.onclose?.({ code, reason });
+  }
+  /** The `type` of each text frame, and `chunk` for each media frame, in order. */
+  frames(): string[] {
+    return this.sent.map((f) => (f instanceof Blob ? 'chunk' : (f as { type: string }).type));
+  }
+}
+
+/** A MediaRecorder as the leg sees it: stop() is synchronous, its last chunk and `stop` follow in a task. */
+class StandInRecorder {
+  state: 'inactive' | 'recording' = 'inactive';
+  ondataavailable: ((e: { data: Blob }) => void) | null = null;
+  onerror: ((e: unknown) => void) | null = null;
+  onstop: ((e: unknown) => void) | null = null;
+  timeslice: number | undefined;
+  startError: Error | undefined;
+
+  start(timeslice: number): void {
+    if (this.startError) throw this.startError;
+    this.state = 'recording';
+    this.timeslice = timeslice;
+  }
+  stop(): void {
+    this.state = 'inactive';
+    setTimeout(() => {
+      this.ondataavailable?.({ data: new Blob(['last']) });
+      this.onstop?.({});
+    }, 0);
+  }
+  chunk(text = 'media'): void {
+    this.ondataavailable?.({ data: new Blob([text]) });
+  }
+}
+
+const POLICY: BufferPolicy = { warnBytes: 100, reduceBytes: 1000, reduceAfterMs: 0, abortBytes: 10_000 };
+const START = { type: 'start', token: 't', ingest: 'rtmp://127.0.0.1:1/live/', streamKey: 'k', mimeType: 'video/webm;codecs=vp8,opus' } as const;
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+/**
+ * A leg on stand-ins; `calls` logs what it told the broadcast, then `events` (if given) answers.
+ * Without an answer, `congested` lowers no bitrate.
+ */
+function startLeg(options: Partial<LegOptions> = {}, events: Partial<LegEvents> = {}) {
+  const socket = new StandInSocket();
+  const recorder = new StandInRecorder();
+  const calls: string[] = [];
+  const logged: LegEvents = {
+    ready: (m) => (calls.push(`ready:${m.session}:${m.pipeline}`), events.ready?.(m)),
+    live: (session) => (calls.push(`live:${session}`), events.live?.(session)),
+    stats: (m, buffered) => (calls.push(`stats:${m.fps}:${buffered}`), events.stats?.(m, buffered)),
+    congested: (verdict, buffered) => (calls.push(`congested:${verdict}:${buffered}`), events.congested?.(verdict, buffered) ?? false),
+  };
+  const leg = new ConnectionLeg(
+    {
+      url: 'ws://relay.test/v1/stream',
+      start: START,
+      recorder: recorder as unknown as MediaRecorder,
+      timesliceMs: 200,
+      connectTimeoutMs: 10_000,
+      stopTimeoutMs: 10_000,
+      bufferPolicy: POLICY,
+      openSocket: () => socket as unknown as WebSocket,
+      ...options,
+    },
+    logged,
+  );
+  return { leg, socket, recorder, calls };
+}
+
+/** A leg that is recording: opened, `ready` received. */
+function recordingLeg(options: Partial<LegOptions> = {}, events: Partial<LegEvents> = {}) {
+  const run = startLeg(options, events);
+  run.socket.open();
+  run.socket.receive({ type: 'ready', session: 's1', pipeline: 'copy' });
+  return run;
+}
+
+describe('connection leg: the way through', () => {
+  test('opening → awaiting-ready → recording → leaving → settled, every chunk before the stop message', async () => {
+    const { leg, socket, recorder, calls } = startLeg();
+    expect(leg.state).toBe('opening');
+    expect(socket.binaryType).toBe('arraybuffer');
+
+    socket.open();
+    expect(leg.state).toBe('awaiting-ready');
+    expect(socket.sent).toEqual([START]);
+    expect(recorder.state).toBe('inactive'); // not before `ready`
+
+    socket.receive({ type: 'ready', session: 's1', pipeline: 'copy' });
+    expect(leg.state).toBe('recording');
+    expect(calls).toEqual(['ready:s1:copy']);
+    expect(recorder.timeslice).toBe(200);
+
+    recorder.chunk();
+    recorder.chunk();
+    socket.receive({ type: 'live' });
+    socket.receive({ type: 'stats', bitrateKbps: 1, fps: 30, speed: 1, droppedFrames: 0, bufferedBytes: 0 });
+    expect(calls).toEqual(['ready:s1:copy', 'live:s1', 'stats:30:0']);
+
+    leg.stop();
+    expect(leg.state).toBe('leaving');
+    expect(socket.frames()).toEqual(['start', 'chunk', 'chunk']); // the stop waits for the recorder's last chunk
+    await tick();
+    expect(socket.frames()).toEqual(['start', 'chunk', 'chunk', 'chunk', 'stop']);
+
+    socket.receive({ type: 'ended' });
+    socket.closed(1000);
+    expect(leg.state).toBe('settled');
+    expect(await leg.outcome).toEqual({ kind: 'stopped' });
+  });
+
+  test('a second ready, binary frames and unknown messages change nothing', () => {
+    const { leg, socket, calls } = recordingLeg();
+    socket.receive({ type: 'ready', session: 's2', pipeline: 'transcode' });
+    socket.receive(new ArrayBuffer(4));
+    socket.receive({ type: 'future' });
+    expect(leg.state).toBe('recording');
+    expect(calls).toEqual(['ready:s1:copy']);
+    leg.stop();
+    socket.closed(1000);
+  });
+
+  test('bufferedAmount is the socket’s', () => {
+    const { leg, socket } = startLeg();
+    socket.bufferedAmount = 1234;
+    expect(leg.bufferedAmount).toBe(1234);
+    leg.stop();
+  });
+});
+
+describe('connection leg: stopping', () => {
+  test('before ready there is nothing to flush: close 1000 and settle at once', async () => {
+    for (const opened of [false, true]) {
+      const { leg, socket, recorder } = startLeg();
+      if (opened) socket.open();
+      leg.stop();
+      expect(leg.state).toBe('settled');
+      expect(socket.closeCalls).toEqual([1000]);
+      expect(socket.frames()).toEqual(opened ? ['start'] : []);
+      expect(recorder.timeslice).toBeUndefined();
+      expect(await leg.outcome).toEqual({ kind: 'stopped' });
+      socket.closed(1000); // the close that follows changes nothing
+      expect(leg.state).toBe('settled');
+    }
+  });
+
+  test('a stop answered by an error (no ended, no 1000) ends with that error', async () => {
+    const { leg, socket } = recordingLeg();
+    leg.stop();
+    await tick();
+    socket.receive({ type: 'error', code: 'INGEST_FAILED', message: 'ingest did not accept the end of the stream in time' });
+    socket.closed(4502);
+    expect(await leg.outcome).toEqual({
+      kind: 'failed',
+      code: 'INGEST_FAILED',
+      message: 'ingest did not accept the end of the stream in time',
+      closeCode: 4502,
+      failover: false,
+    });
+  });
+
+  test('after ended, any close is a clean stop', async () => {
+    const { leg, socket } = recordingLeg();
+    leg.stop();
+    await tick();
+    socket.receive({ type: 'ended' });
+    socket.closed(1006);
+    expect(await leg.outcome).toEqual({ kind: 'stopped' });
+  });
+
+  test('a relay that never closes after the stop message is closed after stopTimeoutMs', async () => {
+    const { leg, socket } = recordingLeg({ stopTimeoutMs: 20 });
+    leg.stop();
+    await tick();
+    expect(socket.frames().at(-1)).toBe('stop');
+    expect(leg.state).toBe('leaving');
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(socket.closeCalls).toEqual([1000]);
+    expect(leg.state).toBe('settled');
+    expect(await leg.outcome).toEqual({ kind: 'stopped' });
+  });
+
+  test('a ready listener that stops the broadcast: no recording, the stop message at once', () => {
+    const { leg, socket, recorder } = startLeg({}, { ready: () => leg.stop() });
+    socket.open();
+    socket.receive({ type: 'ready', session: 's1', pipeline: 'copy' });
+    expect(leg.state).toBe('leaving');
+    expect(recorder.timeslice).toBeUndefined();
+    expect(socket.frames()).toEqual(['start', 'stop']);
+    socket.closed(1000);
+  });
+
+  test('live while leaving is still reported: it resets the broadcast’s failover count', () => {
+    const { leg, socket, calls } = recordingLeg();
+    leg.stop();
+    socket.receive({ type: 'live' });
+    expect(calls.at(-1)).toBe('live:s1');
+    socket.closed(1000);
+  });
+});
+
+describe('connection leg: timeouts and failures', () => {
+  test('connect timeout: the message says which step the relay missed; both fail over', async () => {
+    const silent = startLeg({ connectTimeoutMs: 10 });
+    const mute = startLeg({ connectTimeoutMs: 10 });
+    mute.socket.open();
+    const [notOpened, noReady] = await Promise.all([silent.leg.outcome, mute.leg.outcome]);
+    expect(notOpened).toEqual({ kind: 'failed', code: 'CONNECTION_FAILED', message: 'The relay did not accept the connection in time.', failover: true });
+    expect(noReady).toEqual({ kind: 'failed', code: 'CONNECTION_FAILED', message: 'The relay did not answer the start message in time.', failover: true });
+    expect(silent.socket.closeCalls).toEqual([undefined]);
+  });
+
+  test('ready clears the connect timeout', async () => {
+    const { leg, socket } = recordingLeg({ connectTimeoutMs: 10 });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(leg.state).toBe('recording');
+    leg.stop();
+    socket.closed(1000);
+  });
+
+  test('a close that was not asked for: 4013 and drops fail over, relay errors are final', async () => {
+    const full = startLeg();
+    full.socket.open();
+    full.socket.receive({ type: 'error', code: 'UNAVAILABLE', message: 'relay is at capacity; try another relay' });
+    full.socket.closed(4013);
+    expect(await full.leg.outcome).toMatchObject({ kind: 'failed', code: 'UNAVAILABLE', closeCode: 4013, failover: true });
+
+    const refused = startLeg();
+    refused.socket.open();
+    refused.socket.receive({ type: 'error', code: 'UNAUTHORIZED', message: 'bad token' });
+    refused.socket.closed(4001);
+    expect(await refused.leg.outcome).toEqual({ kind: 'failed', code: 'UNAUTHORIZED', message: 'bad token', closeCode: 4001, failover: false });
+
+    const unreachable = startLeg();
+    unreachable.socket.closed(1006);
+    expect(await unreachable.leg.outcome).toMatchObject({ code: 'CONNECTION_FAILED', failover: true });
+
+    const dropped = recordingLeg();
+    dropped.socket.closed(1006);
+    expect(await dropped.leg.outcome).toMatchObject({ code: 'CONNECTION_LOST', failover: true });
+    expect(dropped.recorder.state).toBe('inactive');
+  });
+
+  test('a recorder error leaves; the relay’s clean close then ends the leg with RECORDER_FAILED', async () => {
+    const { leg, socket, recorder } = recordingLeg();
+    recorder.onerror?.({});
+    expect(leg.state).toBe('leaving');
+    await tick();
+    expect(socket.frames().at(-1)).toBe('stop');
+    socket.closed(1000);
+    expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'RECORDER_FAILED', failover: false });
+  });
+
+  test('a recorder that cannot start: the stop message goes out at once', async () => {
+    const { leg, socket, recorder } = startLeg();
+    recorder.startError = new Error('NotSupportedError');
+    socket.open();
+    socket.receive({ type: 'ready', session: 's1', pipeline: 'copy' });
+    expect(leg.state).toBe('leaving');
+    expect(socket.frames()).toEqual(['start', 'stop']);
+    socket.closed(1000);
+    expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'RECORDER_FAILED', message: 'MediaRecorder could not start: Error: NotSupportedError' });
+  });
+});
+
+describe('connection leg: upload backlog', () => {
+  test('a warning is only reported; the leg keeps recording', () => {
+    const { leg, socket, recorder, calls } = recordingLeg();
+    socket.bufferedAmount = 500;
+    recorder.chunk();
+    expect(calls.at(-1)).toBe('congested:warn:500');
+    expect(leg.state).toBe('recording');
+    leg.stop();
+    socket.closed(1000);
+  });
+
+  test('a lowered bitrate restarts the leg, whatever the close', async () => {
+    const { leg, socket, recorder, calls } = recordingLeg({}, { congested: (verdict) => verdict === 'reduce' });
+    socket.bufferedAmount = 2000;
+    recorder.chunk();
+    expect(calls.at(-1)).toBe('congested:reduce:2000');
+    expect(leg.state).toBe('leaving');
+    leg.stop(); // the first reason to leave stands
+    await tick();
+    socket.closed(1006);
+    expect(await leg.outcome).toEqual({ kind: 'reduce' });
+  });
+
+  test('a backlog past the abort mark ends the leg with CONGESTED, without asking the broadcast', async () => {
+    const { leg, socket, recorder, calls } = recordingLeg();
+    socket.bufferedAmount = 20_000;
+    recorder.chunk();
+    expect(calls).toEqual(['ready:s1:copy']);
+    expect(leg.state).toBe('leaving');
+    await tick();
+    socket.closed(1000);
+    expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'CONGESTED', failover: false });
+  });
+
+  test('a stalled socket is sampled between chunks too', async () => {
+    const { leg, socket, calls } = recordingLeg();
+    socket.bufferedAmount = 500;
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(calls.at(-1)).toBe('congested:warn:500');
+    leg.stop();
+    socket.closed(1000);
+  });
+});
+
+describe('close classification', () => {
+  test('the error frame wins over the close code; without one the close code decides', () => {
+    expect(outcomeOfClose({ code: 1000, reason: '' }, { code: 'UNAVAILABLE', message: 'draining' }, true)).toMatchObject({ code: 'UNAVAILABLE', failover: true });
+    expect(outcomeOfClose({ code: 4013, reason: '' }, undefined, true)).toMatchObject({ code: 'UNAVAILABLE', message: 'The relay is at capacity or draining.' });
+    expect(outcomeOfClose({ code: 4415, reason: 'UNSUPPORTED_MEDIA' }, undefined, true)).toEqual({
+      kind: 'failed',
+      code: 'UNSUPPORTED_MEDIA',
+      message: 'UNSUPPORTED_MEDIA',
+      closeCode: 4415,
+      failover: false,
+    });
+    expect(outcomeOfClose({ code: 1000, reason: '' }, undefined, true)).toMatchObject({ code: 'CONNECTION_LOST', failover: true });
+    expect(outcomeOfClose({ code: 1006, reason: '' }, undefined, false)).toMatchObject({ code: 'CONNECTION_FAILED', failover: true });
+  });
+});
