@@ -33,7 +33,7 @@ export function outcomeOfClose(close: Pick<CloseEvent, 'code' | 'reason'>, frame
   }
   const code = frame?.code ?? errorCodeOfClose(close.code);
   if (code) {
-    return { kind: 'failed', code, message: frame?.message ?? close.reason ?? code, closeCode: close.code, failover: false };
+    return { kind: 'failed', code, message: frame?.message || close.reason || code, closeCode: close.code, failover: false };
   }
   if (!opened) {
     return { kind: 'failed', code: 'CONNECTION_FAILED', message: 'Could not connect to the relay.', closeCode: close.code, failover: true };

@@ -360,6 +360,8 @@ describe('close classification', () => {
       failover: false,
     });
     expect(outcomeOfClose({ code: 1000, reason: '' }, undefined, true)).toMatchObject({ code: 'CONNECTION_LOST', failover: true });
+    // A relay's close with no reason and no error frame still says what failed.
+    expect(outcomeOfClose({ code: 4502, reason: '' }, undefined, true)).toMatchObject({ code: 'INGEST_FAILED', message: 'INGEST_FAILED' });
     expect(outcomeOfClose({ code: 1006, reason: '' }, undefined, false)).toMatchObject({ code: 'CONNECTION_FAILED', failover: true });
   });
 });
