@@ -25,6 +25,14 @@ test('no tracked file names the workspace folders beside the clone', () => {
   expect(offenders).toEqual([]);
 });
 
+test('the contracts are referred to by their sections in docs/, never by a design file outside', () => {
+  const offenders = TEXT_FILES.filter(f => f !== 'test/repository.test.ts' && /^(src|relay|test|bench|harness|docs)\/|^(README|API)\.md$/.test(f))
+    .flatMap(f => read(f).split('\n').map((line, i) => ({ where: `${f}:${i + 1}`, line })))
+    .filter(({ line }) => /Contract [0-9]|DESIGN\.md/.test(line))
+    .map(({ where }) => where);
+  expect(offenders).toEqual([]);
+});
+
 test('every path built from a source file\'s own folder exists inside the repository', () => {
   // join(__dirname, …) in Node code, join(import.meta.dir, …) in Bun code, with literal parts only.
   const call = /join\(\s*(?:__dirname|import\.meta\.dir)((?:\s*,\s*'[^']*')+)\s*\)/g;
