@@ -5,15 +5,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EndpointsFunction } from './endpoints/endpoints-function';
-
-/** Options of the endpoints API, an HTTPS URL that lists live relays for browser apps. */
-export interface EndpointsApiOptions {
-  /**
-   * Web origins allowed to call the API from a browser (CORS), e.g. `https://studio.example.com`.
-   * Origins not listed can still fetch it from a server, but browsers will not let their pages read it.
-   */
-  readonly allowedOrigins: string[];
-}
+import { EndpointsApiOptions } from './endpoints-api-options';
 
 /** Properties of an {@link EndpointsApi}. */
 export interface EndpointsApiProps extends EndpointsApiOptions {

@@ -1,7 +1,6 @@
 export * from './transwrap-relay';
 export * from './relay-auth';
 export * from './relay-scaling';
-export * from './task-tracker';
-export * from './endpoints-api';
-export { DEFAULT_ALLOWED_INGESTS } from './ingest-allow-list';
 export * from './relay-dns';
+export * from './endpoints-api-options';
+export * from './relay-metric-options';

@@ -1,7 +1,7 @@
 import { Token } from 'aws-cdk-lib';
 
-/** The Amazon IVS ingest endpoints, over RTMPS on the default port 443. */
-export const DEFAULT_ALLOWED_INGESTS = ['rtmps://*.global-contribute.live-video.net'];
+/** The Amazon IVS ingest endpoints, over RTMPS on the default port 443. Frozen: it is every relay's default. */
+export const DEFAULT_ALLOWED_INGESTS: readonly string[] = Object.freeze(['rtmps://*.global-contribute.live-video.net']);
 
 const DEFAULT_PORTS: Record<string, number> = { rtmp: 1935, rtmps: 443 };
 
@@ -41,17 +41,23 @@ export function parseIngestPattern(entry: string): IngestPattern {
   return { scheme, host, port };
 }
 
-/** Validates the list and returns the distinct destination ports it allows. */
-export function ingestPorts(entries: string[]): number[] {
+/** The distinct destination ports the list allows, and a problem for each bad entry (or an empty list). */
+export function ingestPorts(entries: string[]): { ports: number[]; problems: string[] } {
   if (entries.length === 0) {
-    throw new Error('allowedIngests: the list is empty, so the relay could publish nowhere; give at least one rtmp:// or rtmps:// pattern');
+    return { ports: [], problems: ['allowedIngests: the list is empty, so the relay could publish nowhere; give at least one rtmp:// or rtmps:// pattern'] };
   }
   const ports = new Set<number>();
+  const problems: string[] = [];
   for (const entry of entries) {
     if (Token.isUnresolved(entry)) {
-      throw new Error('allowedIngests: entries must be plain strings known at synth time, not tokens');
+      problems.push('allowedIngests: entries must be plain strings known at synth time, not tokens');
+      continue;
     }
-    ports.add(parseIngestPattern(entry).port);
+    try {
+      ports.add(parseIngestPattern(entry).port);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
   }
-  return [...ports].sort((a, b) => a - b);
+  return { ports: [...ports].sort((a, b) => a - b), problems };
 }

@@ -1,20 +1,27 @@
 import * as path from 'path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { EndpointsApi, EndpointsApiOptions } from './endpoints-api';
+import { EndpointsApi } from './endpoints-api';
+import { EndpointsApiOptions } from './endpoints-api-options';
 import { DEFAULT_ALLOWED_INGESTS, ingestPorts } from './ingest-allow-list';
 import { PARTITION_KEY, TTL_ATTRIBUTE } from './registry/registry-item';
 import { RelayAuth } from './relay-auth';
+import { defaultHealthCheck, relayEnvironment } from './relay-container';
 import { RelayDnsOptions, relayDomain } from './relay-dns';
-import { HEALTH_PATH } from './relay-paths';
+import { RelayFailureMetricOptions } from './relay-metric-options';
+import { createAlarms, createDashboard, relayMetric } from './relay-monitoring';
 import { applyScaling, RelayScalingOptions } from './relay-scaling';
+import { cidrPeers, desiredCountProblems, portProblems, spotProblems } from './relay-validation';
 import { TaskTracker } from './task-tracker';
 
 /** Where the relay image is built from when no `image` is given: the `relay/` folder shipped in this package. */
@@ -32,10 +39,24 @@ export interface TranswrapRelayProps {
   readonly vpc?: ec2.IVpc;
 
   /**
-   * An existing ECS cluster; the tasks run in its VPC.
-   * @default - a new cluster with Container Insights
+   * An existing ECS cluster; the tasks run in its VPC. With `spot`, it must have the Fargate
+   * capacity providers enabled (`cluster.enableFargateCapacityProviders()`).
+   * @default - a new cluster
    */
   readonly cluster?: ecs.ICluster;
+
+  /**
+   * Where the tasks run. They need a public IP each, so these must be public subnets.
+   * @default - the VPC's public subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * More security groups for the tasks, besides the relay's own (which admits only the relay
+   * port from `allowedCidrs` and sends only to ingest and HTTPS ports).
+   * @default - only the relay's own group
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
 
   /**
    * The port browsers connect to (wss://). The container listens on this same port as a non-root user.
@@ -44,7 +65,8 @@ export interface TranswrapRelayProps {
   readonly port?: number;
 
   /**
-   * IPv4 or IPv6 CIDR ranges allowed to reach the relay port. Nothing else is admitted inbound.
+   * IPv4 CIDR ranges allowed to reach the relay port. Nothing else is admitted inbound. (IPv6 ranges
+   * are refused: relay tasks have IPv4 addresses only.)
    * @default ['0.0.0.0/0'] - any browser on the internet (a token is still required)
    */
   readonly allowedCidrs?: string[];
@@ -78,9 +100,16 @@ export interface TranswrapRelayProps {
 
   /**
    * The relay container image.
-   * @default - built from the `relay/` folder shipped in this package
+   * @default - built from the `relay/` folder shipped in this package, for `cpuArchitecture`
    */
   readonly image?: ecs.ContainerImage;
+
+  /**
+   * The container health check. The default runs `bun` inside the container: an `image` without
+   * Bun must bring its own (for example `curl -fsk https://127.0.0.1:<port>/healthz`).
+   * @default - `GET /healthz` on the relay's port, every 15 s, with the image's `bun`
+   */
+  readonly healthCheck?: ecs.HealthCheck;
 
   /**
    * How relay tokens are verified.
@@ -97,7 +126,8 @@ export interface TranswrapRelayProps {
 
   /**
    * Extra relay settings (the relay's environment variables, docs/configuration.md#variables, such as `RELAY_MAX_SESSIONS`).
-   * They cannot override the settings this construct manages (port, TLS, auth, allowed ingests).
+   * They cannot override the settings this construct manages (docs/configuration.md#what-the-construct-sets):
+   * host, port, TLS, authentication, allowed ingests, service name, drain timeout and scale-in protection.
    * @default - none
    */
   readonly relayEnvironment?: { [name: string]: string };
@@ -109,7 +139,8 @@ export interface TranswrapRelayProps {
   readonly existingRegistryTable?: dynamodb.ITable;
 
   /**
-   * What happens to the registry table when it leaves the stack.
+   * What happens to the registry table when it leaves the stack. Only for the table this
+   * construct creates: with `existingRegistryTable` it is refused.
    * @default RemovalPolicy.RETAIN
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
@@ -134,18 +165,73 @@ export interface TranswrapRelayProps {
   readonly dns?: RelayDnsOptions;
 
   /**
-   * Retention of the relay's and the tracker's log groups.
+   * Retention of every log group the construct creates: the relay's, the tracker's, the endpoints
+   * API's and the VPC flow logs'.
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Run part of the fleet on Fargate Spot. Spot's two-minute warning reaches the relay as
+   * SIGTERM, on which it drains like on any stop (up to 100 s), so live streams end cleanly.
+   * @default - every task on regular Fargate
+   */
+  readonly spot?: RelaySpotOptions;
+
+  /**
+   * Container Insights on the cluster this construct creates (task counts, CPU and memory per
+   * task; the `TasksBelowDesired` alarm reads it).
+   * @default true
+   */
+  readonly containerInsights?: boolean;
+
+  /**
+   * Alarms on the relay and its tracker (see `alarms`): tracker errors, dead letters, tasks below
+   * desired, sessions failing, CPU and memory high. They have no actions: add yours.
+   * @default false
+   */
+  readonly enableAlarms?: boolean;
+
+  /**
+   * A CloudWatch dashboard of sessions, ingest health, task load and the alarms.
+   * @default false
+   */
+  readonly enableDashboard?: boolean;
+
+  /**
+   * Stack outputs (registry table, endpoints command, service, cluster, log group, token secret).
+   * @default true
+   */
+  readonly outputs?: boolean;
+}
+
+/** How much of the fleet runs on Fargate Spot. */
+export interface RelaySpotOptions {
+  /**
+   * Tasks that always run on regular Fargate, before any share applies.
+   * @default 1
+   */
+  readonly onDemandBase?: number;
+
+  /**
+   * Share of the tasks beyond the base that run on Fargate Spot, in percent (1 to 100).
+   * @default 50
+   */
+  readonly spotPercent?: number;
 }
 
 /**
  * A browser-to-RTMP(S) relay for live streaming: an ECS Fargate service whose tasks each have a
  * public IP and run the Bun relay, an EventBridge rule and Lambda that record each live task's
  * address, and the DynamoDB table that holds them.
+ *
+ * Invalid props are reported together as synth errors (`Annotations`), each naming its prop.
+ * The construct's cdk-nag acknowledgements use cdk-nag v3's `Validations` (see the README).
  */
-export class TranswrapRelay extends Construct {
+export class TranswrapRelay extends Construct implements ec2.IConnectable {
+  /** The Amazon IVS ingest endpoints over RTMPS, the default of `allowedIngests`. */
+  public static readonly DEFAULT_ALLOWED_INGESTS: string[] = Object.freeze([...DEFAULT_ALLOWED_INGESTS]) as string[];
+
   /** The VPC the tasks run in. */
   public readonly vpc: ec2.IVpc;
   /** The cluster the service runs in. */
@@ -154,20 +240,26 @@ export class TranswrapRelay extends Construct {
   public readonly service: ecs.FargateService;
   /** The relay task definition. */
   public readonly taskDefinition: ecs.FargateTaskDefinition;
-  /** The security group of the relay tasks (inbound: only the relay port, from `allowedCidrs`). */
+  /** The relay container. */
+  public readonly container: ecs.ContainerDefinition;
+  /** The relay's own security group (inbound: only the relay port, from `allowedCidrs`). */
   public readonly securityGroup: ec2.SecurityGroup;
+  /** The tasks' network connections, for `relay.connections.allowTo(...)` and friends. */
+  public readonly connections: ec2.Connections;
   /** The registry of relay tasks: one item per task, key `taskArn` (docs/registry.md#item). */
   public readonly table: dynamodb.ITable;
-  /** Tracks task state changes into `table`. */
-  public readonly tracker: TaskTracker;
+  /** The Lambda function that records task state changes in `table`. */
+  public readonly trackerFunction: lambda.IFunction;
+  /** Task state changes the tracker could not record after all retries. */
+  public readonly trackerDeadLetterQueue: sqs.IQueue;
   /** The relay's log group (JSON logs and EMF metrics). */
-  public readonly logGroup: logs.LogGroup;
+  public readonly logGroup: logs.ILogGroup;
   /** The HS256 token secret, unless `auth` is OIDC. Your backend reads it to mint tokens. */
   public readonly authSecret?: secretsmanager.ISecret;
   /** The port browsers connect to. */
   public readonly port: number;
-  /** The endpoints API, when `endpointsApi` is set. */
-  public readonly endpointsApi?: EndpointsApi;
+  /** The endpoints API's HTTPS URL, when `endpointsApi` is set. */
+  public readonly endpointsApiUrl?: string;
   /**
    * The value of the `Service` dimension of the relay's metrics (namespace `TranswrapRelay`):
    * the stack name and the construct's path inside the stack, unique in an account and region.
@@ -175,35 +267,45 @@ export class TranswrapRelay extends Construct {
   public readonly metricsServiceName: string;
   /** The service's scalable task count, when `scaling` is set: add your own policies to it (CPU for transcodes, schedules). */
   public readonly scalableTaskCount?: ecs.ScalableTaskCount;
+  /** The alarms, when `enableAlarms` is set (else empty). */
+  public readonly alarms: cloudwatch.IAlarm[];
+  /** The dashboard, when `enableDashboard` is set. */
+  public readonly dashboard?: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: TranswrapRelayProps = {}) {
     super(scope, id);
 
-    this.port = props.port ?? 443;
+    const port = props.port ?? 443;
+    // An invalid prop is reported below; synth goes on with a valid stand-in so every problem shows.
+    this.port = portProblems(port).length > 0 ? 443 : port;
     this.metricsServiceName = metricsServiceName(this);
-    if (props.scaling && props.desiredCount !== undefined) {
-      throw new Error('desiredCount: leave it unset with scaling; scaling.minTasks and scaling.maxTasks set the task count');
-    }
-    const desiredCount = props.scaling ? undefined : props.desiredCount ?? 2;
-    const allowedCidrs = props.allowedCidrs ?? ['0.0.0.0/0'];
-    const allowedIngests = props.allowedIngests ?? DEFAULT_ALLOWED_INGESTS;
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    validatePort(this.port);
-    if (desiredCount !== undefined) validateDesiredCount(desiredCount);
-    const peers = allowedCidrs.map(toPeer);
-    const egressPorts = ingestPorts(allowedIngests);
+    const allowedIngests = props.allowedIngests ?? [...DEFAULT_ALLOWED_INGESTS];
+    const { peers, problems: cidrProblems } = cidrPeers(props.allowedCidrs ?? ['0.0.0.0/0']);
+    const { ports: egressPorts, problems: ingestProblems } = ingestPorts(allowedIngests);
+    const desiredCount = props.scaling ? undefined : props.desiredCount ?? 2;
+    this.reportProblems([
+      ...portProblems(port),
+      ...(desiredCount === undefined ? [] : desiredCountProblems(desiredCount)),
+      ...(props.scaling && props.desiredCount !== undefined
+        ? ['desiredCount: leave it unset with scaling; scaling.minTasks and scaling.maxTasks set the task count'] : []),
+      ...cidrProblems,
+      ...ingestProblems,
+      ...(props.vpc && props.cluster && props.vpc !== props.cluster.vpc
+        ? ['vpc: the given cluster is in another VPC; give the cluster alone, or its own VPC'] : []),
+      ...(props.existingRegistryTable && props.tableRemovalPolicy !== undefined
+        ? ['tableRemovalPolicy: applies only to the table this construct creates, not to existingRegistryTable'] : []),
+      ...(props.spot ? spotProblems(props.spot.onDemandBase ?? 1, props.spot.spotPercent ?? 50) : []),
+    ]);
 
-    if (props.vpc && props.cluster && props.vpc !== props.cluster.vpc) {
-      throw new Error('vpc: the given cluster is in another VPC; give the cluster alone, or its own VPC');
-    }
-    this.vpc = props.vpc ?? props.cluster?.vpc ?? this.createVpc();
+    this.vpc = props.vpc ?? props.cluster?.vpc ?? this.createVpc(logRetention);
     this.cluster = props.cluster ?? new ecs.Cluster(this, 'Cluster', {
       vpc: this.vpc,
-      containerInsightsV2: ecs.ContainerInsights.ENABLED,
+      containerInsightsV2: props.containerInsights ?? true ? ecs.ContainerInsights.ENABLED : ecs.ContainerInsights.DISABLED,
+      enableFargateCapacityProviders: props.spot !== undefined,
     });
 
     this.securityGroup = this.createSecurityGroup(peers, egressPorts);
-
     this.table = props.existingRegistryTable ?? new dynamodb.Table(this, 'Registry', {
       partitionKey: { name: PARTITION_KEY, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
@@ -212,85 +314,155 @@ export class TranswrapRelay extends Construct {
       timeToLiveAttribute: TTL_ATTRIBUTE,
       removalPolicy: props.tableRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
-
     this.logGroup = new logs.LogGroup(this, 'LogGroup', { retention: logRetention });
 
     const auth = props.auth ?? RelayAuth.generatedSecret();
-    if (auth.secret) {
-      this.authSecret = auth.secret;
-    } else if (!auth.oidcOptions) {
-      this.authSecret = new secretsmanager.Secret(this, 'AuthSecret', {
-        description: 'HS256 key for relay tokens',
-        generateSecretString: { passwordLength: 64, excludePunctuation: true },
-      });
-      Validations.of(this.authSecret).acknowledge({
-        id: 'AwsSolutions-SMG4',
-        reason: 'Relays read the token key at task start and tokens are short-lived; a scheduled rotation would break tokens minted for running tasks. Rotate by putting a new value and redeploying the service (see README).',
-      });
-    }
+    this.authSecret = auth.secret ?? (auth.oidcOptions ? undefined : this.createAuthSecret());
 
     const cpuArchitecture = props.cpuArchitecture ?? ecs.CpuArchitecture.X86_64;
     this.taskDefinition = new ecs.FargateTaskDefinition(this, 'TaskDefinition', {
       cpu: props.cpu ?? 1024,
       memoryLimitMiB: props.memoryLimitMiB ?? 2048,
-      runtimePlatform: {
-        cpuArchitecture: cpuArchitecture,
-        operatingSystemFamily: ecs.OperatingSystemFamily.LINUX,
-      },
+      runtimePlatform: { cpuArchitecture, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
     });
-    this.addRelayContainer(props, auth, allowedIngests, cpuArchitecture);
+    this.container = this.addRelayContainer(props, auth, allowedIngests, cpuArchitecture);
 
+    const spot = props.spot && { base: props.spot.onDemandBase ?? 1, percent: props.spot.spotPercent ?? 50 };
     this.service = new ecs.FargateService(this, 'Service', {
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
       desiredCount,
       assignPublicIp: true,
-      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
-      securityGroups: [this.securityGroup],
+      vpcSubnets: props.vpcSubnets ?? { subnetType: ec2.SubnetType.PUBLIC },
+      securityGroups: [this.securityGroup, ...props.securityGroups ?? []],
       circuitBreaker: { enable: true, rollback: true },
       // Relay tasks are interchangeable and clients find them through the registry.
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
+      capacityProviderStrategies: spot && [
+        { capacityProvider: 'FARGATE', base: spot.base, weight: 100 - spot.percent },
+        { capacityProvider: 'FARGATE_SPOT', weight: spot.percent },
+      ],
     });
+    this.connections = this.service.connections;
 
     if (props.scaling) {
-      this.scalableTaskCount = applyScaling(this.service, this.taskDefinition.taskRole, this.metricsServiceName, props.scaling);
+      this.scalableTaskCount = this.attempt(
+        () => applyScaling(this.service, this.taskDefinition.taskRole, this.metricsServiceName, props.scaling!), undefined);
     }
 
-    this.tracker = new TaskTracker(this, 'Tracker', {
+    const tracker = new TaskTracker(this, 'Tracker', {
       service: this.service,
       table: this.table,
       port: this.port,
       logRetention,
-      dns: props.dns && { hostedZone: props.dns.hostedZone, domain: relayDomain(props.dns), recordTtl: props.dns.recordTtl ?? Duration.seconds(60) },
+      dns: props.dns && this.attempt(() => ({
+        hostedZone: props.dns!.hostedZone, domain: relayDomain(props.dns!), recordTtl: props.dns!.recordTtl ?? Duration.seconds(60),
+      }), undefined),
     });
+    this.trackerFunction = tracker.function;
+    this.trackerDeadLetterQueue = tracker.deadLetterQueue;
 
     if (props.endpointsApi) {
-      this.endpointsApi = new EndpointsApi(this, 'EndpointsApi', { ...props.endpointsApi, table: this.table, logRetention });
-      new CfnOutput(this, 'EndpointsApiUrl', { value: this.endpointsApi.url, description: 'Live relays as JSON, least-loaded first' });
+      const endpointsApi = this.attempt(() => new EndpointsApi(this, 'EndpointsApi', { ...props.endpointsApi!, table: this.table, logRetention }), undefined);
+      this.endpointsApiUrl = endpointsApi?.url;
     }
 
-    new CfnOutput(this, 'RegistryTableName', { value: this.table.tableName, description: 'Registry of live relay tasks' });
-    new CfnOutput(this, 'EndpointsCommand', {
-      value: `npx cdk-transwrap-relay endpoints --table ${this.table.tableName}`,
-      description: 'Lists the live relays',
-    });
-    new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
-    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
-    new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName });
-    if (this.authSecret) {
-      new CfnOutput(this, 'AuthSecretArn', { value: this.authSecret.secretArn, description: 'HS256 key for minting relay tokens' });
+    this.alarms = props.enableAlarms ? createAlarms(this, {
+      service: this.service,
+      trackerFunction: this.trackerFunction,
+      deadLetterQueue: this.trackerDeadLetterQueue,
+      sessionsStarted: this.metricSessionsStarted({ period: Duration.minutes(5) }),
+      sessionsFailed: this.metricSessionsFailed({ period: Duration.minutes(5) }),
+    }) : [];
+    if (props.enableDashboard) {
+      this.dashboard = createDashboard(this, {
+        service: this.service,
+        activeSessions: this.metricActiveSessions(),
+        sessionsStarted: this.metricSessionsStarted(),
+        sessionsFailed: this.metricSessionsFailed(),
+        ingestBitrate: this.metricIngestBitrate(),
+        droppedFrames: this.metricDroppedFrames(),
+        alarms: this.alarms,
+      });
+    }
+
+    if (props.outputs ?? true) this.addOutputs();
+  }
+
+  /** One of the relay's metrics (docs/telemetry.md#metrics) by name, under this relay's `Service` dimension. */
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return relayMetric(this.metricsServiceName, metricName, {}, props);
+  }
+
+  /** Live sessions per task (`ActiveSessions`, averaged over the tasks: the autoscaling signal). */
+  public metricActiveSessions(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return relayMetric(this.metricsServiceName, 'ActiveSessions', { statistic: cloudwatch.Stats.AVERAGE }, props);
+  }
+
+  /** Sessions that reached `ready` (`SessionsStarted`, summed). */
+  public metricSessionsStarted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return relayMetric(this.metricsServiceName, 'SessionsStarted', { statistic: cloudwatch.Stats.SUM }, props);
+  }
+
+  /** Sessions that ended with an error, or with one error code (`SessionsFailed`, summed). */
+  public metricSessionsFailed(props?: RelayFailureMetricOptions): cloudwatch.Metric {
+    const { code, ...options } = props ?? {};
+    return relayMetric(this.metricsServiceName, 'SessionsFailed', { statistic: cloudwatch.Stats.SUM }, options, code ? { Code: code } : {});
+  }
+
+  /** Bitrate FFmpeg sends to the ingest, kb/s per session (`IngestBitrateKbps`, averaged). */
+  public metricIngestBitrate(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return relayMetric(this.metricsServiceName, 'IngestBitrateKbps', { statistic: cloudwatch.Stats.AVERAGE }, props);
+  }
+
+  /** Frames FFmpeg dropped (`DroppedFrames`, summed). */
+  public metricDroppedFrames(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return relayMetric(this.metricsServiceName, 'DroppedFrames', { statistic: cloudwatch.Stats.SUM }, props);
+  }
+
+  /** Lets `grantee` read the registry (a backend handing out relays, the CLI's `endpoints`). */
+  public grantReadRegistry(grantee: iam.IGrantable): iam.Grant {
+    return this.table.grantReadData(grantee);
+  }
+
+  /**
+   * Lets `grantee` read the HS256 token secret, to mint relay tokens (the CLI's `token --secret-id`).
+   * @throws Error with OIDC `auth`: tokens then come from your identity provider
+   */
+  public grantMintTokens(grantee: iam.IGrantable): iam.Grant {
+    if (!this.authSecret) {
+      throw new Error('grantMintTokens: this relay verifies OIDC tokens (auth: RelayAuth.oidc); your identity provider issues them');
+    }
+    return this.authSecret.grantRead(grantee);
+  }
+
+  /** Reports each problem as a synth error on this construct, so one synth lists them all. */
+  private reportProblems(problems: string[]): void {
+    for (const problem of problems) Annotations.of(this).addError(problem);
+  }
+
+  /** Runs a part that checks its own options by throwing; reports the error with the others instead. */
+  private attempt<T>(part: () => T, fallback: T): T {
+    try {
+      return part();
+    } catch (e) {
+      this.reportProblems([(e as Error).message]);
+      return fallback;
     }
   }
 
-  private createVpc(): ec2.Vpc {
+  private createVpc(logRetention: logs.RetentionDays): ec2.Vpc {
     // Public subnets only: every task has its own public IP, so there is nothing to NAT.
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways: 0,
       subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }],
     });
-    vpc.addFlowLog('FlowLog', { trafficType: ec2.FlowLogTrafficType.REJECT });
+    vpc.addFlowLog('FlowLog', {
+      trafficType: ec2.FlowLogTrafficType.REJECT,
+      destination: ec2.FlowLogDestination.toCloudWatchLogs(new logs.LogGroup(this, 'FlowLogGroup', { retention: logRetention })),
+    });
     return vpc;
   }
 
@@ -307,7 +479,7 @@ export class TranswrapRelay extends Construct {
     for (const port of new Set([443, ...egressPorts])) {
       sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), port === 443 ? 'HTTPS and RTMPS' : 'RTMP(S) ingest');
     }
-    if (peers.some(p => p.uniqueId === ec2.Peer.anyIpv4().uniqueId || p.uniqueId === ec2.Peer.anyIpv6().uniqueId)) {
+    if (peers.some(p => p.uniqueId === ec2.Peer.anyIpv4().uniqueId)) {
       Validations.of(sg).acknowledge({
         id: 'AwsSolutions-EC23',
         reason: 'The relay is a public endpoint for browsers anywhere; only its port is open, and every stream needs a signed token.',
@@ -316,50 +488,43 @@ export class TranswrapRelay extends Construct {
     return sg;
   }
 
-  private addRelayContainer(props: TranswrapRelayProps, auth: RelayAuth, allowedIngests: string[], cpuArchitecture: ecs.CpuArchitecture): void {
-    const managed: { [name: string]: string } = {
-      RELAY_HOST: '0.0.0.0',
-      RELAY_PORT: String(this.port),
-      RELAY_TLS: props.dns ? 'provided' : 'self-signed',
-      RELAY_ALLOWED_INGESTS: allowedIngests.join(','),
-      RELAY_SERVICE_NAME: this.metricsServiceName,
-      // Drain, then up to 10 s for FFmpeg to flush, within ECS's 120 s stop timeout.
-      RELAY_DRAIN_TIMEOUT_MS: String(DRAIN_TIMEOUT.toMilliseconds()),
-    };
-    if (props.scaling && (props.scaling.scaleInProtection ?? true)) managed.RELAY_SCALE_IN_PROTECTION = 'on';
-    const secrets: { [name: string]: ecs.Secret } = {};
-    if (props.dns) {
-      secrets.RELAY_TLS_CERT = ecs.Secret.fromSecretsManager(props.dns.certificateSecret, 'certificate');
-      secrets.RELAY_TLS_KEY = ecs.Secret.fromSecretsManager(props.dns.certificateSecret, 'privateKey');
-    }
-    if (auth.oidcOptions) {
-      managed.RELAY_AUTH_JWKS_URL = auth.oidcOptions.jwksUrl;
-      managed.RELAY_AUTH_ISSUER = auth.oidcOptions.issuer;
-      if (auth.oidcOptions.audience) managed.RELAY_AUTH_AUDIENCE = auth.oidcOptions.audience;
-    } else {
-      secrets.RELAY_AUTH_SECRET = ecs.Secret.fromSecretsManager(this.authSecret!);
-    }
-    for (const name of Object.keys(props.relayEnvironment ?? {})) {
-      if (name in managed || name in secrets || name.startsWith('RELAY_AUTH') || name.startsWith('RELAY_TLS')) {
-        throw new Error(`relayEnvironment: ${name} is managed by TranswrapRelay; use the matching prop instead`);
-      }
-    }
+  private createAuthSecret(): secretsmanager.Secret {
+    const secret = new secretsmanager.Secret(this, 'AuthSecret', {
+      description: 'HS256 key for relay tokens',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    Validations.of(secret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Relays read the token key at task start and tokens are short-lived; a scheduled rotation would break tokens minted for running tasks. Rotate by putting a new value and redeploying the service (see README).',
+    });
+    return secret;
+  }
 
-    this.taskDefinition.addContainer(CONTAINER_NAME, {
-      image: props.image ?? ecs.ContainerImage.fromAsset(RELAY_SOURCE_DIR, { platform: imagePlatform(cpuArchitecture) }),
-      environment: { ...props.relayEnvironment, ...managed },
+  private addRelayContainer(
+    props: TranswrapRelayProps, auth: RelayAuth, allowedIngests: string[], cpuArchitecture: ecs.CpuArchitecture,
+  ): ecs.ContainerDefinition {
+    const { environment, secrets, refused } = relayEnvironment({
+      port: this.port,
+      allowedIngests,
+      metricsServiceName: this.metricsServiceName,
+      drainTimeout: DRAIN_TIMEOUT,
+      scaleInProtection: props.scaling !== undefined && (props.scaling.scaleInProtection ?? true),
+      auth,
+      authSecret: this.authSecret,
+      certificateSecret: props.dns?.certificateSecret,
+      extra: props.relayEnvironment ?? {},
+    });
+    this.reportProblems(refused.map(name => `relayEnvironment: ${name} is managed by TranswrapRelay; use the matching prop instead`));
+
+    const container = this.taskDefinition.addContainer(CONTAINER_NAME, {
+      image: props.image ?? ecs.ContainerImage.fromAsset(RELAY_SOURCE_DIR, { platform: this.imagePlatform(cpuArchitecture) }),
+      environment,
       secrets,
       // Lets the non-root relay user bind the (privileged) relay port inside its own network namespace.
       systemControls: [{ namespace: 'net.ipv4.ip_unprivileged_port_start', value: String(this.port) }],
       portMappings: [{ containerPort: this.port, protocol: ecs.Protocol.TCP }],
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'relay' }),
-      healthCheck: {
-        command: ['CMD', 'bun', '-e', healthCheckScript(this.port)],
-        interval: Duration.seconds(15),
-        timeout: Duration.seconds(5),
-        retries: 3,
-        startPeriod: Duration.seconds(20),
-      },
+      healthCheck: props.healthCheck ?? defaultHealthCheck(this.port),
       // The relay drains live streams on SIGTERM (RELAY_DRAIN_TIMEOUT_MS) before ECS kills it; 120 s is Fargate's maximum.
       stopTimeout: Duration.seconds(120),
     });
@@ -374,18 +539,38 @@ export class TranswrapRelay extends Construct {
       id: 'AwsSolutions-ECS2',
       reason: 'The plain environment variables are non-secret relay settings (port, TLS mode, allowed ingests); the token secret is injected as an ECS secret.',
     });
+    return container;
   }
-}
 
-/**
- * The image platform for the task's CPU: without it the image is built for the deploying
- * machine's CPU, and an Apple-silicon laptop ships an ARM64 image to x86-64 tasks ("exec format error").
- */
-function imagePlatform(cpuArchitecture: ecs.CpuArchitecture): Platform {
-  switch (cpuArchitecture._cpuArchitecture) {
-    case ecs.CpuArchitecture.ARM64._cpuArchitecture: return Platform.LINUX_ARM64;
-    case ecs.CpuArchitecture.X86_64._cpuArchitecture: return Platform.LINUX_AMD64;
-    default: throw new Error(`cpuArchitecture: the relay image is built for X86_64 or ARM64, got ${cpuArchitecture._cpuArchitecture}; give an image built for it`);
+  /**
+   * The image platform for the task's CPU: without it the image is built for the deploying
+   * machine's CPU, and an Apple-silicon laptop ships an ARM64 image to x86-64 tasks ("exec format error").
+   */
+  private imagePlatform(cpuArchitecture: ecs.CpuArchitecture): Platform {
+    switch (cpuArchitecture._cpuArchitecture) {
+      case ecs.CpuArchitecture.ARM64._cpuArchitecture: return Platform.LINUX_ARM64;
+      case ecs.CpuArchitecture.X86_64._cpuArchitecture: return Platform.LINUX_AMD64;
+      default:
+        this.reportProblems([`cpuArchitecture: the relay image is built for X86_64 or ARM64, got ${cpuArchitecture._cpuArchitecture}; give an image built for it`]);
+        return Platform.LINUX_AMD64;
+    }
+  }
+
+  private addOutputs(): void {
+    new CfnOutput(this, 'RegistryTableName', { value: this.table.tableName, description: 'Registry of live relay tasks' });
+    new CfnOutput(this, 'EndpointsCommand', {
+      value: `npx cdk-transwrap-relay endpoints --table ${this.table.tableName}`,
+      description: 'Lists the live relays',
+    });
+    new CfnOutput(this, 'ServiceName', { value: this.service.serviceName });
+    new CfnOutput(this, 'ClusterName', { value: this.cluster.clusterName });
+    new CfnOutput(this, 'LogGroupName', { value: this.logGroup.logGroupName });
+    if (this.authSecret) {
+      new CfnOutput(this, 'AuthSecretArn', { value: this.authSecret.secretArn, description: 'HS256 key for minting relay tokens' });
+    }
+    if (this.endpointsApiUrl) {
+      new CfnOutput(this, 'EndpointsApiUrl', { value: this.endpointsApiUrl, description: 'Live relays as JSON, least-loaded first' });
+    }
   }
 }
 
@@ -397,34 +582,4 @@ function imagePlatform(cpuArchitecture: ecs.CpuArchitecture): Platform {
 function metricsServiceName(relay: Construct): string {
   const stack = Stack.of(relay);
   return `${stack.stackName}/${path.posix.relative(stack.node.path, relay.node.path)}`;
-}
-
-/** The container health check: `GET /healthz` on the relay itself, over TLS unless it is off. */
-function healthCheckScript(port: number): string {
-  return [
-    "const s=process.env.RELAY_TLS==='off'?'http':'https';",
-    `fetch(s+'://127.0.0.1:${port}${HEALTH_PATH}',{tls:{rejectUnauthorized:false}})`,
-    '.then(r=>process.exit(r.ok?0:1),()=>process.exit(1))',
-  ].join('');
-}
-
-function validatePort(port: number): void {
-  if (!Token.isUnresolved(port) && (!Number.isInteger(port) || port < 1 || port > 65535)) {
-    throw new Error(`port must be an integer from 1 to 65535, got ${port}`);
-  }
-}
-
-function validateDesiredCount(count: number): void {
-  if (!Token.isUnresolved(count) && (!Number.isInteger(count) || count < 0)) {
-    throw new Error(`desiredCount must be a whole number of tasks (0 or more), got ${count}`);
-  }
-}
-
-const IPV4_CIDR = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/(3[0-2]|[12]?\d)$/;
-const IPV6_CIDR = /^[0-9a-f:]+\/(12[0-8]|1[01]\d|[1-9]?\d)$/i;
-
-function toPeer(cidr: string): ec2.IPeer {
-  if (IPV4_CIDR.test(cidr)) return ec2.Peer.ipv4(cidr);
-  if (IPV6_CIDR.test(cidr) && cidr.includes(':')) return ec2.Peer.ipv6(cidr);
-  throw new Error(`allowedCidrs: '${cidr}' is not an IPv4 or IPv6 CIDR range (for example '203.0.113.0/24' or '2001:db8::/32')`);
 }

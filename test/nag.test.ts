@@ -36,8 +36,16 @@ describe('cdk-nag AwsSolutions', () => {
       cpuArchitecture: ecs.CpuArchitecture.ARM64,
       scaling: { maxTasks: 10 },
       endpointsApi: { allowedOrigins: ['https://studio.example.com'] },
+      spot: { spotPercent: 80 },
+      enableAlarms: true,
+      enableDashboard: true,
     });
     expect(findings(stack)).toEqual([]);
+  });
+
+  test('turning Container Insights off is the user\'s choice, and cdk-nag still reports it', () => {
+    const { stack } = relayStack({ containerInsights: false });
+    expect(findings(stack)).toEqual(['AwsSolutions-ECS4 @ RelayStack/Relay/Cluster/Resource']);
   });
 
   test('acknowledgements are scoped: the same findings on a user\'s own resources are still reported', () => {

@@ -56,6 +56,20 @@ describe('the Python bindings', () => {
       for (const prop of ['desired_count', 'allowed_ingests', 'allowed_cidrs', 'existing_registry_table', 'auth']) {
         expect(init).toContain(`${prop}: `);
       }
+      // The default allow-list is a constant of the class in every language.
+      expect(init).toMatch(/def DEFAULT_ALLOWED_INGESTS\(cls\)/);
+      // The README's Python examples use only names the bindings define.
+      const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+      const examples = [...readme.matchAll(/```python\n([\s\S]*?)```/g)].map(m => m[1]).join('\n');
+      const classes = [...examples.matchAll(/\b(Transwrap\w+|Relay\w+)\(/g)].map(m => m[1]);
+      const keywords = [...examples.matchAll(/\b([a-z][a-z0-9_]*)=/g)].map(m => m[1]);
+      expect(classes.length).toBeGreaterThan(2);
+      expect(keywords.length).toBeGreaterThan(4);
+      const undefinedNames = [
+        ...classes.filter(c => !new RegExp(`^class ${c}\\b`, 'm').test(init)),
+        ...keywords.filter(k => !init.includes(`${k}: `)),
+      ];
+      expect(undefinedNames).toEqual([]);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }

@@ -9,7 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { RelayAuth, TranswrapRelay } from '../src';
-import { assetHashSerializer, emptyStack, relayStack } from './support/stacks';
+import { assetHashSerializer, emptyStack, relayStack, synthErrors } from './support/stacks';
 
 expect.addSnapshotSerializer(assetHashSerializer);
 
@@ -162,7 +162,7 @@ describe('customised relay', () => {
       vpc,
       cluster,
       port: 8443,
-      allowedCidrs: ['203.0.113.0/24', '2001:db8::/32'],
+      allowedCidrs: ['203.0.113.0/24', '198.51.100.0/24'],
       cpu: 2048,
       memoryLimitMiB: 4096,
       cpuArchitecture: ecs.CpuArchitecture.ARM64,
@@ -211,7 +211,7 @@ describe('customised relay', () => {
     }))[0];
     expect(group.Properties.SecurityGroupIngress).toEqual([
       expect.objectContaining({ CidrIp: '203.0.113.0/24', FromPort: 8443, ToPort: 8443 }),
-      expect.objectContaining({ CidrIpv6: '2001:db8::/32', FromPort: 8443, ToPort: 8443 }),
+      expect.objectContaining({ CidrIp: '198.51.100.0/24', FromPort: 8443, ToPort: 8443 }),
     ]);
     expect(group.Properties.SecurityGroupEgress.map((r: { FromPort: number }) => r.FromPort)).toEqual([443, 1936]);
   });
@@ -265,7 +265,7 @@ describe('customised relay', () => {
       AuthType: 'NONE',
       Cors: { AllowOrigins: ['https://studio.example.com', 'http://localhost:5173'], AllowMethods: ['GET'] },
     });
-    expect(relay.endpointsApi).toBeDefined();
+    expect(relay.endpointsApiUrl).toBeDefined();
     const table = Object.keys(template.findResources('AWS::DynamoDB::Table'))[0];
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyName: Match.stringLikeRegexp('EndpointsApiRole'),
@@ -342,7 +342,7 @@ describe('customised relay', () => {
     const [taskDef] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
     const names = taskDef.Properties.ContainerDefinitions[0].Environment.map((e: { Name: string }) => e.Name);
     expect(names).toContain('RELAY_SERVICE_NAME');
-    expect(names).not.toContain('RELAY_SCALE_IN_PROTECTION');
+    expect(taskDef.Properties.ContainerDefinitions[0].Environment).toContainEqual({ Name: 'RELAY_SCALE_IN_PROTECTION', Value: 'off' });
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).not.toContain('ecs:UpdateTaskProtection');
     template.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 1);
   });
@@ -398,7 +398,8 @@ describe('customised relay', () => {
       VpcId: { Ref: Match.stringLikeRegexp('OwnVpc') },
     });
     const other = new ec2.Vpc(stack, 'OtherVpc', { natGateways: 0, maxAzs: 2 });
-    expect(() => new TranswrapRelay(stack, 'Mismatch', { cluster, vpc: other })).toThrow(/the given cluster is in another VPC/);
+    new TranswrapRelay(stack, 'Mismatch', { cluster, vpc: other });
+    expect(synthErrors(stack)).toEqual([expect.stringMatching(/^vpc: the given cluster is in another VPC/)]);
   });
 
   test('retries a failing tracker and keeps what still fails in the dead-letter queue', () => {
@@ -431,8 +432,12 @@ describe('props validation', () => {
   test.each([
     [{ desiredCount: -1 }, /desiredCount must be a whole number of tasks \(0 or more\), got -1/],
     [{ desiredCount: 1.5 }, /desiredCount must be a whole number/],
-    [{ allowedCidrs: ['10.0.0.0/33'] }, /allowedCidrs: '10.0.0.0\/33' is not an IPv4 or IPv6 CIDR range/],
-    [{ allowedCidrs: ['anywhere'] }, /allowedCidrs: 'anywhere' is not an IPv4 or IPv6 CIDR range/],
+    [{ allowedCidrs: ['10.0.0.0/33'] }, /allowedCidrs: '10.0.0.0\/33' is not an IPv4 CIDR range/],
+    [{ allowedCidrs: ['anywhere'] }, /allowedCidrs: 'anywhere' is not an IPv4 CIDR range/],
+    [{ allowedCidrs: ['2001:db8::/32'] }, /allowedCidrs: '2001:db8::\/32' is an IPv6 range, but relay tasks have IPv4 addresses only/],
+    [{ relayEnvironment: { RELAY_SCALE_IN_PROTECTION: 'on' } }, /relayEnvironment: RELAY_SCALE_IN_PROTECTION is managed by TranswrapRelay/],
+    [{ spot: { spotPercent: 0 } }, /spot.spotPercent must be a whole percentage from 1 to 100, got 0/],
+    [{ spot: { onDemandBase: -1 } }, /spot.onDemandBase must be a whole number of tasks/],
     [{ allowedIngests: [] }, /allowedIngests: the list is empty/],
     [{ allowedIngests: ['http://example.com'] }, /allowedIngests: 'http:\/\/example.com' is not a valid ingest pattern/],
     [{ allowedIngests: ['rtmps://exa*mple.com'] }, /is not a valid ingest pattern/],
@@ -452,6 +457,45 @@ describe('props validation', () => {
     [{ endpointsApi: { allowedOrigins: [] } }, /endpointsApi.allowedOrigins: give at least one origin/],
     [{ endpointsApi: { allowedOrigins: ['https://studio.example.com/app'] } }, /is not an origin/],
   ])('rejects %j with a clear error', (props, message) => {
-    expect(() => relayStack(props)).toThrow(message);
+    expect(synthErrors(relayStack(props).stack)).toEqual(expect.arrayContaining([expect.stringMatching(message)]));
+  });
+
+  test('lists every problem of a synth at once, each naming its prop', () => {
+    const errors = synthErrors(relayStack({
+      port: 0,
+      allowedCidrs: ['2001:db8::/32', '203.0.113.0/24'],
+      allowedIngests: ['http://example.com', 'rtmps://*.com'],
+      relayEnvironment: { RELAY_TLS: 'off' },
+      scaling: { minTasks: 5, maxTasks: 2 },
+      endpointsApi: { allowedOrigins: [] },
+    }).stack);
+    expect(errors.map(e => e.split(/[: ]/)[0]).sort()).toEqual(
+      ['allowedCidrs', 'allowedIngests', 'allowedIngests', 'endpointsApi.allowedOrigins', 'port', 'relayEnvironment', 'scaling'],
+    );
+  });
+
+  test('an existing registry table keeps its own removal policy: tableRemovalPolicy is refused with it', () => {
+    const { stack } = emptyStack();
+    new TranswrapRelay(stack, 'Relay', {
+      existingRegistryTable: dynamodb.Table.fromTableName(stack, 'Reg', 'relays'),
+      tableRemovalPolicy: RemovalPolicy.DESTROY,
+    });
+    expect(synthErrors(stack)).toEqual([expect.stringMatching(/^tableRemovalPolicy: applies only to the table this construct creates/)]);
+  });
+
+  test('a bad DNS subdomain is reported, not thrown', () => {
+    const { stack } = emptyStack();
+    new TranswrapRelay(stack, 'Relay', {
+      dns: {
+        hostedZone: route53.HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z0123456789ABCDEFGHIJ', zoneName: 'example.com' }),
+        certificateSecret: secretsmanager.Secret.fromSecretNameV2(stack, 'Cert', 'relay-cert'),
+        subdomain: 'Not_A_Name',
+      },
+    });
+    expect(synthErrors(stack)).toEqual([expect.stringMatching(/^dns.subdomain: 'Not_A_Name' is not a DNS name/)]);
+  });
+
+  test('a valid relay reports no errors', () => {
+    expect(synthErrors(relayStack().stack)).toEqual([]);
   });
 });

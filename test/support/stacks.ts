@@ -1,4 +1,5 @@
 import { App, Stack } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { TranswrapRelay, TranswrapRelayProps } from '../../src';
 
 /** An empty stack in a fixed account and region, as a user's app would have. */
@@ -23,3 +24,8 @@ export const assetHashSerializer = {
   test: (val: unknown) => typeof val === 'string' && /[0-9a-f]{64}/.test(val),
   print: (val: unknown) => JSON.stringify((val as string).replace(/[0-9a-f]{64}/g, '[ASSET-HASH]')),
 };
+
+/** The synth errors reported on a stack (the construct reports invalid props this way, all at once). */
+export function synthErrors(stack: Stack): string[] {
+  return Annotations.fromStack(stack).findError('*', Match.anyValue()).map(m => String(m.entry.data));
+}
