@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openRelaySocket } from './ws-client';
 
 /** The kinds of recordings browsers make. */
 export type MediaKind = 'h264-opus-mkv' | 'vp8-opus-webm' | 'h264-aac-fmp4';
@@ -106,41 +107,22 @@ export async function streamFile(wsUrl: string, start: object, file: string, opt
   const chunkSize = Math.max(1, Math.ceil((bytes.byteLength * chunkMs) / (seconds * 1000)));
 
   const result: StreamResult = { messages: [], closeCode: 0, closeReason: '', gotLive: false, stats: [] };
-  // Test relays with TLS on use their per-start self-signed certificate.
-  const ws = new WebSocket(wsUrl, { tls: { rejectUnauthorized: false } } as any);
-  ws.binaryType = 'arraybuffer';
   let onReady: () => void = () => {};
   const ready = new Promise<void>((resolve) => (onReady = resolve));
-  let isClosed = false;
-  const closed = new Promise<void>((resolve) => {
-    ws.onclose = (ev) => {
-      isClosed = true;
-      result.closeCode = ev.code;
-      result.closeReason = ev.reason;
-      onReady();
-      resolve();
-    };
-  });
-  ws.onmessage = (ev) => {
-    if (typeof ev.data !== 'string') return;
-    const msg = JSON.parse(ev.data);
+  const socket = await openRelaySocket(wsUrl, (msg, ws) => {
     result.messages.push(msg);
     if (msg.type === 'ready') onReady();
     if (msg.type === 'live') result.gotLive = true;
     if (msg.type === 'stats') result.stats.push(msg);
     opts.onMessage?.(msg, ws);
-  };
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error(`could not connect to ${wsUrl}`));
-  });
-  ws.onerror = null;
+  }, () => onReady());
+  const { ws, isClosed } = socket;
   ws.send(JSON.stringify(start));
   await ready;
 
-  if (!isClosed) {
+  if (!isClosed()) {
     const t0 = performance.now();
-    for (let offset = 0, i = 0; offset < total && !isClosed; offset += chunkSize, i++) {
+    for (let offset = 0, i = 0; offset < total && !isClosed(); offset += chunkSize, i++) {
       if (realtime) {
         const due = t0 + i * chunkMs;
         const wait = due - performance.now();
@@ -148,16 +130,11 @@ export async function streamFile(wsUrl: string, start: object, file: string, opt
       } else if (ws.bufferedAmount > 4 * 1024 * 1024) {
         await Bun.sleep(5);
       }
-      if (isClosed) break;
+      if (isClosed()) break;
       ws.send(bytes.subarray(offset, Math.min(offset + chunkSize, total)));
     }
-    if (!isClosed && stopAtEnd) ws.send(JSON.stringify({ type: 'stop' }));
+    if (!isClosed() && stopAtEnd) ws.send(JSON.stringify({ type: 'stop' }));
   }
-  const timeoutMs = opts.timeoutMs ?? 60_000;
-  const timedOut = await Promise.race([closed.then(() => false), Bun.sleep(timeoutMs).then(() => true)]);
-  if (timedOut) {
-    ws.close();
-    throw new Error(`relay did not close the session within ${timeoutMs} ms (messages: ${JSON.stringify(result.messages.slice(-5))})`);
-  }
+  Object.assign(result, await socket.closedWithin(opts.timeoutMs ?? 60_000, () => JSON.stringify(result.messages.slice(-5))));
   return result;
 }
