@@ -8,6 +8,9 @@ import { close, listen } from './support/loopback-server';
 import { freePort } from '../harness/ports';
 import { RelayProcess, startRelay } from '../harness/relay-process';
 
+/** What the Secrets Manager stand-in holds: a key of the length relays require. */
+const STORED_KEY = 'stored-key-value-of-at-least-32-bytes-abcdef';
+
 // The CLI is tested as users run it: the compiled bin in a child process, against dynalite
 // through the real AWS SDK. Secrets Manager has no local implementation, so a small HTTP
 // server speaking its JSON protocol stands in for it.
@@ -54,7 +57,7 @@ beforeAll(async () => {
       const { SecretId } = JSON.parse(body);
       res.setHeader('content-type', 'application/x-amz-json-1.1');
       if (req.headers['x-amz-target'] === 'secretsmanager.GetSecretValue' && SecretId === 'relay/key') {
-        res.end(JSON.stringify({ ARN: 'arn:aws:secretsmanager:us-west-2:111122223333:secret:relay/key', Name: 'relay/key', SecretString: 'stored-key-value' }));
+        res.end(JSON.stringify({ ARN: 'arn:aws:secretsmanager:us-west-2:111122223333:secret:relay/key', Name: 'relay/key', SecretString: STORED_KEY }));
       } else {
         res.statusCode = 400;
         res.end(JSON.stringify({ __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." }));
@@ -162,6 +165,7 @@ describe('endpoints --probe against a real relay', () => {
 });
 
 describe('token', () => {
+  const OFFLINE_KEY = 'offline-key-of-at-least-32-bytes-0123456789';
   function verify(token: string, key: string) {
     const [header, payload, signature] = token.trim().split('.');
     const expected = createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url');
@@ -171,9 +175,9 @@ describe('token', () => {
   }
 
   test('mints an HS256 token from the secret read on stdin, expiring after --ttl', async () => {
-    const res = await run(['token', '--secret-value', '-', '--ttl', '2h'], { input: 'offline-key\n' });
+    const res = await run(['token', '--secret-value', '-', '--ttl', '2h'], { input: `${OFFLINE_KEY}\n` });
     expect(res.code).toBe(0);
-    const claims = verify(res.stdout, 'offline-key');
+    const claims = verify(res.stdout, OFFLINE_KEY);
     expect(claims.exp - claims.iat).toBe(7200);
   });
 
@@ -181,7 +185,7 @@ describe('token', () => {
     const res = await run(['token', '--secret-id', 'relay/key']);
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    const claims = verify(res.stdout, 'stored-key-value');
+    const claims = verify(res.stdout, STORED_KEY);
     expect(claims.exp - claims.iat).toBe(3600);
   });
 
@@ -193,7 +197,27 @@ describe('token', () => {
 
   test('needs exactly one key source and a valid ttl', async () => {
     expect((await run(['token'])).stderr).toMatch(/give exactly one of --secret-id <arn> or --secret-value -/);
-    expect((await run(['token', '--secret-value', '-', '--ttl', 'soon'], { input: 'k' })).stderr).toMatch(/--ttl <duration>.*invalid/);
+    expect((await run(['token', '--secret-value', '-', '--ttl', 'soon'], { input: OFFLINE_KEY })).stderr).toMatch(/--ttl <duration>.*invalid/);
+  });
+
+  test('refuses a lifetime longer than relays accept', async () => {
+    const res = await run(['token', '--secret-value', '-', '--ttl', '36500d'], { input: OFFLINE_KEY });
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toMatch(/at most 24h: relays refuse tokens that live longer/);
+    expect((await run(['token', '--secret-value', '-', '--ttl', '24h'], { input: OFFLINE_KEY })).code).toBe(0);
+  });
+
+  test('refuses a key shorter than 32 bytes', async () => {
+    const res = await run(['token', '--secret-value', '-'], { input: 'short-key\n' });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/the token key has 9 bytes; relays require at least 32/);
+    expect(res.stdout).toBe('');
+  });
+
+  test('whitespace around the key is not part of it, as on the relay', async () => {
+    const res = await run(['token', '--secret-value', '-'], { input: `  ${OFFLINE_KEY}  \r\n` });
+    expect(res.code).toBe(0);
+    verify(res.stdout, OFFLINE_KEY);
   });
 
   test('refuses a key on the command line', async () => {

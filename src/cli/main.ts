@@ -4,6 +4,10 @@ import { endpointsCommand } from './endpoints-command';
 import { explain } from './errors';
 import { tokenCommand } from './token-command';
 
+/** The longest token lifetime relays accept by default (RELAY_MAX_TOKEN_LIFETIME_MS, docs/configuration.md#authentication). */
+const MAX_TTL_HOURS = 24;
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
 const program = new Command()
   .name('cdk-transwrap-relay')
   .description('Find live Transwrap relays and mint relay tokens')
@@ -20,12 +24,14 @@ program.command('token')
   .description('Mint a relay token (HS256 JWT) from the token secret')
   .option('--secret-id <arn>', 'Secrets Manager secret holding the key (stack output AuthSecretArn)')
   .option('--secret-value <->', "'-': read the key from stdin (for offline use)")
-  .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 12h', parseTtl, '1h')
+  .option('--ttl <duration>', `lifetime, e.g. 30m, 1h, 12h (at most ${MAX_TTL_HOURS}h)`, parseTtl, '1h')
   .action(tokenCommand);
 
 function parseTtl(value: string): string {
-  if (!/^\d+\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)$/.test(value)) {
-    throw new InvalidArgumentError('expected a number and a unit: s, m, h or d (e.g. 1h)');
+  const m = /^(\d+)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)$/.exec(value);
+  if (!m) throw new InvalidArgumentError('expected a number and a unit: s, m, h or d (e.g. 1h)');
+  if (Number(m[1]) * UNIT_SECONDS[m[2][0]] > MAX_TTL_HOURS * 3600) {
+    throw new InvalidArgumentError(`at most ${MAX_TTL_HOURS}h: relays refuse tokens that live longer`);
   }
   return value;
 }

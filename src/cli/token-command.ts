@@ -1,6 +1,12 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CliError } from './errors';
 
+/**
+ * The shortest key relays accept (docs/configuration.md#authentication): HS256 with fewer bytes
+ * than its hash is guessable offline. The generated key has 64.
+ */
+export const MIN_KEY_BYTES = 32;
+
 interface TokenOptions {
   readonly secretId?: string;
   readonly secretValue?: string;
@@ -15,8 +21,12 @@ export async function tokenCommand(options: TokenOptions): Promise<void> {
   if (options.secretValue !== undefined && options.secretValue !== '-') {
     throw new CliError('--secret-value takes only "-" (the key on stdin): a key on the command line would land in shell history and the process list');
   }
-  const key = options.secretValue !== undefined ? await readStdin() : await fetchSecret(options.secretId!);
-  if (key.length === 0) throw new CliError('the token key is empty');
+  // One rule on both sides: whitespace around a key is not part of it (the relay trims its variable too).
+  const key = (options.secretValue !== undefined ? await readStdin() : await fetchSecret(options.secretId!)).trim();
+  const bytes = Buffer.byteLength(key);
+  if (bytes < MIN_KEY_BYTES) {
+    throw new CliError(`the token key has ${bytes} bytes; relays require at least ${MIN_KEY_BYTES} (the key the construct generates has 64)`);
+  }
 
   // jose is an ES module; a dynamic import loads it from this CommonJS build.
   const { SignJWT } = await import('jose');
@@ -38,6 +48,5 @@ async function readStdin(): Promise<string> {
   let data = '';
   process.stdin.setEncoding('utf8');
   for await (const chunk of process.stdin) data += chunk;
-  // A trailing newline from `echo` or a file is not part of the key.
-  return data.replace(/\r?\n$/, '');
+  return data;
 }
