@@ -53,6 +53,7 @@ export class EndpointsApi extends Construct {
       timeout: Duration.seconds(10),
       description: 'Lists live relays, least-loaded first',
       environment: { TABLE_NAME: props.table.tableName },
+      reservedConcurrentExecutions: props.reservedConcurrency,
     });
     const functionUrl = this.function.addFunctionUrl({
       authType: lambda.FunctionUrlAuthType.NONE,

@@ -7,10 +7,10 @@ export interface OidcAuthOptions {
   /** Expected `iss` claim. */
   readonly issuer: string;
   /**
-   * Expected `aud` claim (for Cognito ID tokens, the app client id).
-   * @default - the audience is not checked
+   * Expected `aud` claim (for Cognito ID tokens, the app client id). Required: without it, any
+   * token the issuer signs for any of its applications would open the relay.
    */
-  readonly audience?: string;
+  readonly audience: string;
 }
 
 /**

@@ -51,7 +51,7 @@ export function relayEnvironment(inputs: RelayEnvironmentInputs): RelayEnvironme
   if (oidc) {
     managed.RELAY_AUTH_JWKS_URL = oidc.jwksUrl;
     managed.RELAY_AUTH_ISSUER = oidc.issuer;
-    if (oidc.audience) managed.RELAY_AUTH_AUDIENCE = oidc.audience;
+    managed.RELAY_AUTH_AUDIENCE = oidc.audience;
   } else if (inputs.authSecret) {
     secrets.RELAY_AUTH_SECRET = ecs.Secret.fromSecretsManager(inputs.authSecret);
   }

@@ -32,7 +32,7 @@ describe('cdk-nag AwsSolutions', () => {
       port: 8443,
       allowedCidrs: ['198.51.100.0/24'],
       allowedIngests: ['rtmp://ingest.example.com'],
-      auth: RelayAuth.oidc({ jwksUrl: 'https://issuer.example.com/jwks.json', issuer: 'https://issuer.example.com' }),
+      auth: RelayAuth.oidc({ jwksUrl: 'https://issuer.example.com/jwks.json', issuer: 'https://issuer.example.com', audience: 'relay' }),
       cpuArchitecture: ecs.CpuArchitecture.ARM64,
       scaling: { maxTasks: 10 },
       endpointsApi: { allowedOrigins: ['https://studio.example.com'] },

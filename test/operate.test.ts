@@ -78,7 +78,7 @@ describe('grants', () => {
       Roles: [{ Ref: Match.stringLikeRegexp('^Backend') }],
       PolicyDocument: { Statement: [Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] })] },
     });
-    const oidc = relayStack({ auth: RelayAuth.oidc({ jwksUrl: 'https://issuer.example.com/jwks.json', issuer: 'https://issuer.example.com' }) });
+    const oidc = relayStack({ auth: RelayAuth.oidc({ jwksUrl: 'https://issuer.example.com/jwks.json', issuer: 'https://issuer.example.com', audience: 'relay' }) });
     expect(() => oidc.relay.grantMintTokens(new iam.Role(oidc.stack, 'B', { assumedBy: new iam.AccountRootPrincipal() })))
       .toThrow(/grantMintTokens: this relay verifies OIDC tokens/);
   });
@@ -121,6 +121,16 @@ describe('escape hatches', () => {
     template.hasResourceProperties('AWS::ECS::TaskDefinition', {
       ContainerDefinitions: [Match.objectLike({ HealthCheck: Match.objectLike({ Command: ['CMD-SHELL', 'curl -fsk https://127.0.0.1:443/healthz || exit 1'] }) })],
     });
+  });
+});
+
+describe('the endpoints API', () => {
+  test('reserves concurrency for its function only when asked', () => {
+    const reserved = (reservedConcurrency?: number) => Object.values(Template.fromStack(relayStack({
+      endpointsApi: { allowedOrigins: ['https://studio.example.com'], reservedConcurrency },
+    }).stack).findResources('AWS::Lambda::Function')).map(f => f.Properties.ReservedConcurrentExecutions).filter(v => v !== undefined);
+    expect(reserved()).toEqual([]);
+    expect(reserved(5)).toEqual([5]);
   });
 });
 
