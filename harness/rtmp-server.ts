@@ -13,6 +13,8 @@ export interface RtmpServer {
   port: number;
   /** `rtmps://localhost:<tlsPort>/live/` when started with `tls` (self-signed cert for localhost). */
   rtmpsUrl?: string;
+  /** The TLS listener's port, when started with `tls`. */
+  tlsPort?: number;
   /** With `tls`: the listener's self-signed certificate (PEM), which is its own CA; what `RELAY_INGEST_CA_FILE` is set to. */
   caFile?: string;
   recordDir: string;
@@ -105,6 +107,7 @@ export async function startRtmpServer(opts: RtmpServerOptions = {}): Promise<Rtm
     rtmpUrl: `rtmp://127.0.0.1:${port}/live/`,
     port,
     rtmpsUrl: tlsPort ? `rtmps://localhost:${tlsPort}/live/` : undefined,
+    tlsPort,
     caFile: opts.tls ? join(prefix, 'cert.pem') : undefined,
     recordDir,
     recordingPath,

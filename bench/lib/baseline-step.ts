@@ -5,6 +5,7 @@ import type { BaselineStep } from './results.ts';
 import { WindowSampler } from './sampler.ts';
 import { checkRecordings } from './sink-step.ts';
 import { delayStats, percentile, REAL_TIME_DELAY_P99_MS } from './stats.ts';
+import { DEFAULT_INGEST_CA_FILE } from '../../relay/src/config.ts';
 import { ffmpegArgs, planPipeline } from '../../relay/src/pipeline.ts';
 
 /**
@@ -27,7 +28,8 @@ export async function runBaselineStep(env: StepEnv, clip: Clip, n: number): Prom
   })();
   const runs = await Promise.all(keys.map(async (key, i) => {
     await Bun.sleep(plan.startAt(i));
-    return feed(clip, ffmpegArgs(pipeline, env.rtmp.rtmpUrl + key, { rwTimeoutMs: 15_000 }), chunkMsFor(env, n, i), plan.untilSeconds(i));
+    const args = ffmpegArgs(pipeline, env.rtmp.rtmpUrl + key, { rwTimeoutMs: 15_000, ingestCaFile: DEFAULT_INGEST_CA_FILE });
+    return feed(clip, args, chunkMsFor(env, n, i), plan.untilSeconds(i));
   }));
   const usage = await window;
   const sink = await checkRecordings(env.rtmp, keys);

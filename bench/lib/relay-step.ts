@@ -26,7 +26,7 @@ export interface StepEnv {
   stepSeconds: number;
   chunkMinMs: number;
   chunkMaxMs: number;
-  /** A directory for the delay probe's file. */
+  /** A directory for the relay's delay trace (`RELAY_DELAY_TRACE_FILE`, relay/src/delay-trace.ts). */
   workDir: string;
   log: (line: string) => void;
 }
@@ -110,7 +110,7 @@ export async function runRelayStep(env: StepEnv, clip: Clip, pipeline: 'copy' | 
   const exitCode = await relay.stop();
   env.log(`  relay ${pipeline} n=${n}: streams done in ${((performance.now() - t0) / 1000).toFixed(1)} s; checking recordings`);
 
-  // Each probe line holds the second before its timestamp: lines wholly inside the window are the steady state.
+  // Each trace line holds the second before its timestamp: lines wholly inside the window are the steady state.
   const all: number[] = [];
   const inWindow: number[] = [];
   let pauses = 0;

@@ -124,7 +124,7 @@ export function writeMarkdown(r: BenchResults): string {
     ...tables('Transcode', r.transcode, m.cores),
     '## Notes',
     '',
-    '- *Relay delay* is measured inside the relay process by `bench/lib/delay-probe.ts`, preloaded with `bun --preload` (the relay\'s code is unchanged):'
+    '- *Relay delay* is measured inside the relay process by its delay trace (`RELAY_DELAY_TRACE_FILE`, `relay/src/delay-trace.ts`):'
     + ' from the moment the WebSocket handler hands a media frame to its session until FFmpeg\'s stdin pipe has accepted the whole frame. Time spent in the kernel before Bun reads the socket is not included.',
     '- Relay delay p50 / p99 / max is over every frame of the step, ramp included (a frame bigger than the 64 KiB pipe buffer, e.g. a 250 ms timeslice at 2.6 Mb/s, waits for its FFmpeg to start; and N FFmpeg start-ups load the machine). *In the window* is the steady state only: every session streaming, none starting. *FFmpeg alone pipe delay* is the same measurement in the baseline harness (write → pipe took it): what FFmpeg\'s own reading pace costs without a relay.',
     '- *start→live* is measured by the publisher, from sending `start` to receiving `live`; like a browser\'s, it includes waiting for the first timeslice of media.',

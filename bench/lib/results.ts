@@ -11,7 +11,7 @@ export interface RelayStep {
   relayToFfmpegCpu: number;
   /** `start` → `live`, ms. */
   startToLive: { p50: number; p95: number; max: number };
-  /** Frame arrival in the relay → FFmpeg's stdin took it, ms (measured in the relay by the preload probe), every frame. */
+  /** Frame arrival in the relay → FFmpeg's stdin took it, ms (measured in the relay: `RELAY_DELAY_TRACE_FILE`), every frame. */
   relayDelay: Delay;
   /** The same over the measured window only (every session streaming, none starting). */
   relayDelaySteady: Delay;

@@ -1,5 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { parseAllowList, type IngestPattern } from './destination.ts';
 
 /** How the relay terminates TLS. */
@@ -35,6 +36,8 @@ export interface RelayConfig {
   readonly ingestCaFile: string;
   /** Set by ECS in every task; where the task-protection endpoint lives. */
   readonly ecsAgentUri?: string;
+  /** Where the per-frame delay trace is appended (see delay-trace.ts); unset: no trace. */
+  readonly delayTraceFile?: string;
 }
 
 /** Thrown when one or more variables are invalid; `problems` holds one line per bad variable. */
@@ -157,6 +160,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const problem = caFileProblem(ingestCaFile);
     if (problem) problems.push(`RELAY_INGEST_CA_FILE: ${problem}, got "${ingestCaFile}"`);
   }
+  // Off unless set: the benchmark's measurement of how long frames wait in the relay (delay-trace.ts).
+  const delayTraceFile = str('RELAY_DELAY_TRACE_FILE');
+  if (delayTraceFile !== undefined) {
+    const problem = traceFileProblem(delayTraceFile);
+    if (problem) problems.push(`RELAY_DELAY_TRACE_FILE: ${problem}, got "${delayTraceFile}"`);
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -186,6 +195,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     scaleInProtection,
     ingestCaFile,
     ecsAgentUri: str('ECS_AGENT_URI'),
+    delayTraceFile,
   };
 }
 
@@ -199,5 +209,24 @@ export function caFileProblem(path: string): string | undefined {
     return undefined;
   } catch {
     return 'expected a readable PEM file of CA certificates, but it cannot be read';
+  }
+}
+
+/** Why lines cannot be appended to `path`, or `undefined` when they can. Nothing is created. */
+function traceFileProblem(path: string): string | undefined {
+  try {
+    if (!statSync(path).isFile()) return 'expected a file to append to, but it is not a regular file';
+    accessSync(path, constants.W_OK);
+    return undefined;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return 'expected a file to append to, but it cannot be written';
+  }
+  try {
+    if (!statSync(dirname(path)).isDirectory()) return 'expected a file in an existing folder, but its parent is not a folder';
+    accessSync(dirname(path), constants.W_OK);
+    return undefined;
+  } catch {
+    return 'expected a file in an existing, writable folder';
   }
 }

@@ -1,13 +1,12 @@
 import type { FileSink, Subprocess } from 'bun';
+import type { DelayTrace } from './delay-trace.ts';
 
-/** The latest numbers from FFmpeg's `-progress` output. */
+/** The latest numbers from FFmpeg's `-progress` output that `stats` reports (docs/protocol.md#messages-from-the-relay). */
 export interface FfmpegProgress {
-  frame: number;
   fps: number;
   bitrateKbps: number;
   speed: number;
   droppedFrames: number;
-  totalSize: number;
 }
 
 /** Which side of FFmpeg failed, judged from its error lines. */
@@ -44,6 +43,8 @@ export interface FfmpegOptions {
   readonly secrets: string[];
   readonly highWaterBytes: number;
   readonly lowWaterBytes: number;
+  /** Told when each frame is queued and when the pipe has taken it; only with `RELAY_DELAY_TRACE_FILE`. */
+  readonly delayTrace?: DelayTrace;
 }
 
 const OUTPUT_CONTEXTS = new Set(['tcp', 'tls', 'rtmp', 'rtmps', 'rtmpt', 'rtmpe']);
@@ -67,7 +68,7 @@ export function killAllFfmpeg(): number {
  * pipe whenever it is full, so the queue length is exactly what FFmpeg has not taken yet.
  */
 export class FfmpegProcess {
-  readonly proc: Subprocess<'pipe', 'pipe', 'pipe'>;
+  private readonly proc: Subprocess<'pipe', 'pipe', 'pipe'>;
   /** Resolves once the process has exited and its output was read (the child is reaped). */
   readonly exited: Promise<FfmpegExit>;
   private readonly sink: FileSink;
@@ -83,7 +84,10 @@ export class FfmpegProcess {
   private detail?: string;
   private certificateRejected = false;
   private lastInputAt = Date.now();
-  private readonly progress: FfmpegProgress = { frame: 0, fps: 0, bitrateKbps: 0, speed: 0, droppedFrames: 0, totalSize: 0 };
+  private readonly spawnedAt = performance.now();
+  private readonly progress: FfmpegProgress = { fps: 0, bitrateKbps: 0, speed: 0, droppedFrames: 0 };
+  /** Bytes FFmpeg has written to the output so far, from the progress report. */
+  private outputBytes = 0;
 
   /**
    * Spawns FFmpeg.
@@ -108,7 +112,7 @@ export class FfmpegProcess {
     });
   }
 
-  /** The process id, for logs and tests. */
+  /** The process id, for the `session ready` log line. */
   get pid(): number {
     return this.proc.pid;
   }
@@ -123,15 +127,11 @@ export class FfmpegProcess {
     return this.queued === 0 ? Date.now() : this.lastInputAt;
   }
 
-  /** Whether FFmpeg has connected to the ingest. */
-  get isOutputOpened(): boolean {
-    return this.outputOpened;
-  }
-
   /** Queues one chunk for FFmpeg's stdin. Ignored once stdin is closing. */
   write(chunk: Uint8Array): void {
     if (this.endRequested || this.stdinClosed || chunk.byteLength === 0) return;
     if (this.queued === 0) this.lastInputAt = Date.now();
+    this.opts.delayTrace?.frameQueued(chunk, this.spawnedAt);
     this.queue.push(chunk);
     this.queued += chunk.byteLength;
     if (!this.backedUp && this.queued > this.opts.highWaterBytes) {
@@ -163,6 +163,7 @@ export class FfmpegProcess {
         const written = this.sink.write(chunk);
         const pending = typeof written === 'number' ? this.sink.flush() : written;
         if (pending !== undefined && typeof pending !== 'number') await pending;
+        this.opts.delayTrace?.frameTaken(chunk);
         this.queue.shift();
         this.queued -= chunk.byteLength;
         this.lastInputAt = Date.now();
@@ -212,14 +213,13 @@ export class FfmpegProcess {
     const num = Number.parseFloat(value);
     const n = Number.isFinite(num) ? num : 0;
     switch (key) {
-      case 'frame': this.progress.frame = n; break;
       case 'fps': this.progress.fps = n; break;
       case 'bitrate': this.progress.bitrateKbps = n; break;
       case 'speed': this.progress.speed = n; break;
       case 'drop_frames': this.progress.droppedFrames = n; break;
-      case 'total_size': this.progress.totalSize = n; break;
+      case 'total_size': this.outputBytes = n; break;
       case 'progress':
-        if (!this.outputOpened && this.progress.totalSize > 0) this.markOutputOpened();
+        if (!this.outputOpened && this.outputBytes > 0) this.markOutputOpened();
         this.events.onProgress({ ...this.progress });
         break;
       default: break;

@@ -1,4 +1,5 @@
 import { caFileProblem, ConfigError, loadConfig, type RelayConfig } from './config.ts';
+import { DelayTrace } from './delay-trace.ts';
 import { killAllFfmpeg } from './ffmpeg.ts';
 import { startServer } from './server.ts';
 import { log, setServiceName } from './telemetry.ts';
@@ -19,7 +20,7 @@ try {
 setServiceName(config.serviceName);
 if (config.allowedIngests.some((p) => p.scheme === 'rtmps')) {
   const problem = caFileProblem(config.ingestCaFile);
-  // Only the default can get here unchecked (an explicit RELAY_INGEST_CA_FILE was checked above).
+  // Only the default can fail here: loadConfig refused an explicit RELAY_INGEST_CA_FILE that fails.
   if (problem) {
     log('warn', 'no CA bundle for rtmps:// ingests: every rtmps session will fail certificate verification (4502)', {
       variable: 'RELAY_INGEST_CA_FILE', file: config.ingestCaFile, problem,
@@ -27,10 +28,13 @@ if (config.allowedIngests.some((p) => p.scheme === 'rtmps')) {
   }
 }
 
-// Whatever happens, no FFmpeg outlives the relay.
+const delayTrace = config.delayTraceFile === undefined ? undefined : new DelayTrace(config.delayTraceFile);
+
+// Whatever happens, no FFmpeg outlives the relay; the delay trace gets its last line.
 process.on('exit', () => {
   const n = killAllFfmpeg();
   if (n > 0) log('warn', 'killed ffmpeg children at exit', { count: n });
+  delayTrace?.stop();
 });
 process.on('uncaughtException', (e) => {
   // One session's bug must not take down the others; the error is logged and the relay stays up.
@@ -50,7 +54,7 @@ try {
 
 let relay;
 try {
-  relay = startServer(config, tls);
+  relay = startServer(config, tls, delayTrace);
 } catch (e) {
   log('error', 'could not listen', { host: config.host, port: config.port, error: String(e) });
   process.exit(1);

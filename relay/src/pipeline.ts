@@ -61,15 +61,12 @@ export const TRANSCODE = {
   audioKbps: 128,
 } as const;
 
-/** Where FFmpeg finds the CAs it trusts for `rtmps://` when no other file is given (Debian's bundle). */
-const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
-
 /** Options of {@link ffmpegArgs}. */
 export interface FfmpegArgsOptions {
   /** FFmpeg's `-rw_timeout` on the output, in milliseconds. */
   readonly rwTimeoutMs: number;
-  /** PEM CA bundle for verifying an `rtmps://` ingest; default the system bundle. */
-  readonly ingestCaFile?: string;
+  /** PEM CA bundle for verifying an `rtmps://` ingest: `RELAY_INGEST_CA_FILE` (docs/configuration.md#tls). */
+  readonly ingestCaFile: string;
 }
 
 /**
@@ -116,7 +113,7 @@ export function ffmpegArgs(plan: PipelinePlan, publishUrl: string, opts: FfmpegA
     // beneath rtmps (checked with Debian's FFmpeg 5.1 / GnuTLS): the chain against the CA file, and
     // the certificate's names against the URL's host. Without them a man in the middle of the
     // relay's egress could read the stream key.
-    ...(/^rtmps:/i.test(publishUrl) ? ['-tls_verify', '1', '-ca_file', opts.ingestCaFile ?? SYSTEM_CA_FILE] : []),
+    ...(/^rtmps:/i.test(publishUrl) ? ['-tls_verify', '1', '-ca_file', opts.ingestCaFile] : []),
     '-f', 'flv', '-flvflags', 'no_duration_filesize',
     publishUrl,
   ];

@@ -1,7 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'bun';
 import { createTokenVerifier } from './auth.ts';
+import { createCapacity } from './capacity.ts';
 import type { RelayConfig } from './config.ts';
+import type { DelayTrace } from './delay-trace.ts';
 import { createScaleInProtection } from './protection.ts';
 import { HEALTH_PATH, STREAM_PATH } from './protocol.ts';
 import { Session, type SessionHost, type SocketData } from './session.ts';
@@ -15,8 +17,6 @@ const GAUGE_INTERVAL_MS = 10_000;
 /** A running relay. */
 export interface RelayServer {
   readonly server: Server<SocketData>;
-  /** Sessions holding a slot (started, FFmpeg not yet reaped). */
-  readonly activeSessions: () => number;
   /**
    * Stops accepting, lets live sessions run until they end or the drain timeout, stops the rest
    * cleanly, then closes the listener. Resolves when nothing is left.
@@ -25,18 +25,23 @@ export interface RelayServer {
 }
 
 /**
- * Starts Bun.serve with the relay's routes: `GET /healthz`, the WebSocket at `/v1/stream`, the
- * optional compatibility route `/rtmps/<url-encoded ingest+key>?token=…`, and the page.
+ * Starts Bun.serve with the relay's routes (docs/protocol.md#http-routes): `GET /healthz`, the
+ * WebSocket at `/v1/stream`, the optional compatibility route `/rtmps/<url-encoded ingest+key>?token=…`,
+ * and the page. `delayTrace` is given only with `RELAY_DELAY_TRACE_FILE`.
  */
-export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer {
-  const active = new Set<Session>();
-  let transcodes = 0;
+export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?: DelayTrace): RelayServer {
   const open = new Set<Session>();
   let draining = false;
   let onIdle: (() => void) | undefined;
 
   const protection = createScaleInProtection({ enabled: config.scaleInProtection, agentUri: config.ecsAgentUri });
-  const emitGauge = () => metric('ActiveSessions', active.size, 'Count');
+  const emitGauge = () => metric('ActiveSessions', capacity.held, 'Count');
+  // Sessions holding a slot: from passing every check until their FFmpeg is reaped.
+  const capacity = createCapacity(config, (held) => {
+    emitGauge();
+    protection.update(held);
+    if (held === 0) onIdle?.();
+  });
   const gauge = setInterval(emitGauge, GAUGE_INTERVAL_MS);
   gauge.unref();
 
@@ -44,22 +49,8 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer
     config,
     verifyToken: createTokenVerifier(config),
     isDraining: () => draining,
-    tryReserve(session, transcode) {
-      if (active.size >= config.maxSessions) return false;
-      if (transcode && transcodes >= config.maxTranscodes) return false;
-      active.add(session);
-      if (transcode) transcodes++;
-      emitGauge();
-      protection.update(active.size);
-      return true;
-    },
-    release(session) {
-      if (!active.delete(session)) return;
-      if (session.pipeline?.video === 'transcode') transcodes--;
-      emitGauge();
-      protection.update(active.size);
-      if (active.size === 0) onIdle?.();
-    },
+    reserve: (kind) => capacity.reserve(kind),
+    delayTrace,
   };
 
   const server = Bun.serve<SocketData>({
@@ -70,7 +61,7 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer
       const url = new URL(req.url);
       if (url.pathname === HEALTH_PATH) {
         return Response.json(
-          draining ? { status: 'draining' } : { status: 'ok', sessions: active.size },
+          draining ? { status: 'draining' } : { status: 'ok', sessions: capacity.held },
           { status: draining ? 503 : 200, headers: { 'cache-control': 'no-store' } },
         );
       }
@@ -127,17 +118,17 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer
     maxTranscodes: config.maxTranscodes,
     servePage: config.servePage,
     compatRoute: config.compatRoute,
+    delayTraceFile: config.delayTraceFile,
   });
 
   return {
     server,
-    activeSessions: () => active.size,
     async drain() {
       if (draining) return;
       draining = true;
-      log('info', 'draining', { sessions: active.size, drainTimeoutMs: config.drainTimeoutMs });
+      log('info', 'draining', { sessions: capacity.held, drainTimeoutMs: config.drainTimeoutMs });
       const idle = () => new Promise<void>((resolve) => {
-        if (active.size === 0) resolve();
+        if (capacity.held === 0) resolve();
         else onIdle = resolve;
       });
       const timedOut = await Promise.race([
@@ -145,10 +136,11 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial): RelayServer
         Bun.sleep(config.drainTimeoutMs).then(() => true),
       ]);
       if (timedOut) {
-        log('info', 'drain timeout reached; stopping sessions', { sessions: active.size });
+        log('info', 'drain timeout reached; stopping sessions', { sessions: capacity.held });
+        // Only sessions with an open socket can still be stopped: one whose socket closed is already
+        // finishing its FFmpeg. Each stop, and each such finish, is bounded by the stall timeout,
+        // after which FFmpeg is killed and reaped.
         for (const s of open) s.stop('drain');
-        for (const s of active) s.stop('drain');
-        // Each stop is bounded by the stall timeout, after which FFmpeg is killed and reaped.
         await idle();
       }
       // Connections that never started a session get their 4013 frame rather than a bare cut.

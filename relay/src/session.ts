@@ -1,6 +1,8 @@
 import type { ServerWebSocket } from 'bun';
 import type { TokenVerifier } from './auth.ts';
+import type { Slot, SlotKind } from './capacity.ts';
 import type { RelayConfig } from './config.ts';
+import type { DelayTrace } from './delay-trace.ts';
 import { checkDestination } from './destination.ts';
 import { FfmpegProcess, type FfmpegExit, type FfmpegProgress } from './ffmpeg.ts';
 import { ffmpegArgs, planPipeline, type PipelinePlan } from './pipeline.ts';
@@ -18,43 +20,42 @@ export interface SocketData {
 export interface SessionHost {
   readonly config: RelayConfig;
   readonly verifyToken: TokenVerifier;
+  /** Set only with `RELAY_DELAY_TRACE_FILE`. */
+  readonly delayTrace?: DelayTrace;
   isDraining(): boolean;
-  /** Reserves a slot synchronously; false when the relay is at capacity for this kind of session. */
-  tryReserve(session: Session, transcode: boolean): boolean;
-  /** Frees the slot once the session's FFmpeg (if any) is reaped. */
-  release(session: Session): void;
+  /** A capacity slot, synchronously; `undefined` when the relay is at capacity for this kind of session. */
+  reserve(kind: SlotKind): Slot | undefined;
 }
 
 type State = 'awaiting-start' | 'validating' | 'streaming' | 'stopping' | 'closed';
 
 const STATS_INTERVAL_MS = 2000;
 const WATCHDOG_INTERVAL_MS = 250;
-// Queue sizes at which the socket stops and restarts being read: a few MediaRecorder chunks.
+// Queue sizes at which the socket stops and restarts being read: a few MediaRecorder chunks
+// (docs/pipeline.md#backpressure-and-limits).
 const HIGH_WATER_BYTES = 1024 * 1024;
 const LOW_WATER_BYTES = 256 * 1024;
 
 /**
  * One client connection: start message, checks, FFmpeg, media, and the end of it all.
- * Every path out of the session goes through {@link Session.fail} or a clean stop, and both
- * leave FFmpeg reaped before the slot is released.
+ * Every path out of the session goes through {@link Session.fail} or a clean stop. The capacity
+ * slot is released when FFmpeg has exited and been reaped, or at once when it could not be spawned.
  */
 export class Session {
   readonly id = crypto.randomUUID();
   private state: State = 'awaiting-start';
   private ffmpeg?: FfmpegProcess;
-  private plan?: PipelinePlan;
   private startTimer?: Timer;
   private watchdog?: Timer;
   private statsTimer?: Timer;
   private killTimer?: Timer;
   private lastMediaAt = Date.now();
   private paused = false;
-  private reserved = false;
   private stopReason?: 'client' | 'drain';
   private progress?: FfmpegProgress;
   private reportedDrops = 0;
   private mediaBytes = 0;
-  private readonly forgetSecrets: (() => void)[] = [];
+  private readonly registeredSecrets: (() => void)[] = [];
   /** Media that arrived on the compatibility route before FFmpeg was ready. */
   private earlyMedia: Uint8Array[] | undefined;
   private earlyBytes = 0;
@@ -82,6 +83,7 @@ export class Session {
   /** Called for every frame from the client. */
   message(data: string | Uint8Array): void {
     if (this.state === 'closed') return;
+    if (typeof data !== 'string') this.host.delayTrace?.frameArrived(data);
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (size > this.host.config.maxMessageBytes) {
       this.fail(new SessionError('MESSAGE_TOO_BIG', `frame of ${size} bytes exceeds ${this.host.config.maxMessageBytes}`));
@@ -114,11 +116,6 @@ export class Session {
     } else if (this.state === 'awaiting-start' || this.state === 'validating') {
       this.fail(new SessionError('UNAVAILABLE', 'relay is shutting down; try another relay'));
     }
-  }
-
-  /** The pid of this session's FFmpeg, if one is running. */
-  get ffmpegPid(): number | undefined {
-    return this.ffmpeg?.pid;
   }
 
   private onText(text: string): void {
@@ -169,23 +166,20 @@ export class Session {
       // Registered only now: a registered value is redacted from every session's log lines, so an
       // unauthenticated client must not be able to choose one. (The values are in no log field
       // anyway; this is the second net.) With RELAY_AUTH=none there is no token to protect.
-      if (claims !== undefined && msg.token) this.forgetSecrets.push(registerSecret(msg.token));
-      this.forgetSecrets.push(registerSecret(msg.streamKey), registerSecret(dest.publishUrl));
+      if (claims !== undefined && msg.token) this.registeredSecrets.push(registerSecret(msg.token));
+      this.registeredSecrets.push(registerSecret(msg.streamKey), registerSecret(dest.publishUrl));
       const plan = planPipeline(msg.mimeType);
       if (this.host.isDraining()) throw new SessionError('UNAVAILABLE', 'relay is draining; try another relay');
-      if (!this.host.tryReserve(this, plan.video === 'transcode')) {
-        throw new SessionError('UNAVAILABLE', 'relay is at capacity; try another relay');
-      }
-      this.reserved = true;
-      this.plan = plan;
-      this.spawn(plan, dest.publishUrl, msg.streamKey);
+      const slot = this.host.reserve(plan.video);
+      if (!slot) throw new SessionError('UNAVAILABLE', 'relay is at capacity; try another relay');
+      const ffmpeg = this.spawn(plan, slot, dest.publishUrl, msg.streamKey);
       log('info', 'session ready', {
         session: this.id,
         pipeline: plan.pipeline,
         inputFormat: plan.inputFormat,
         audio: plan.audio,
         ingest: `${dest.scheme}://${dest.host}:${dest.port}`,
-        ffmpegPid: this.ffmpeg!.pid,
+        ffmpegPid: ffmpeg.pid,
       });
       metric('SessionsStarted', 1, 'Count');
       this.state = 'streaming';
@@ -204,15 +198,18 @@ export class Session {
     }
   }
 
-  private spawn(plan: PipelinePlan, publishUrl: string, streamKey: string): void {
+  /** Starts FFmpeg holding `slot`, which goes back when FFmpeg has exited (or at once if it cannot start). */
+  private spawn(plan: PipelinePlan, slot: Slot, publishUrl: string, streamKey: string): FfmpegProcess {
     const cfg = this.host.config;
+    let ffmpeg: FfmpegProcess;
     try {
-      this.ffmpeg = new FfmpegProcess({
+      ffmpeg = new FfmpegProcess({
         path: cfg.ffmpegPath,
         args: ffmpegArgs(plan, publishUrl, { rwTimeoutMs: cfg.ingestStallTimeoutMs + 5000, ingestCaFile: cfg.ingestCaFile }),
         secrets: [publishUrl, streamKey],
         highWaterBytes: Math.min(HIGH_WATER_BYTES, cfg.maxBufferedBytes / 4),
         lowWaterBytes: Math.min(LOW_WATER_BYTES, cfg.maxBufferedBytes / 16),
+        delayTrace: this.host.delayTrace,
       }, {
         onOutputOpened: () => {
           if (this.state !== 'streaming' && this.state !== 'stopping') return;
@@ -226,17 +223,24 @@ export class Session {
       });
     } catch (e) {
       // Nothing was spawned, so the slot can go back right away.
-      this.releaseSlot();
+      slot.release();
       throw e;
     }
-    const ffmpeg = this.ffmpeg;
-    void ffmpeg.exited.then((exit) => this.onFfmpegExit(exit));
+    this.ffmpeg = ffmpeg;
+    void ffmpeg.exited.then((exit) => {
+      slot.release();
+      this.onFfmpegExit(exit);
+    });
+    return ffmpeg;
   }
 
   private setPaused(paused: boolean): void {
     if (this.state === 'closed' || this.paused === paused) return;
     this.paused = paused;
-    if (paused) {this.ws.pause();} else {
+    if (paused) {
+      this.host.delayTrace?.socketPaused();
+      this.ws.pause();
+    } else {
       this.ws.resume();
       // Time spent paused was the ingest's fault, not the client's.
       this.lastMediaAt = Date.now();
@@ -302,7 +306,8 @@ export class Session {
       detail: exit.detail,
       mediaBytes: this.mediaBytes,
     });
-    this.releaseSlot();
+    // Registered for as long as FFmpeg, whose argv holds them, ran: its exit line was the last that could echo them.
+    this.forgetSecrets();
     if (this.state === 'stopping' && exit.exitCode === 0) {
       this.endCleanly();
       return;
@@ -356,7 +361,8 @@ export class Session {
   private finishFfmpeg(graceful: boolean): void {
     const ffmpeg = this.ffmpeg;
     if (!ffmpeg) {
-      this.releaseSlot();
+      // No FFmpeg holds the secrets (and no slot was kept): the session is over.
+      this.forgetSecrets();
       return;
     }
     if (graceful) {
@@ -367,14 +373,9 @@ export class Session {
     }
   }
 
-  private releaseSlot(): void {
-    if (this.reserved) {
-      this.reserved = false;
-      this.host.release(this);
-    }
-    if (!this.ffmpeg || this.ffmpeg.proc.exitCode !== null || this.ffmpeg.proc.signalCode !== null) {
-      for (const forget of this.forgetSecrets.splice(0)) forget();
-    }
+  /** Ends this session's registrations of its token, stream key and publish URL for redaction. */
+  private forgetSecrets(): void {
+    for (const forget of this.registeredSecrets.splice(0)) forget();
   }
 
   private clearTimers(): void {
@@ -387,11 +388,6 @@ export class Session {
   private send(msg: ServerMessage): void {
     if (this.ws.readyState !== 1) return;
     this.ws.send(JSON.stringify(msg));
-  }
-
-  /** The plan chosen for this session, once started. */
-  get pipeline(): PipelinePlan | undefined {
-    return this.plan;
   }
 }
 

@@ -14,7 +14,8 @@ export function setServiceName(name: string): void {
 }
 
 /**
- * Registers a value (token, stream key, publish URL) that must never be written out; it is
+ * Registers a value (token, stream key, publish URL) that must never be written out
+ * (docs/telemetry.md#redaction); it is
  * scrubbed from the values of every log line while registered. Code already keeps secrets out of
  * log fields: this is a second net. Registrations are counted, so a value two sessions share stays
  * registered until both have forgotten it. Returns a function that forgets this registration
@@ -69,8 +70,8 @@ export function log(level: Level, msg: string, fields: Record<string, unknown> =
 export type Unit = 'Count' | 'Kilobits/Second' | 'None';
 
 /**
- * Writes one CloudWatch Embedded Metric Format line, namespace `TranswrapRelay`, dimension
- * `Service` (plus any extra dimensions, published both with and without them).
+ * Writes one CloudWatch Embedded Metric Format line (docs/telemetry.md#metrics), namespace
+ * `TranswrapRelay`, dimension `Service` (plus any extra dimensions, published both with and without them).
  */
 export function metric(name: string, value: number, unit: Unit, extraDimensions: Record<string, string> = {}): void {
   const extra = Object.keys(extraDimensions);

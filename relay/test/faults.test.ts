@@ -30,14 +30,12 @@ const keys: string[] = [];
 const seenPids = new Set<number>();
 let pidSampler: Timer;
 
-const portOf = (url: string) => new URL(url.replace(/^rtmps?:/, 'http:')).port;
-
 beforeAll(async () => {
   [main, flaky, frozen] = await Promise.all([startRtmpServer(), startRtmpServer(), startRtmpServer()]);
   deadPort = await freePort();
   relay = await startRelay({
     RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: [main, flaky, frozen].map((s) => `rtmp://127.0.0.1:${portOf(s.rtmpUrl)}`).concat(`rtmp://127.0.0.1:${deadPort}`).join(','),
+    RELAY_ALLOWED_INGESTS: [main, flaky, frozen].map((s) => `rtmp://127.0.0.1:${s.port}`).concat(`rtmp://127.0.0.1:${deadPort}`).join(','),
     RELAY_INGEST_STALL_TIMEOUT_MS: String(STALL_MS),
     RELAY_MAX_MESSAGE_BYTES: String(1024 * 1024),
     RELAY_MAX_BUFFERED_BYTES: String(MAX_BUFFERED),

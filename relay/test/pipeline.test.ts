@@ -15,7 +15,7 @@ let relay: RelayProcess;
 
 beforeAll(async () => {
   rtmp = await startRtmpServer({ tls: true });
-  const tlsPort = new URL(rtmp.rtmpsUrl!.replace('rtmps:', 'http:')).port;
+  const tlsPort = rtmp.tlsPort!;
   const port = rtmp.port;
   relay = await startRelay({
     RELAY_AUTH_SECRET: SECRET,
@@ -115,7 +115,7 @@ describe('rtmps:// ingest certificate verification', () => {
   }
 
   test.concurrent('a self-signed ingest certificate not in the CA file (the system bundle by default) → 4502', async () => {
-    const tlsPort = new URL(rtmp.rtmpsUrl!.replace('rtmps:', 'http:')).port;
+    const tlsPort = rtmp.tlsPort!;
     await expectUntrusted({ RELAY_ALLOWED_INGESTS: `rtmps://localhost:${tlsPort}` }, rtmp.rtmpsUrl!, 'sk_untrusted_cert_6e1f0a', rtmp);
   });
 
@@ -123,7 +123,7 @@ describe('rtmps:// ingest certificate verification', () => {
     // The certificate names only localhost; the relay connects to 127.0.0.1.
     const other = await startRtmpServer({ tls: true, certNames: 'DNS:localhost' });
     try {
-      const tlsPort = new URL(other.rtmpsUrl!.replace('rtmps:', 'http:')).port;
+      const tlsPort = other.tlsPort!;
       await expectUntrusted(
         { RELAY_ALLOWED_INGESTS: `rtmps://127.0.0.1:${tlsPort}`, RELAY_INGEST_CA_FILE: other.caFile! },
         `rtmps://127.0.0.1:${tlsPort}/live/`, 'sk_wrong_host_2d7c91', other,

@@ -1,13 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRelay, type RelayLogLine, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';
 import { exchange, until, type Exchange } from '../../harness/ws-client.ts';
 
 // Every refusal of the relay protocol (docs/protocol.md#close-codes): the `error` frame comes right before the close, with the
-// matching code, and no FFmpeg is ever spawned for it.
+// matching code, and no FFmpeg is ever spawned for it. The relay is shared, its output is not: each test looks only at
+// what the relay printed after the test began (see `mark`).
 
 const SECRET = 'refusal-test-secret-9f8e7d6c';
 const KEY = 'sk_refusal_never_logged_5b4a';
@@ -16,21 +18,21 @@ let rtmp: RtmpServer;
 let relay: RelayProcess;
 let ingest: string;
 let token: string;
-const tokens: string[] = [];
+/** How much the relay had printed once it was up: what came before any test. */
+let startupOutput: number;
 
 beforeAll(async () => {
   rtmp = await startRtmpServer();
   ingest = rtmp.rtmpUrl;
-  const port = new URL(ingest.replace('rtmp:', 'http:')).port;
   relay = await startRelay({
     RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port}`,
+    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
     RELAY_MAX_MESSAGE_BYTES: '65536',
     RELAY_MEDIA_TIMEOUT_MS: '1500',
     RELAY_START_TIMEOUT_MS: '1500',
   });
+  startupOutput = relay.output().length;
   token = await makeToken(SECRET);
-  tokens.push(token);
 });
 
 afterAll(async () => {
@@ -41,16 +43,45 @@ afterAll(async () => {
 const start = (over: Record<string, unknown> = {}) =>
   JSON.stringify({ type: 'start', token, ingest, streamKey: KEY, mimeType: MKV, ...over });
 
-function readyCount(): number {
-  return relay.output().split('\n').filter((l) => l.includes('"msg":"session ready"')).length;
+/** A place in the relay's output; what the relay prints from there on is one test's own evidence. */
+interface Mark {
+  /** Characters of output before it. */
+  readonly chars: number;
+  /** Parsed lines before it. */
+  readonly lines: number;
 }
 
-/** Runs an exchange that must be refused before FFmpeg: checks the error frame, close code and no spawn. */
-async function expectRefused(frames: Parameters<typeof exchange>[1], code: string, closeCode: number): Promise<Exchange> {
-  const before = readyCount();
+function mark(): Mark {
+  return { chars: relay.output().length, lines: relay.logs.length };
+}
+
+/** The output since `m`. */
+function outputSince(m: Mark): string {
+  return relay.output().slice(m.chars);
+}
+
+/** The parsed lines since `m`. */
+function linesSince(m: Mark): RelayLogLine[] {
+  return relay.logs.slice(m.lines);
+}
+
+/** Neither the stream key, the auth secret, the valid token nor any of `others` is in the output since `m`. */
+function expectNoSecretsSince(m: Mark, others: string[] = []): void {
+  const out = outputSince(m);
+  for (const secret of [KEY, SECRET, token, ...others]) expect(out).not.toContain(secret);
+}
+
+/**
+ * Runs an exchange that must be refused before FFmpeg: checks the error frame, the close code, that
+ * no FFmpeg was spawned and no session became ready, and that no secret (`secrets` too) was printed.
+ */
+async function expectRefused(frames: Parameters<typeof exchange>[1], code: string, closeCode: number, secrets: string[] = []): Promise<Exchange> {
+  const since = mark();
+  // FFmpeg processes of earlier tests may still be finishing: only new ones count.
+  const earlier = new Set(relay.ffmpegChildren());
   let sawFfmpeg = false;
   const sampler = setInterval(() => {
-    if (relay.ffmpegChildren().length > 0) sawFfmpeg = true;
+    if (relay.ffmpegChildren().some((pid) => !earlier.has(pid))) sawFfmpeg = true;
   }, 5);
   let r: Exchange;
   try {
@@ -63,7 +94,10 @@ async function expectRefused(frames: Parameters<typeof exchange>[1], code: strin
   expect(typeof r.messages.at(-1).message).toBe('string');
   expect(r.messages.some((m) => m.type === 'ready')).toBe(false);
   expect(sawFfmpeg).toBe(false);
-  expect(readyCount()).toBe(before);
+  // The output and the socket are separate channels: the session's last line may arrive after the close.
+  await waitFor(() => linesSince(since).some((l) => l.msg === 'session failed' && l.code === code), 5000, `the "${code}" failure line`);
+  expect(linesSince(since).filter((l) => l.msg === 'session ready')).toEqual([]);
+  expectNoSecretsSince(since, secrets);
   return r;
 }
 
@@ -90,10 +124,9 @@ describe('bad requests → 4000', () => {
     ['a stream key ending in .mp4', 'sk_secret_rec.mp4'],
   ] as const) {
     test(name, async () => {
-      const r = await expectRefused([start({ streamKey: key })], 'BAD_REQUEST', 4000);
+      const r = await expectRefused([start({ streamKey: key })], 'BAD_REQUEST', 4000, [key]);
       expect(r.messages.at(-1).message).toContain('streamKey');
       expect(r.messages.at(-1).message).not.toContain('sk_secret');
-      expect(relay.output()).not.toContain(key);
     });
   }
   // "binary before ready" is in auth-jwks.test.ts, where a slow key set makes the race deterministic.
@@ -108,24 +141,20 @@ describe('tokens → 4001', () => {
   });
   test('wrong signature', async () => {
     const bad = await makeToken('another-secret-entirely');
-    tokens.push(bad);
-    await expectRefused([start({ token: bad })], 'UNAUTHORIZED', 4001);
+    await expectRefused([start({ token: bad })], 'UNAUTHORIZED', 4001, [bad]);
   });
   test('expired', async () => {
     const expired = await makeToken(SECRET, { exp: Math.floor(Date.now() / 1000) - 60 });
-    tokens.push(expired);
-    const r = await expectRefused([start({ token: expired })], 'UNAUTHORIZED', 4001);
+    const r = await expectRefused([start({ token: expired })], 'UNAUTHORIZED', 4001, [expired]);
     expect(r.messages.at(-1).message).toContain('expired');
   });
   test('without exp', async () => {
     const noExp = await makeToken(SECRET, { noExp: true });
-    tokens.push(noExp);
-    await expectRefused([start({ token: noExp })], 'UNAUTHORIZED', 4001);
+    await expectRefused([start({ token: noExp })], 'UNAUTHORIZED', 4001, [noExp]);
   });
   test('another algorithm with the same secret', async () => {
     const hs512 = await makeToken(SECRET, { alg: 'HS512' });
-    tokens.push(hs512);
-    await expectRefused([start({ token: hs512 })], 'UNAUTHORIZED', 4001);
+    await expectRefused([start({ token: hs512 })], 'UNAUTHORIZED', 4001, [hs512]);
   });
   test('garbage', async () => {
     await expectRefused([start({ token: 'not.a.jwt' })], 'UNAUTHORIZED', 4001);
@@ -133,9 +162,11 @@ describe('tokens → 4001', () => {
   test('an unauthenticated client cannot choose what is redacted from the logs', async () => {
     // Were this "token" registered as a secret, the session's own failure line would read
     // "reason":"[redacted]" (and every other session's lines containing it would be rewritten).
+    const since = mark();
     await expectRefused([start({ token: 'token is invalid' })], 'UNAUTHORIZED', 4001);
-    const failed = relay.output().split('\n').filter((l) => l.includes('"msg":"session failed"') && l.includes('"code":"UNAUTHORIZED"'));
-    expect(failed.at(-1)).toContain('"reason":"token is invalid"');
+    const failed = linesSince(since).filter((l) => l.msg === 'session failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ code: 'UNAUTHORIZED', reason: 'token is invalid' });
   });
 });
 
@@ -158,22 +189,29 @@ describe('destinations → 4003', () => {
     await expectRefused([start({ ingest: `${ingest}a/b/` })], 'DESTINATION_FORBIDDEN', 4003);
   });
   test('the scheme is case-insensitive: RTMP:// is the same ingest', async () => {
-    const r = await exchange(relay.wsUrl, [start({ ingest: ingest.replace('rtmp:', 'RTMP:'), streamKey: 'sk_upper_scheme_1a2b' })]);
+    const since = mark();
+    const streamKey = 'sk_upper_scheme_1a2b';
+    const r = await exchange(relay.wsUrl, [start({ ingest: ingest.replace('rtmp:', 'RTMP:'), streamKey })]);
     expect(r.messages[0]).toMatchObject({ type: 'ready' });
     expect(r.closeCode).toBe(4408);
-    await waitNoFfmpeg();
+    await waitIdle();
+    expectNoSecretsSince(since, [streamKey]);
   });
 });
 
 describe('log integrity', () => {
   test('stream keys equal to a metric or field name do not rewrite metric lines or field names', async () => {
+    const since = mark();
     const [a, b] = await Promise.all(['ActiveSessions', 'session'].map((streamKey) => exchange(relay.wsUrl, [start({ streamKey })])));
     for (const r of [a!, b!]) {
       expect(r.messages[0]).toMatchObject({ type: 'ready' });
       expect(r.closeCode).toBe(4408);
     }
-    await waitNoFfmpeg();
-    const lines = relay.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    await waitIdle();
+    // Each session's slot went back (and its gauge line was written) just before its `ffmpeg exited` line.
+    await waitFor(() => linesSince(since).filter((l) => l.msg === 'ffmpeg exited').length === 2, 5000, 'both ffmpeg exit lines');
+    const lines: any[] = linesSince(since);
+    expect(lines.some((l) => l.raw !== undefined)).toBe(false);
     for (const l of lines) expect(Object.keys(l).filter((k) => k.includes('redacted'))).toEqual([]);
     const gauges = lines.filter((l) => l._aws?.CloudWatchMetrics?.[0]?.Metrics?.[0]?.Name === 'ActiveSessions');
     // One gauge line as each session took its slot and one as it gave it back, at least.
@@ -184,7 +222,10 @@ describe('log integrity', () => {
       expect(g._aws.CloudWatchMetrics[0].Dimensions).toEqual([['Service']]);
       expect(g.Service).toBe('transwrap-relay');
     }
-    for (const l of lines.filter((x) => x.msg === 'connection opened')) expect(typeof l.session).toBe('string');
+    const opened = lines.filter((x) => x.msg === 'connection opened');
+    expect(opened).toHaveLength(2);
+    for (const l of opened) expect(typeof l.session).toBe('string');
+    expectNoSecretsSince(since);
   });
 });
 
@@ -202,30 +243,33 @@ describe('limits', () => {
   });
 
   test('a media frame over the maximum → 1009, and FFmpeg is reaped', async () => {
+    const since = mark();
     const r = await exchange(relay.wsUrl, [start(), async (m) => (await until(m, 'ready'), new Uint8Array(100_000))]);
     expect(r.closeCode).toBe(1009);
     expect(r.messages.at(-1)).toMatchObject({ type: 'error', code: 'MESSAGE_TOO_BIG' });
-    await waitNoFfmpeg();
+    await waitIdle();
+    expectNoSecretsSince(since);
   });
 
   test('no media after ready → 4408, and FFmpeg is reaped', async () => {
+    const since = mark();
     const t0 = Date.now();
     const r = await exchange(relay.wsUrl, [start()]);
     expect(r.messages[0].type).toBe('ready');
     expect(r.closeCode).toBe(4408);
     expect(r.messages.at(-1)).toMatchObject({ type: 'error', code: 'MEDIA_TIMEOUT' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
-    await waitNoFfmpeg();
+    await waitIdle();
+    expectNoSecretsSince(since);
   });
 });
 
 describe('capacity → 4013', () => {
   let small: RelayProcess;
   beforeAll(async () => {
-    const port = new URL(ingest.replace('rtmp:', 'http:')).port;
     small = await startRelay({
       RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port}`,
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
       RELAY_MAX_SESSIONS: '1',
       RELAY_MAX_TRANSCODES: '0',
     });
@@ -269,6 +313,8 @@ describe('capacity → 4013', () => {
 
 describe('HTTP', () => {
   test('healthz and the upgrade-only stream route', async () => {
+    // Sessions of earlier tests give their slots back once their FFmpeg is reaped.
+    await waitIdle();
     const health = await fetch(`${relay.httpUrl}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok', sessions: 0 });
@@ -277,36 +323,37 @@ describe('HTTP', () => {
   });
 });
 
-test('no token or stream key ever reached the output', () => {
-  const out = relay.output();
-  expect(out).not.toContain(KEY);
-  for (const t of tokens) expect(out).not.toContain(t);
+test('the relay\'s start-up output names no secret', () => {
+  const out = relay.output().slice(0, startupOutput);
+  expect(out).toContain('"msg":"relay listening"');
   expect(out).not.toContain(SECRET);
 });
 
-async function waitNoFfmpeg(): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (relay.ffmpegChildren().length > 0) {
-    if (Date.now() > deadline) throw new Error('ffmpeg was not reaped');
-    await Bun.sleep(50);
-  }
+/** Waits until every FFmpeg of the shared relay is reaped and every slot is back. */
+async function waitIdle(): Promise<void> {
+  await waitFor(async () => relay.ffmpegChildren().length === 0
+    && ((await (await fetch(`${relay.httpUrl}/healthz`)).json()) as { sessions: number }).sessions === 0, 15_000, 'ffmpeg reaped and every slot back');
 }
 
 describe('FFmpeg missing', () => {
-  test('a relay whose RELAY_FFMPEG_PATH does not exist answers 1011 INTERNAL and stays up', async () => {
-    const port = new URL(ingest.replace('rtmp:', 'http:')).port;
+  test('a relay whose RELAY_FFMPEG_PATH does not exist answers 1011 INTERNAL, gives the slot back and stays up', async () => {
     const broken = await startRelay({
       RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port}`,
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
       RELAY_FFMPEG_PATH: '/nonexistent/ffmpeg',
+      // One slot: a second session gets 1011 too, not 4013, only if the first gave its slot back.
+      RELAY_MAX_SESSIONS: '1',
     });
     try {
-      const r = await exchange(broken.wsUrl, [start()]);
-      expect(r.closeCode).toBe(1011);
-      expect(r.messages.at(-1)).toMatchObject({ type: 'error', code: 'INTERNAL' });
-      expect(await (await fetch(`${broken.httpUrl}/healthz`)).json()).toEqual({ status: 'ok', sessions: 0 });
+      for (let i = 0; i < 2; i++) {
+        const r = await exchange(broken.wsUrl, [start()]);
+        expect(r.closeCode).toBe(1011);
+        expect(r.messages.at(-1)).toMatchObject({ type: 'error', code: 'INTERNAL', message: 'could not start the encoder' });
+        expect(await (await fetch(`${broken.httpUrl}/healthz`)).json()).toEqual({ status: 'ok', sessions: 0 });
+      }
     } finally {
       await broken.stop();
     }
+    expect(broken.output()).not.toContain(KEY);
   });
 });

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,7 @@ describe('configuration (docs/configuration.md)', () => {
     expect(c.startTimeoutMs).toBe(10_000);
     expect(c.ingestCaFile).toBe('/etc/ssl/certs/ca-certificates.crt');
     expect(DEFAULT_INGEST_CA_FILE).toBe(c.ingestCaFile);
+    expect(c.delayTraceFile).toBeUndefined();
   });
 
   test('one line per bad variable, each naming it', () => {
@@ -93,6 +95,33 @@ describe('configuration (docs/configuration.md)', () => {
         const p = problems({ ...OK, RELAY_INGEST_CA_FILE: bad });
         expect(p).toHaveLength(1);
         expect(p[0]).toStartWith('RELAY_INGEST_CA_FILE:');
+      }
+    });
+  });
+
+  describe('RELAY_DELAY_TRACE_FILE', () => {
+    let dir: string;
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'relay-trace-'));
+      await writeFile(join(dir, 'existing.jsonl'), '');
+    });
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    test('a file that can be appended to, or created in an existing folder; nothing is created at start', () => {
+      expect(loadConfig({ ...OK, RELAY_DELAY_TRACE_FILE: join(dir, 'existing.jsonl') }).delayTraceFile).toBe(join(dir, 'existing.jsonl'));
+      expect(loadConfig({ ...OK, RELAY_DELAY_TRACE_FILE: ` ${join(dir, 'new.jsonl')} ` }).delayTraceFile).toBe(join(dir, 'new.jsonl'));
+      expect(existsSync(join(dir, 'new.jsonl'))).toBe(false);
+      expect(loadConfig({ ...OK, RELAY_DELAY_TRACE_FILE: ' ' }).delayTraceFile).toBeUndefined();
+    });
+
+    test('a folder, or a file in a folder that does not exist, is refused', () => {
+      for (const bad of [dir, join(dir, 'missing', 'trace.jsonl'), join(dir, 'existing.jsonl', 'trace.jsonl')]) {
+        const p = problems({ ...OK, RELAY_DELAY_TRACE_FILE: bad });
+        expect(p).toHaveLength(1);
+        expect(p[0]).toStartWith('RELAY_DELAY_TRACE_FILE:');
+        expect(p[0]).toContain(`got "${bad}"`);
       }
     });
   });
