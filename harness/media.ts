@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { openRelaySocket } from './ws-client';
 
 /** The kinds of recordings browsers make. */
-export type MediaKind = 'h264-opus-mkv' | 'vp8-opus-webm' | 'h264-aac-fmp4';
+export type MediaKind = 'h264-opus-mkv' | 'vp8-opus-webm' | 'h264-aac-fmp4' | 'h264-aac-fmp4-250ms';
 
 /** What {@link streamFile} saw. */
 export interface StreamResult {
@@ -32,6 +32,12 @@ const ARGS: Record<MediaKind, { ext: string; args: string[] }> = {
   'h264-aac-fmp4': {
     ext: 'mp4',
     args: [...H264, '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4'],
+  },
+  // What Safari's MediaRecorder makes with a 250 ms timeslice: a fragment per slice, most not
+  // starting at a key frame.
+  'h264-aac-fmp4-250ms': {
+    ext: 'mp4',
+    args: [...H264, '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-movflags', 'empty_moov+default_base_moof', '-frag_duration', '250000', '-f', 'mp4'],
   },
 };
 

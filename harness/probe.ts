@@ -8,6 +8,8 @@ export interface RecordingProbe {
   avStartDeltaS: number;
   width: number;
   height: number;
+  /** Whether each stream's decode timestamps only ever increase. */
+  timestampsMonotonic: boolean;
 }
 
 async function ffprobeJson(args: string[]): Promise<any> {
@@ -30,7 +32,14 @@ export async function probeRecording(path: string): Promise<RecordingProbe> {
   const firstTime: Record<number, number> = {};
   let lastTime = 0;
   const keyTimes: number[] = [];
+  const lastDts: Record<number, number> = {};
+  let timestampsMonotonic = true;
   for (const p of packets.packets ?? []) {
+    const dts = Number.parseFloat(p.dts_time);
+    if (Number.isFinite(dts)) {
+      if (lastDts[p.stream_index] !== undefined && dts <= lastDts[p.stream_index]!) timestampsMonotonic = false;
+      lastDts[p.stream_index] = dts;
+    }
     const t = Number.parseFloat(p.pts_time ?? p.dts_time);
     if (!Number.isFinite(t)) continue;
     if (firstTime[p.stream_index] === undefined) firstTime[p.stream_index] = t;
@@ -54,5 +63,6 @@ export async function probeRecording(path: string): Promise<RecordingProbe> {
     avStartDeltaS: vStart !== undefined && aStart !== undefined ? Math.abs(vStart - aStart) : Number.POSITIVE_INFINITY,
     width: v?.width ?? 0,
     height: v?.height ?? 0,
+    timestampsMonotonic,
   };
 }

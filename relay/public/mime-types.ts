@@ -1,6 +1,8 @@
 /**
- * Chooses the `MediaRecorder` mimeType. The order matters: H.264 lets the relay copy video
- * (no transcode, cheap), so it comes first; VP8 forces the relay to transcode and comes last.
+ * Chooses the `MediaRecorder` mimeType. The order matters (docs/pipeline.md): H.264 + AAC lets the
+ * relay copy both streams, with no encoder at all, so it comes first (Safari; Chrome on Windows and
+ * macOS); H.264 + Opus copies the video and re-encodes only the audio; VP8 forces the relay to
+ * transcode everything and comes last.
  *
  * Every candidate names its codecs: the relay builds its pipeline from the mimeType alone, and a
  * bare `video/mp4` or `video/webm` would make it guess (a bare MP4 is taken for H.264 + AAC, so a
@@ -17,11 +19,14 @@ const H264_MATROSKA = [
   'video/webm;codecs=avc1,opus',
 ];
 
+/** H.264 + AAC in (fragmented) MP4: the relay copies both streams. */
+const H264_AAC_MP4 = ['video/mp4;codecs=avc1,mp4a', 'video/mp4;codecs=avc1.42E01F,mp4a.40.2', 'video/mp4;codecs=avc1,mp4a.40.2'];
+
 /**
- * H.264 + AAC in (fragmented) MP4: Safari. The last one names no audio codec, which the relay
- * then re-encodes to AAC whatever it is (safe, if a little more work).
+ * H.264 in MP4 with Opus, or with audio it does not name: the relay re-encodes the audio to AAC
+ * whatever it is (safe, if a little more work).
  */
-const H264_MP4 = ['video/mp4;codecs=avc1,mp4a', 'video/mp4;codecs=avc1.42E01F,mp4a.40.2', 'video/mp4;codecs=avc1'];
+const H264_OTHER_MP4 = ['video/mp4;codecs=avc1,opus', 'video/mp4;codecs=avc1'];
 
 /** VP8 in WebM: every browser with MediaRecorder; the relay transcodes it (and any audio) to H.264 + AAC. */
 const VP8_WEBM = ['video/webm;codecs=vp8,opus', 'video/webm;codecs=vp8'];
@@ -30,11 +35,11 @@ const VP8_WEBM = ['video/webm;codecs=vp8,opus', 'video/webm;codecs=vp8'];
 export function mimeTypeCandidates(prefer: PreferredCodec = 'auto'): string[] {
   switch (prefer) {
     case 'h264':
-      return [...H264_MATROSKA, ...H264_MP4];
+      return [...H264_AAC_MP4, ...H264_MATROSKA, ...H264_OTHER_MP4];
     case 'vp8':
       return [...VP8_WEBM];
     default:
-      return [...H264_MATROSKA, ...H264_MP4, ...VP8_WEBM];
+      return [...H264_AAC_MP4, ...H264_MATROSKA, ...H264_OTHER_MP4, ...VP8_WEBM];
   }
 }
 

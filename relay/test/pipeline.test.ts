@@ -9,7 +9,7 @@ import { makeToken } from '../../harness/token.ts';
 // nginx-rtmp, and what nginx recorded checked with ffprobe against what IVS requires.
 
 const SECONDS = 6;
-const SECRET = 'pipeline-test-secret-0123456789';
+const SECRET = 'pipeline-test-secret-0123456789abcdef';
 let rtmp: RtmpServer;
 let relay: RelayProcess;
 
@@ -35,6 +35,7 @@ const MIME: Record<MediaKind, string> = {
   'h264-opus-mkv': 'video/x-matroska;codecs=avc1.42E01F,opus',
   'vp8-opus-webm': 'video/webm;codecs=vp8,opus',
   'h264-aac-fmp4': 'video/mp4;codecs=avc1.42E01F,mp4a.40.2',
+  'h264-aac-fmp4-250ms': 'video/mp4;codecs=avc1.42E01F,mp4a.40.2',
 };
 
 async function streamAndProbe(kind: MediaKind, ingest: string, key: string, expectedPipeline: string) {

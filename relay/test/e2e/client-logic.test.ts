@@ -19,12 +19,21 @@ const supports = (...types: string[]) => (t: string) => types.includes(t);
 const chromium = supports('video/x-matroska;codecs=avc1,opus', 'video/webm;codecs=h264,opus', 'video/mp4', 'video/webm;codecs=vp8,opus', 'video/webm');
 const safari = supports('video/mp4;codecs=avc1,mp4a', 'video/mp4');
 const firefox = supports('video/webm;codecs=vp8,opus', 'video/webm');
+// Chrome on Windows and macOS records AAC in MP4 too, besides everything Linux's can.
+const chromeWithAac = supports('video/mp4;codecs=avc1,mp4a.40.2', 'video/mp4;codecs=avc1,opus', 'video/x-matroska;codecs=avc1,opus', 'video/webm;codecs=vp8,opus');
 
 describe('mimeType choice', () => {
-  test('H.264 Matroska first, then Safari MP4, then VP8', () => {
-    expect(pickMimeType('auto', chromium)).toBe('video/x-matroska;codecs=avc1,opus');
+  test('H.264 + AAC first (both copied), then H.264 + Opus, then VP8', () => {
+    expect(pickMimeType('auto', chromeWithAac)).toBe('video/mp4;codecs=avc1,mp4a.40.2');
     expect(pickMimeType('auto', safari)).toBe('video/mp4;codecs=avc1,mp4a');
+    expect(pickMimeType('auto', chromium)).toBe('video/x-matroska;codecs=avc1,opus');
+    expect(pickMimeType('auto', supports('video/mp4;codecs=avc1,opus', 'video/webm;codecs=vp8,opus'))).toBe('video/mp4;codecs=avc1,opus');
     expect(pickMimeType('auto', firefox)).toBe('video/webm;codecs=vp8,opus');
+    expect(pickMimeType('h264', chromeWithAac)).toBe('video/mp4;codecs=avc1,mp4a.40.2');
+  });
+  test('the page names the choice, audio included', () => {
+    expect(describeMimeType('video/mp4;codecs=avc1,mp4a.40.2')).toBe('H.264 + AAC in MP4');
+    expect(describeMimeType('video/x-matroska;codecs=avc1,opus')).toBe('H.264 + Opus in Matroska');
   });
   test('preferCodec forces VP8, and h264 refuses to fall back', () => {
     expect(pickMimeType('vp8', chromium)).toBe('video/webm;codecs=vp8,opus');

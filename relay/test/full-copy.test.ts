@@ -1,0 +1,47 @@
+// The full-copy pipeline (docs/pipeline.md#copy-pipeline): H.264 + AAC in fragmented MP4, as
+// Safari's MediaRecorder (and Chrome's on Windows and macOS) records it, reaches the ingest with
+// neither stream re-encoded and with valid timestamps. Real FFmpeg, real nginx-rtmp.
+import { afterAll, beforeAll, expect, test } from 'bun:test';
+import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { probeRecording } from '../../harness/probe.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { makeToken } from '../../harness/token.ts';
+
+const SECRET = 'full-copy-test-secret-0123456789abcdef';
+const SECONDS = 6;
+const MIME = 'video/mp4;codecs=avc1.42E01F,mp4a.40.2';
+
+let relay: RelayProcess;
+let rtmp: RtmpServer;
+
+beforeAll(async () => {
+  rtmp = await startRtmpServer();
+  relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}` });
+  await makeTestMedia('h264-aac-fmp4-250ms', SECONDS);
+});
+
+afterAll(async () => {
+  await relay?.stop();
+  await rtmp?.stop();
+});
+
+test('H.264 + AAC in 250 ms MP4 fragments, sent in timeslice-sized chunks: both streams copied, timestamps valid', async () => {
+  const key = 'sk_full_copy_5b8e2d';
+  const result = await streamFile(relay.wsUrl, {
+    type: 'start', token: await makeToken(SECRET), ingest: rtmp.rtmpUrl, streamKey: key, mimeType: MIME,
+  }, await makeTestMedia('h264-aac-fmp4-250ms', SECONDS), { seconds: SECONDS, chunkMs: 250 });
+  expect(result.messages[0]).toMatchObject({ type: 'ready', pipeline: 'copy' });
+  expect(result.gotLive).toBe(true);
+  expect(result.closeCode).toBe(1000);
+
+  // The relay chose to copy the audio too: no encoder ran.
+  const ready = relay.logs.find((l) => l.msg === 'session ready' && l.session === result.messages[0].session);
+  expect(ready).toMatchObject({ inputFormat: 'mp4', audio: 'copy' });
+
+  const probe = await probeRecording(await rtmp.waitForRecording(key));
+  expect(probe).toMatchObject({ videoCodec: 'h264', audioCodec: 'aac', audioSampleRate: 48000, width: 1280, height: 720, timestampsMonotonic: true });
+  expect(Math.abs(probe.durationS - SECONDS)).toBeLessThanOrEqual(SECONDS * 0.1);
+  expect(probe.maxKeyframeIntervalS).toBeLessThanOrEqual(2.1);
+  expect(probe.avStartDeltaS).toBeLessThanOrEqual(0.1);
+});
