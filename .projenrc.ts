@@ -1,7 +1,9 @@
 import { awscdk, javascript, JsonFile } from 'projen';
 
-/** Versions shared by the library's dev tooling and the relay image, kept in one place. */
+/** Versions shared by the library and the relay image, kept in one place. */
 const JOSE_VERSION = '6.2.18';
+/** The Public Suffix List, as a maintained package: wildcard allow-list entries must stay under a registrable domain. */
+const TLDTS_VERSION = '7.6.0';
 /** The CDK CLI's `--app` for the integration test, run from its TypeScript source. */
 const INTEG_APP = '--app \'ts-node --prefer-ts-exts test/integ.relay.ts\' --output cdk.out.integ';
 
@@ -57,8 +59,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     },
   },
 
-  // The endpoints CLI (`bin`) runs from the installed package, so its libraries ship inside it.
+  // The endpoints CLI (`bin`) and the construct's allow-list check run from the installed package,
+  // so their libraries ship inside it.
   bundledDeps: [
+    `tldts@${TLDTS_VERSION}`,
     'commander@^14',
     `jose@${JOSE_VERSION}`,
     '@aws-sdk/client-dynamodb@^3',
@@ -120,7 +124,7 @@ new JsonFile(project, 'relay/package.json', {
     private: true,
     description: 'The relay image: Bun WebSocket server piping browser media into FFmpeg.',
     type: 'module',
-    dependencies: { jose: JOSE_VERSION },
+    dependencies: { jose: JOSE_VERSION, tldts: TLDTS_VERSION },
   },
 });
 

@@ -1,4 +1,5 @@
 import { Token } from 'aws-cdk-lib';
+import { getDomain } from 'tldts';
 
 /** The Amazon IVS ingest endpoints, over RTMPS on the default port 443. Frozen: it is every relay's default. */
 export const DEFAULT_ALLOWED_INGESTS: readonly string[] = Object.freeze(['rtmps://*.global-contribute.live-video.net']);
@@ -28,10 +29,8 @@ export function parseIngestPattern(entry: string): IngestPattern {
     );
   }
   const host = match[2].toLowerCase();
-  const labels = host.split('.');
-  // A wildcard must stay under a registered domain: `*`, `*.com` or `*.0.1` would make an open relay.
-  if (labels.includes('*') && (labels.length < 3 || labels.slice(-2).includes('*') || /^\d+$/.test(labels[labels.length - 1]))) {
-    throw new Error(`allowedIngests: '${entry}' is too broad; a '*' must be followed by at least two literal labels, e.g. 'rtmps://*.global-contribute.live-video.net'`);
+  if (!wildcardStaysUnderADomain(host)) {
+    throw new Error(`allowedIngests: '${entry}' is too broad; a '*' must be followed by a registrable domain (not a public suffix such as co.uk or github.io), e.g. 'rtmps://*.global-contribute.live-video.net'`);
   }
   const scheme = match[1].toLowerCase() as 'rtmp' | 'rtmps';
   const port = match[3] === undefined ? DEFAULT_PORTS[scheme] : Number(match[3]);
@@ -39,6 +38,21 @@ export function parseIngestPattern(entry: string): IngestPattern {
     throw new Error(`allowedIngests: '${entry}' has port ${port}, outside 1-65535`);
   }
   return { scheme, host, port };
+}
+
+/**
+ * Whether a host pattern's wildcard stays under one registrable domain. The labels after the last
+ * `*` must be at least two, the last not numeric, and hold a domain someone registered (by the
+ * Public Suffix List, private suffixes included): `*`, `*.com`, `*.co.uk`, `*.github.io` or `*.0.1`
+ * would let a token holder publish to hosts anyone can create. The relay applies the same rule
+ * (relay/src/destination.ts); test/fixtures/allow-list-cases.json holds both to it.
+ */
+export function wildcardStaysUnderADomain(host: string): boolean {
+  const labels = host.split('.');
+  const lastWildcard = labels.lastIndexOf('*');
+  if (lastWildcard < 0) return true;
+  const tail = labels.slice(lastWildcard + 1);
+  return tail.length >= 2 && !/^\d+$/.test(tail[tail.length - 1]) && getDomain(tail.join('.'), { allowPrivateDomains: true }) !== null;
 }
 
 /** The distinct destination ports the list allows, and a problem for each bad entry (or an empty list). */
