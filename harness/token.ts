@@ -1,10 +1,16 @@
 import { SignJWT } from 'jose';
 
-/** Signs a test token with HS256 (or `alg`) and the UTF-8 bytes of `secret`; expires in 10 min unless told (`noExp` leaves `exp` out). */
-export async function makeToken(secret: string, opts: { expiresIn?: string; exp?: number; alg?: string; noExp?: boolean } = {}): Promise<string> {
+/**
+ * Signs a test token with HS256 (or `alg`) and the UTF-8 bytes of `secret`; issued now unless `iat`
+ * (epoch seconds) says otherwise; expires in 10 min unless told (`noExp` leaves `exp` out).
+ */
+export async function makeToken(
+  secret: string,
+  opts: { expiresIn?: string; exp?: number; iat?: number; alg?: string; noExp?: boolean } = {},
+): Promise<string> {
   const jwt = new SignJWT({ scope: 'stream' })
     .setProtectedHeader({ alg: opts.alg ?? 'HS256' })
-    .setIssuedAt()
+    .setIssuedAt(opts.iat)
     .setSubject('test-broadcaster');
   if (opts.noExp) {
     // no expiry: the relay must refuse it

@@ -7,7 +7,8 @@ export type TokenVerifier = (token: string | undefined) => Promise<JWTPayload | 
 
 /**
  * Builds the verifier the configuration asks for: HS256 with `RELAY_AUTH_SECRET`, a remote JWKS
- * with issuer (and audience), or none (loopback only, enforced by config). `exp` is always required.
+ * with issuer and audience, or none (loopback only, enforced by config). `exp` is always required,
+ * and may lie at most `RELAY_MAX_TOKEN_LIFETIME_MS` ahead (see {@link lifetimeProblem}).
  */
 export function createTokenVerifier(config: RelayConfig): TokenVerifier {
   if (config.auth === 'none') return async () => undefined;
@@ -30,11 +31,26 @@ export function createTokenVerifier(config: RelayConfig): TokenVerifier {
         issuer: config.authIssuer,
         audience: config.authAudience,
       });
+      const problem = lifetimeProblem(payload, config.maxTokenLifetimeMs, Date.now());
+      if (problem) throw new SessionError('UNAUTHORIZED', problem);
       return payload;
     } catch (e) {
-      throw new SessionError('UNAUTHORIZED', describe(e));
+      throw e instanceof SessionError ? e : new SessionError('UNAUTHORIZED', describe(e));
     }
   };
+}
+
+/**
+ * Why a verified token lives too long, or `undefined`. A token is a bearer credential: one minted
+ * for a year (by mistake, or by a backend that wants to save itself the work) is a year-long key to
+ * the relay for whoever copies it from a page. So `exp` may lie at most `maxMs` beyond now and, when
+ * the token says when it was issued, at most `maxMs` beyond `iat` too.
+ */
+export function lifetimeProblem(payload: JWTPayload, maxMs: number, nowMs: number): string | undefined {
+  // jose has checked that `exp` is present and a number, and `iat` a number when present.
+  const expMs = payload.exp! * 1000;
+  const tooLong = expMs - nowMs > maxMs || (payload.iat !== undefined && expMs - payload.iat * 1000 > maxMs);
+  return tooLong ? `token lifetime exceeds the relay's maximum of ${maxMs} ms` : undefined;
 }
 
 // jose's own messages can quote claim values; keep to fixed texts.

@@ -18,14 +18,21 @@ export interface RelayConfig {
   readonly authJwksUrl?: string;
   readonly authIssuer?: string;
   readonly authAudience?: string;
+  /** How far beyond now (and beyond its `iat`) a token's `exp` may lie. */
+  readonly maxTokenLifetimeMs: number;
   readonly allowedIngests: readonly IngestPattern[];
   readonly maxSessions: number;
   readonly maxTranscodes: number;
+  readonly maxSessionsPerAddress: number;
+  readonly maxPendingConnections: number;
+  readonly maxPendingPerAddress: number;
   readonly maxMessageBytes: number;
   readonly mediaTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly ffmpegPath: string;
   readonly startTimeoutMs: number;
+  /** How long after `ready` FFmpeg may take to open its output (`live`). */
+  readonly liveTimeoutMs: number;
   readonly ingestStallTimeoutMs: number;
   readonly maxBufferedBytes: number;
   readonly servePage: boolean;
@@ -48,6 +55,13 @@ export class ConfigError extends Error {
 }
 
 const MIB = 1024 * 1024;
+
+/**
+ * The shortest `RELAY_AUTH_SECRET`, in UTF-8 bytes after trimming: an HS256 key shorter than its
+ * 32-byte hash can be guessed offline from a single token. The CLI's `token` command refuses the
+ * same (its MIN_KEY_BYTES); the key the construct generates has 64.
+ */
+export const MIN_AUTH_SECRET_BYTES = 32;
 
 /** Debian's system CA bundle (package `ca-certificates`, installed in the image). */
 export const DEFAULT_INGEST_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
@@ -111,6 +125,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (auth === 'none' && !isLoopbackHost(host)) {
     problems.push(`RELAY_AUTH: "none" is allowed only when RELAY_HOST is a loopback address, got RELAY_HOST="${host}"`);
   }
+  // Never quotes the value: only its length.
+  if (authSecret !== undefined && Buffer.byteLength(authSecret) < MIN_AUTH_SECRET_BYTES) {
+    problems.push(`RELAY_AUTH_SECRET: expected at least ${MIN_AUTH_SECRET_BYTES} bytes (UTF-8, surrounding whitespace not counted), got ${Buffer.byteLength(authSecret)}`);
+  }
   if (auth === 'required') {
     if (authSecret && authJwksUrl) {
       problems.push('RELAY_AUTH_SECRET: set either RELAY_AUTH_SECRET or RELAY_AUTH_JWKS_URL, not both');
@@ -128,7 +146,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     if (!ok) problems.push('RELAY_AUTH_JWKS_URL: expected an https:// URL (http:// only on loopback)');
     if (!authIssuer) problems.push('RELAY_AUTH_ISSUER: required with RELAY_AUTH_JWKS_URL');
+    // An issuer signs tokens for every application it serves: without an audience, a token it
+    // minted for another of them would open the relay too.
+    if (!authAudience) problems.push('RELAY_AUTH_AUDIENCE: required with RELAY_AUTH_JWKS_URL');
   }
+  // 24 h, the CLI's longest `--ttl`.
+  const maxTokenLifetimeMs = int('RELAY_MAX_TOKEN_LIFETIME_MS', 86_400_000, 1000);
 
   let allowedIngests: IngestPattern[] = [];
   try {
@@ -139,11 +162,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const maxSessions = int('RELAY_MAX_SESSIONS', 100, 0);
   const maxTranscodes = int('RELAY_MAX_TRANSCODES', availableParallelism(), 0);
-  const maxMessageBytes = int('RELAY_MAX_MESSAGE_BYTES', 4 * MIB, 1024, 1024 * MIB);
+  // Browsers behind one NAT share an address: 10 leaves room for a small studio, and keeps one
+  // client with a token from taking every slot. Loopback tests and the demo stay well under it.
+  const maxSessionsPerAddress = int('RELAY_MAX_SESSIONS_PER_ADDRESS', 10, 1);
+  const maxPendingConnections = int('RELAY_MAX_PENDING_CONNECTIONS', 100, 1);
+  const maxPendingPerAddress = int('RELAY_MAX_PENDING_PER_ADDRESS', 10, 1);
+  // MediaRecorder chunks are about 100 KB (a 250 ms timeslice at a few Mbit/s): 1 MiB is ample, and
+  // bounds what one frame costs before the relay looks at it.
+  const maxMessageBytes = int('RELAY_MAX_MESSAGE_BYTES', MIB, 1024, 1024 * MIB);
   const mediaTimeoutMs = int('RELAY_MEDIA_TIMEOUT_MS', 10_000, 100);
   const drainTimeoutMs = int('RELAY_DRAIN_TIMEOUT_MS', 110_000, 0);
   const ffmpegPath = str('RELAY_FFMPEG_PATH') ?? 'ffmpeg';
   const startTimeoutMs = int('RELAY_START_TIMEOUT_MS', 10_000, 100);
+  const liveTimeoutMs = int('RELAY_LIVE_TIMEOUT_MS', 15_000, 100);
   const ingestStallTimeoutMs = int('RELAY_INGEST_STALL_TIMEOUT_MS', 10_000, 100);
   const maxBufferedBytes = int('RELAY_MAX_BUFFERED_BYTES', 16 * MIB, 64 * 1024, 1024 * MIB);
   if (maxBufferedBytes < maxMessageBytes) {
@@ -179,14 +210,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authJwksUrl,
     authIssuer,
     authAudience,
+    maxTokenLifetimeMs,
     allowedIngests,
     maxSessions,
     maxTranscodes,
+    maxSessionsPerAddress,
+    maxPendingConnections,
+    maxPendingPerAddress,
     maxMessageBytes,
     mediaTimeoutMs,
     drainTimeoutMs,
     ffmpegPath,
     startTimeoutMs,
+    liveTimeoutMs,
     ingestStallTimeoutMs,
     maxBufferedBytes,
     servePage,

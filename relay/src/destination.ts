@@ -1,3 +1,5 @@
+import { getDomain } from 'tldts';
+
 /** One entry of `RELAY_ALLOWED_INGESTS`. */
 export interface IngestPattern {
   readonly scheme: 'rtmp' | 'rtmps';
@@ -27,13 +29,16 @@ export function parseAllowList(value: string): IngestPattern[] {
     if (labels.some((l) => l === '' || (l !== '*' && !new RegExp(`^${LABEL}$`).test(l)))) {
       throw new Error(`"${entry}" has an invalid host pattern`);
     }
-    // A pattern must pin the registrable part of the name: `*`, `*.*` or `*.com` would make the
-    // relay an open relay for anyone with a token. Exact hosts (including IPv4 addresses) need no tail.
+    // A pattern must pin a domain someone registered: `*`, `*.*`, `*.com`, `*.co.uk` or `*.github.io`
+    // would make the relay an open relay for anyone with a token, to hosts anyone can create. The
+    // labels after the last `*` must be two or more, the last not numeric, and hold a registrable
+    // domain by the Public Suffix List (private suffixes included). Exact hosts (including IPv4
+    // addresses) need no tail. The construct applies the same rule (src/ingest-allow-list.ts).
     const lastWildcard = labels.lastIndexOf('*');
     if (lastWildcard >= 0) {
       const tail = labels.slice(lastWildcard + 1);
-      if (tail.length < 2 || /^\d+$/.test(tail.at(-1)!)) {
-        throw new Error(`"${entry}" is too broad: a wildcard pattern must end in at least two literal DNS labels (e.g. *.global-contribute.live-video.net)`);
+      if (tail.length < 2 || /^\d+$/.test(tail.at(-1)!) || getDomain(tail.join('.'), { allowPrivateDomains: true }) === null) {
+        throw new Error(`"${entry}" is too broad: a wildcard pattern must end in a registrable domain, not a public suffix (e.g. *.global-contribute.live-video.net)`);
       }
     }
     const port = m[3] === undefined ? DEFAULT_PORTS[scheme] : Number(m[3]);
@@ -55,7 +60,10 @@ const INGEST_RE = /^(rtmps?):\/\/([A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/[A-Za-z0-9._~
 // Stream keys seen in the wild (IVS, Twitch, YouTube, Facebook) use these characters; whitespace
 // and control characters could smuggle options into FFmpeg's URL parsing, and `/` would move the
 // split between RTMP app and stream name (FFmpeg takes the app from the path's leading segments).
-const STREAM_KEY_RE = /^[A-Za-z0-9._~!$&'()*+,;=:@?%-]{1,1024}$/;
+// `?` starts a query: FFmpeg reads `?slist=<name>` as the stream name (what precedes it joins the
+// app), and ingests such as nginx-rtmp drop everything from `?` from the name. Without a `?`, the
+// other sub-delimiters (`&`, `=`, `;`…) are plain characters to FFmpeg and to the ingest.
+const STREAM_KEY_RE = /^[A-Za-z0-9._~!$&'()*+,;=:@%-]{1,1024}$/;
 // FFmpeg's RTMP client rewrites a stream name ending in `.flv` (drops it) or `.mp4`/`.f4v`
 // (prefixes `mp4:`), so the ingest would not see the key as given.
 const REWRITTEN_KEY_RE = /\.(flv|mp4|f4v)$/i;
@@ -69,7 +77,7 @@ const MAX_PATH_SEGMENTS = 2;
  */
 export function checkStreamKey(streamKey: string): string | undefined {
   if (!STREAM_KEY_RE.test(streamKey)) {
-    return 'streamKey must be 1 to 1024 of A-Z a-z 0-9 . _ ~ ! $ & \' ( ) * + , ; = : @ ? % - (no "/", whitespace or control characters)';
+    return 'streamKey must be 1 to 1024 of A-Z a-z 0-9 . _ ~ ! $ & \' ( ) * + , ; = : @ % - (no "/", "?", whitespace or control characters)';
   }
   if (REWRITTEN_KEY_RE.test(streamKey)) return 'streamKey must not end in .flv, .mp4 or .f4v';
   return undefined;

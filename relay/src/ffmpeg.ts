@@ -55,6 +55,23 @@ const LINE_RE = /^(?:\[([^\]]+?) @ 0x[0-9a-f]+\] )?\[(\w+)\] (.*)$/;
 const running = new Set<FfmpegProcess>();
 
 /**
+ * FFmpeg's whole environment (docs/pipeline.md#ffmpegs-environment): `PATH` and nothing else. The
+ * relay's own environment holds secrets (`RELAY_AUTH_SECRET`, `RELAY_TLS_KEY`, the ECS task role's
+ * `AWS_CONTAINER_CREDENTIALS_*`) that anyone able to read `/proc/<pid>/environ` of a child could
+ * take, and variables that FFmpeg or GnuTLS act on: `FFREPORT` writes a report holding FFmpeg's
+ * command line (so the publish URL) to a file, `SSLKEYLOGFILE` writes TLS session keys. FFmpeg needs
+ * no `HOME`, locale or proxy settings for what the relay asks of it.
+ */
+export function ffmpegEnvironment(env: Record<string, string | undefined> = process.env): Record<string, string> {
+  return env.PATH === undefined ? {} : { PATH: env.PATH };
+}
+
+/** FFmpeg processes spawned and not yet reaped: what the slot invariant (invariant.ts) compares with the slots held. */
+export function runningFfmpegCount(): number {
+  return running.size;
+}
+
+/**
  * Kills every FFmpeg child still running. For the relay's own exit path: children must never
  * outlive the relay (they would also end by themselves, on the end of their stdin).
  */
@@ -94,7 +111,8 @@ export class FfmpegProcess {
    * @throws Error when the executable cannot be started
    */
   constructor(private readonly opts: FfmpegOptions, private readonly events: FfmpegEvents) {
-    this.proc = Bun.spawn([opts.path, ...opts.args], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+    // With `env` given, Bun also looks a bare command name up on that PATH: the relay's own.
+    this.proc = Bun.spawn([opts.path, ...opts.args], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', env: ffmpegEnvironment() });
     this.sink = this.proc.stdin;
     running.add(this);
     const stdout = this.readLines(this.proc.stdout, (l) => this.onProgressLine(l));

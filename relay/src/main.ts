@@ -1,9 +1,11 @@
 import { caFileProblem, ConfigError, loadConfig, type RelayConfig } from './config.ts';
 import { DelayTrace } from './delay-trace.ts';
-import { killAllFfmpeg } from './ffmpeg.ts';
+import { killAllFfmpeg, runningFfmpegCount } from './ffmpeg.ts';
+import { watchSlotInvariant } from './invariant.ts';
 import { startServer } from './server.ts';
 import { log, setServiceName } from './telemetry.ts';
 import { loadTls } from './tls.ts';
+import { onUncaughtException, onUnhandledRejection } from './uncaught.ts';
 
 // Entry point of the relay, in development and in the image alike: `bun relay/src/main.ts`.
 
@@ -36,13 +38,9 @@ process.on('exit', () => {
   if (n > 0) log('warn', 'killed ffmpeg children at exit', { count: n });
   delayTrace?.stop();
 });
-process.on('uncaughtException', (e) => {
-  // One session's bug must not take down the others; the error is logged and the relay stays up.
-  log('error', 'uncaught exception', { error: String(e), stack: e instanceof Error ? e.stack : undefined });
-});
-process.on('unhandledRejection', (e) => {
-  log('error', 'unhandled rejection', { error: String(e) });
-});
+// Logged and counted; the relay stays up (uncaught.ts).
+process.on('uncaughtException', onUncaughtException);
+process.on('unhandledRejection', onUnhandledRejection);
 
 let tls;
 try {
@@ -59,6 +57,14 @@ try {
   log('error', 'could not listen', { host: config.host, port: config.port, error: String(e) });
   process.exit(1);
 }
+
+// Slots and FFmpeg processes must agree (invariant.ts); when they do not, the relay cannot be trusted
+// with new sessions, and exits so that ECS replaces the task. Its FFmpegs die with it (the exit hook).
+const SLOT_INVARIANT_INTERVAL_MS = 5000;
+watchSlotInvariant(() => ({ slotsHeld: relay.slotsHeld, ffmpegRunning: runningFfmpegCount() }), (problem, counts) => {
+  log('error', 'slot accounting is broken; exiting', { problem, ...counts });
+  process.exit(1);
+}, SLOT_INVARIANT_INTERVAL_MS);
 
 let stopping = false;
 const shutdown = (signal: string) => {

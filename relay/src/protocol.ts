@@ -4,6 +4,13 @@ import { CLOSE_CODES, type RelayErrorCode, type RelayMessage } from '../public/p
 
 export { CLOSE_CODES, HEALTH_PATH, STREAM_PATH } from '../public/protocol.ts';
 
+/**
+ * The largest text frame before `ready` (the start message, or anything sent while it is checked).
+ * Room for a long OIDC token; far less than RELAY_MAX_MESSAGE_BYTES, which is sized for media and
+ * would otherwise let every unauthenticated connection make the relay parse a megabyte of JSON.
+ */
+export const START_MESSAGE_MAX_BYTES = 16 * 1024;
+
 /** The `code` string of an `error` frame. */
 export type ErrorCode = RelayErrorCode;
 

@@ -4,6 +4,7 @@ import { createTokenVerifier } from './auth.ts';
 import { createCapacity } from './capacity.ts';
 import type { RelayConfig } from './config.ts';
 import type { DelayTrace } from './delay-trace.ts';
+import { createPendingConnections } from './pending.ts';
 import { createScaleInProtection } from './protection.ts';
 import { HEALTH_PATH, STREAM_PATH } from './protocol.ts';
 import { Session, type SessionHost, type SocketData } from './session.ts';
@@ -17,6 +18,8 @@ const GAUGE_INTERVAL_MS = 10_000;
 /** A running relay. */
 export interface RelayServer {
   readonly server: Server<SocketData>;
+  /** Capacity slots held now (the `sessions` of /healthz). */
+  readonly slotsHeld: number;
   /**
    * Stops accepting, lets live sessions run until they end or the drain timeout, stops the rest
    * cleanly, then closes the listener. Resolves when nothing is left.
@@ -44,12 +47,15 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
   });
   const gauge = setInterval(emitGauge, GAUGE_INTERVAL_MS);
   gauge.unref();
+  // Connections that have not started a session yet: they hold no slot, so they are bounded apart.
+  const pending = createPendingConnections(config);
 
   const host: SessionHost = {
     config,
     verifyToken: createTokenVerifier(config),
     isDraining: () => draining,
-    reserve: (kind) => capacity.reserve(kind),
+    admitPending: (address) => pending.admit(address),
+    reserve: (kind, address) => capacity.reserve(kind, address),
     delayTrace,
   };
 
@@ -116,6 +122,9 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
     ingestCaFile: config.ingestCaFile,
     maxSessions: config.maxSessions,
     maxTranscodes: config.maxTranscodes,
+    maxSessionsPerAddress: config.maxSessionsPerAddress,
+    maxPendingConnections: config.maxPendingConnections,
+    maxPendingPerAddress: config.maxPendingPerAddress,
     servePage: config.servePage,
     compatRoute: config.compatRoute,
     delayTraceFile: config.delayTraceFile,
@@ -123,6 +132,9 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
 
   return {
     server,
+    get slotsHeld() {
+      return capacity.held;
+    },
     async drain() {
       if (draining) return;
       draining = true;

@@ -1,13 +1,14 @@
 import type { ServerWebSocket } from 'bun';
 import type { TokenVerifier } from './auth.ts';
-import type { Slot, SlotKind } from './capacity.ts';
+import type { CapacityLimit, Slot, SlotKind } from './capacity.ts';
 import type { RelayConfig } from './config.ts';
 import type { DelayTrace } from './delay-trace.ts';
 import { checkDestination } from './destination.ts';
 import { FfmpegProcess, type FfmpegExit, type FfmpegProgress } from './ffmpeg.ts';
+import type { PendingLimit, PendingTicket } from './pending.ts';
 import { ffmpegArgs, planPipeline, type PipelinePlan } from './pipeline.ts';
-import { CLOSE_CODES, parseClientMessage, SessionError, type ServerMessage, type StartMessage } from './protocol.ts';
-import { log, metric, registerSecret } from './telemetry.ts';
+import { CLOSE_CODES, parseClientMessage, SessionError, START_MESSAGE_MAX_BYTES, type ServerMessage, type StartMessage } from './protocol.ts';
+import { forgetSecrets, log, metric, registerSecrets } from './telemetry.ts';
 
 /** Per-socket data attached at upgrade time. */
 export interface SocketData {
@@ -23,8 +24,10 @@ export interface SessionHost {
   /** Set only with `RELAY_DELAY_TRACE_FILE`. */
   readonly delayTrace?: DelayTrace;
   isDraining(): boolean;
-  /** A capacity slot, synchronously; `undefined` when the relay is at capacity for this kind of session. */
-  reserve(kind: SlotKind): Slot | undefined;
+  /** A place among the connections waiting to start, or the limit that refuses it. */
+  admitPending(address: string): PendingTicket | PendingLimit;
+  /** A capacity slot, synchronously, or the limit that refuses it. */
+  reserve(kind: SlotKind, address: string): Slot | CapacityLimit;
 }
 
 type State = 'awaiting-start' | 'validating' | 'streaming' | 'stopping' | 'closed';
@@ -50,25 +53,39 @@ export class Session {
   private statsTimer?: Timer;
   private killTimer?: Timer;
   private lastMediaAt = Date.now();
+  /** When `ready` was sent; FFmpeg has RELAY_LIVE_TIMEOUT_MS from then to open its output. */
+  private readyAt = 0;
+  private isLive = false;
+  /** Held while the connection waits to start (see pending.ts); given back once it holds a slot or ends. */
+  private pending?: PendingTicket;
+  /** The client's address, read once: Bun no longer knows it after the close. */
+  private readonly remote: string;
   private paused = false;
   private stopReason?: 'client' | 'drain';
   private progress?: FfmpegProgress;
   private reportedDrops = 0;
   private mediaBytes = 0;
-  private readonly registeredSecrets: (() => void)[] = [];
   /** Media that arrived on the compatibility route before FFmpeg was ready. */
   private earlyMedia: Uint8Array[] | undefined;
   private earlyBytes = 0;
 
-  constructor(private readonly ws: ServerWebSocket<SocketData>, private readonly host: SessionHost) {}
+  constructor(private readonly ws: ServerWebSocket<SocketData>, private readonly host: SessionHost) {
+    this.remote = ws.remoteAddress;
+  }
 
   /** Called when the socket opens. */
   open(): void {
-    log('info', 'connection opened', { session: this.id, remote: this.ws.remoteAddress });
+    log('info', 'connection opened', { session: this.id, remote: this.remote });
     if (this.host.isDraining()) {
       this.fail(new SessionError('UNAVAILABLE', 'relay is draining; try another relay'));
       return;
     }
+    const admitted = this.host.admitPending(this.remote);
+    if (typeof admitted === 'string') {
+      this.fail(this.unavailable(admitted));
+      return;
+    }
+    this.pending = admitted;
     const implicit = this.ws.data.implicitStart;
     if (implicit) {
       this.earlyMedia = [];
@@ -85,8 +102,13 @@ export class Session {
     if (this.state === 'closed') return;
     if (typeof data !== 'string') this.host.delayTrace?.frameArrived(data);
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-    if (size > this.host.config.maxMessageBytes) {
-      this.fail(new SessionError('MESSAGE_TOO_BIG', `frame of ${size} bytes exceeds ${this.host.config.maxMessageBytes}`));
+    // Until `ready` a text frame is only ever a start message: no reason for it to be large.
+    const beforeReady = this.state === 'awaiting-start' || this.state === 'validating';
+    const limit = typeof data === 'string' && beforeReady
+      ? Math.min(START_MESSAGE_MAX_BYTES, this.host.config.maxMessageBytes)
+      : this.host.config.maxMessageBytes;
+    if (size > limit) {
+      this.fail(new SessionError('MESSAGE_TOO_BIG', `frame of ${size} bytes exceeds ${limit}`));
       return;
     }
     try {
@@ -104,6 +126,7 @@ export class Session {
     const wasStreaming = this.state === 'streaming' || this.state === 'stopping';
     this.state = 'closed';
     this.clearTimers();
+    this.leavePending();
     log('info', 'client disconnected', { session: this.id, code, streaming: wasStreaming });
     // The client is gone, but what FFmpeg already has is worth finishing cleanly at the ingest.
     this.finishFfmpeg(true);
@@ -163,15 +186,16 @@ export class Session {
       if (this.state !== 'validating') return; // the client left during verification
       const dest = checkDestination(msg.ingest, msg.streamKey, this.host.config.allowedIngests);
       if (!dest.ok) throw new SessionError(dest.code, dest.reason);
-      // Registered only now: a registered value is redacted from every session's log lines, so an
-      // unauthenticated client must not be able to choose one. (The values are in no log field
-      // anyway; this is the second net.) With RELAY_AUTH=none there is no token to protect.
-      if (claims !== undefined && msg.token) this.registeredSecrets.push(registerSecret(msg.token));
-      this.registeredSecrets.push(registerSecret(msg.streamKey), registerSecret(dest.publishUrl));
+      // Registered only once the client is known to hold a valid token, and only for this session's
+      // own lines: what a client chooses as its key must not rewrite anyone else's. (The values are
+      // in no log field anyway; this is the second net.) With RELAY_AUTH=none there is no token.
+      registerSecrets(this.id, [...(claims !== undefined && msg.token ? [msg.token] : []), msg.streamKey, dest.publishUrl]);
       const plan = planPipeline(msg.mimeType);
       if (this.host.isDraining()) throw new SessionError('UNAVAILABLE', 'relay is draining; try another relay');
-      const slot = this.host.reserve(plan.video);
-      if (!slot) throw new SessionError('UNAVAILABLE', 'relay is at capacity; try another relay');
+      const slot = this.host.reserve(plan.video, this.remote);
+      if (typeof slot === 'string') throw this.unavailable(slot);
+      // A session now: its slot bounds it from here on.
+      this.leavePending();
       const ffmpeg = this.spawn(plan, slot, dest.publishUrl, msg.streamKey);
       log('info', 'session ready', {
         session: this.id,
@@ -184,7 +208,8 @@ export class Session {
       metric('SessionsStarted', 1, 'Count');
       this.state = 'streaming';
       this.send({ type: 'ready', session: this.id, pipeline: plan.pipeline });
-      this.lastMediaAt = Date.now();
+      this.readyAt = Date.now();
+      this.lastMediaAt = this.readyAt;
       this.watchdog = setInterval(() => this.checkTimeouts(), WATCHDOG_INTERVAL_MS);
       this.statsTimer = setInterval(() => this.sendStats(), STATS_INTERVAL_MS);
       const early = this.earlyMedia ?? [];
@@ -212,6 +237,7 @@ export class Session {
         delayTrace: this.host.delayTrace,
       }, {
         onOutputOpened: () => {
+          this.isLive = true;
           if (this.state !== 'streaming' && this.state !== 'stopping') return;
           log('info', 'live', { session: this.id });
           this.send({ type: 'live' });
@@ -274,6 +300,13 @@ export class Session {
     }
     if (this.state === 'streaming' && !this.paused && now - this.lastMediaAt > cfg.mediaTimeoutMs) {
       this.fail(new SessionError('MEDIA_TIMEOUT', `no media for ${cfg.mediaTimeoutMs} ms`), true);
+      return;
+    }
+    // A slot is worth holding only for a stream that reaches the ingest. A client that dribbles a
+    // byte at a time never lets FFmpeg open its output (nor trips the media timeout), and neither does
+    // an ingest that never accepts the publish: either way the slot goes back.
+    if (this.state === 'streaming' && !this.isLive && now - this.readyAt > cfg.liveTimeoutMs) {
+      this.fail(new SessionError('INGEST_FAILED', `stream did not go live within ${cfg.liveTimeoutMs} ms`));
     }
   }
 
@@ -345,6 +378,7 @@ export class Session {
     const started = this.state === 'streaming' || this.state === 'stopping';
     this.state = 'closed';
     this.clearTimers();
+    this.leavePending();
     log(err.code === 'INTERNAL' ? 'error' : 'warn', 'session failed', {
       session: this.id, code: err.code, closeCode: err.closeCode, reason: err.message, started,
     });
@@ -373,9 +407,28 @@ export class Session {
     }
   }
 
-  /** Ends this session's registrations of its token, stream key and publish URL for redaction. */
+  /** Gives back the connection's place among those waiting to start, if it still holds one. */
+  private leavePending(): void {
+    this.pending?.release();
+    this.pending = undefined;
+  }
+
+  /** The 4013 for a limit, saying which one (docs/protocol.md#close-codes). */
+  private unavailable(limit: CapacityLimit | PendingLimit): SessionError {
+    const cfg = this.host.config;
+    const message = {
+      'sessions': 'relay is at capacity; try another relay',
+      'transcodes': 'relay is at capacity; try another relay',
+      'sessions-per-address': `too many sessions from this address (RELAY_MAX_SESSIONS_PER_ADDRESS: ${cfg.maxSessionsPerAddress}); try another relay`,
+      'pending': `too many connections waiting to start (RELAY_MAX_PENDING_CONNECTIONS: ${cfg.maxPendingConnections}); try another relay`,
+      'pending-per-address': `too many connections waiting to start from this address (RELAY_MAX_PENDING_PER_ADDRESS: ${cfg.maxPendingPerAddress}); try another relay`,
+    }[limit];
+    return new SessionError('UNAVAILABLE', message);
+  }
+
+  /** Ends this session's registration of its token, stream key and publish URL for redaction. */
   private forgetSecrets(): void {
-    for (const forget of this.registeredSecrets.splice(0)) forget();
+    forgetSecrets(this.id);
   }
 
   private clearTimers(): void {

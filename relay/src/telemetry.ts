@@ -1,12 +1,22 @@
 /** Log severity. */
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
-/** Registered secrets and how many live registrations hold each (sessions may share a key). */
-const secrets = new Map<string, number>();
+/** Each session's registered secrets, by session id (docs/telemetry.md#redaction). */
+const secrets = new Map<string, Set<string>>();
 let service = 'transwrap-relay';
 
-/** Fields the relay itself fills with fixed or generated values; never rewritten by redaction. */
-const STRUCTURAL_FIELDS = new Set(['time', 'level', 'msg', 'session']);
+/** Shorter values are never registered: they would mangle ordinary words, and are no meaningful secrets. */
+const MIN_SECRET_LENGTH = 6;
+
+/**
+ * Fields whose values the relay itself fills: ids, addresses, codes, numbers and fixed texts, never
+ * built from a token, key or URL. Redaction never rewrites them, so that no value a client picks (a
+ * key equal to an address or a code) can blank out what an operator reads a line for.
+ */
+const STRUCTURAL_FIELDS = new Set([
+  'time', 'level', 'msg', 'session', 'remote', 'code', 'closeCode', 'reason', 'variable',
+  'pipeline', 'inputFormat', 'audio', 'ingest', 'signal', 'failure',
+]);
 
 /** Sets the value of the EMF `Service` dimension. */
 export function setServiceName(name: string): void {
@@ -14,51 +24,54 @@ export function setServiceName(name: string): void {
 }
 
 /**
- * Registers a value (token, stream key, publish URL) that must never be written out
- * (docs/telemetry.md#redaction); it is
- * scrubbed from the values of every log line while registered. Code already keeps secrets out of
- * log fields: this is a second net. Registrations are counted, so a value two sessions share stays
- * registered until both have forgotten it. Returns a function that forgets this registration
- * (calling it again does nothing).
+ * Registers values (token, stream key, publish URL) that must never be written out with the lines
+ * of `session` (docs/telemetry.md#redaction): they are scrubbed from the non-structural values of
+ * every log line whose `session` field is this id, and of no other line. Code already keeps secrets
+ * out of log fields: this is a second net. Scoped to the session, because a value one client chose
+ * must not rewrite what the relay logs about anyone else.
  */
-export function registerSecret(value: string): () => void {
-  // Very short values would mangle ordinary words; they are also not meaningful secrets.
-  if (value.length < 6) return () => {};
-  secrets.set(value, (secrets.get(value) ?? 0) + 1);
-  let forgotten = false;
-  return () => {
-    if (forgotten) return;
-    forgotten = true;
-    const n = (secrets.get(value) ?? 1) - 1;
-    if (n > 0) secrets.set(value, n);
-    else secrets.delete(value);
-  };
+export function registerSecrets(session: string, values: readonly string[]): void {
+  const own = values.filter((v) => v.length >= MIN_SECRET_LENGTH);
+  if (own.length === 0) return;
+  const registered = secrets.get(session) ?? new Set<string>();
+  for (const v of own) registered.add(v);
+  secrets.set(session, registered);
 }
 
-/**
- * Replaces registered secrets inside string values, at any depth. Keys are never touched (a
- * secret equal to a field name must not rewrite the line's structure), nor are the structural
- * fields of a log line.
- */
-function scrub(value: unknown, top = false): unknown {
+/** Forgets everything registered for `session`. Calling it again does nothing. */
+export function forgetSecrets(session: string): void {
+  secrets.delete(session);
+}
+
+/** Replaces each of `own` inside string values, at any depth. Keys are never touched. */
+function scrub(value: unknown, own: ReadonlySet<string>): unknown {
   if (typeof value === 'string') {
     let out = value;
-    for (const s of secrets.keys()) if (out.includes(s)) out = out.split(s).join('[redacted]');
+    for (const s of own) if (out.includes(s)) out = out.split(s).join('[redacted]');
     return out;
   }
-  if (Array.isArray(value)) return value.map((v) => scrub(v));
+  if (Array.isArray(value)) return value.map((v) => scrub(v, own));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = top && STRUCTURAL_FIELDS.has(k) ? v : scrub(v);
+    for (const [k, v] of Object.entries(value)) out[k] = scrub(v, own);
     return out;
   }
   return value;
 }
 
-function write(obj: Record<string, unknown>, redact = true): void {
+/** A log line with its session's secrets scrubbed from its non-structural fields. */
+function redactLine(line: Record<string, unknown>): Record<string, unknown> {
+  const own = typeof line.session === 'string' ? secrets.get(line.session) : undefined;
+  if (!own) return line;
   // The round trip through JSON first applies toJSON (dates, errors…), so scrub sees what is written.
-  const line = JSON.stringify(redact && secrets.size > 0 ? scrub(JSON.parse(JSON.stringify(obj)), true) : obj);
-  process.stdout.write(`${line}\n`);
+  const plain = JSON.parse(JSON.stringify(line)) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(plain)) out[k] = STRUCTURAL_FIELDS.has(k) ? v : scrub(v, own);
+  return out;
+}
+
+function write(obj: Record<string, unknown>, redact = true): void {
+  process.stdout.write(`${JSON.stringify(redact ? redactLine(obj) : obj)}\n`);
 }
 
 /** Writes one structured JSON log line to stdout (docs/telemetry.md#logs). */

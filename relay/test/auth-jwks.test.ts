@@ -46,10 +46,10 @@ afterAll(async () => {
   await jwks?.stop(true);
 });
 
-async function sign(opts: { key?: CryptoKey; iss?: string; aud?: string; kid?: string; exp?: boolean } = {}): Promise<string> {
+async function sign(opts: { key?: CryptoKey; iss?: string; aud?: string; kid?: string; exp?: boolean; expiresIn?: string } = {}): Promise<string> {
   const jwt = new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid: opts.kid ?? 'k1' })
     .setIssuer(opts.iss ?? ISSUER).setAudience(opts.aud ?? AUDIENCE).setIssuedAt();
-  if (opts.exp !== false) jwt.setExpirationTime('5m');
+  if (opts.exp !== false) jwt.setExpirationTime(opts.expiresIn ?? '5m');
   return jwt.sign(opts.key ?? privateKey);
 }
 
@@ -84,6 +84,8 @@ describe('remote JWKS', () => {
     ['a key not in the set', () => sign({ key: strangerKey })],
     ['an unknown kid', () => sign({ kid: 'k2' })],
     ['no exp', () => sign({ exp: false })],
+    // RELAY_MAX_TOKEN_LIFETIME_MS (24 h) holds for the issuer's tokens too.
+    ['a lifetime over 24 h', () => sign({ expiresIn: '30d' })],
     ['an HS256 token', () => makeToken('any-secret-at-all')],
   ];
   for (const [name, token] of refusals) {
@@ -93,6 +95,11 @@ describe('remote JWKS', () => {
       expect(r.messages.at(-1)).toMatchObject({ type: 'error', code: 'UNAUTHORIZED' });
     });
   }
+
+  test('the lifetime refusal says so', async () => {
+    const r = await exchange(relay.wsUrl, [start(await sign({ expiresIn: '25h' }))]);
+    expect(r.messages.at(-1)).toEqual({ type: 'error', code: 'UNAUTHORIZED', message: 'token lifetime exceeds the relay\'s maximum of 86400000 ms' });
+  });
 
   test('no FFmpeg left behind', () => {
     expect(relay.ffmpegChildren()).toEqual([]);

@@ -9,7 +9,7 @@ import { exchange } from '../../harness/ws-client.ts';
 // its slot from passing every check until its FFmpeg has exited, whichever way it ends, and every
 // ending gives exactly one slot back.
 
-const SECRET = 'capacity-test-secret-31415926';
+const SECRET = 'capacity-test-secret-3141592653589793';
 const COPY = 'video/x-matroska;codecs=avc1,opus';
 const TRANSCODE = 'video/webm;codecs=vp8,opus';
 let rtmp: RtmpServer;

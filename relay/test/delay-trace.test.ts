@@ -12,7 +12,7 @@ import { makeToken } from '../../harness/token.ts';
 // each media frame waits in the relay: one JSON line a second and one at exit,
 // {"t": <epoch ms>, "us": [µs…], "startUs": [µs…], "pauses": <n>}, read by bench/lib/relay-step.ts.
 
-const SECRET = 'delay-trace-secret-27182818';
+const SECRET = 'delay-trace-secret-2718281828459045';
 const MKV = 'video/x-matroska;codecs=avc1,opus';
 const SECONDS = 3;
 const CHUNK_MS = 250;

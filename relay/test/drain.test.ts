@@ -11,7 +11,7 @@ import { exchange } from '../../harness/ws-client.ts';
 // SIGTERM: stop accepting (healthz 503, new sessions 4013), let live sessions run until they
 // end or the drain timeout, then stop the rest cleanly with `ended` and exit 0.
 
-const SECRET = 'drain-test-secret-77665544';
+const SECRET = 'drain-test-secret-7766554433221100ffee';
 const MKV = 'video/x-matroska;codecs=avc1,opus';
 const DRAIN_MS = 7500;
 let rtmp: RtmpServer;

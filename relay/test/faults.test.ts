@@ -15,7 +15,7 @@ import { until } from '../../harness/ws-client.ts';
 // Faults end only their own session, with the right close code, and always reap FFmpeg.
 // A bystander session streams through all of them and must come out intact.
 
-const SECRET = 'faults-test-secret-1a2b3c4d5e';
+const SECRET = 'faults-test-secret-1a2b3c4d5e6f7a8b9c0d';
 const MKV = 'video/x-matroska;codecs=avc1,opus';
 const STALL_MS = 2000;
 const MAX_BUFFERED = 2 * 1024 * 1024;

@@ -7,7 +7,7 @@ import { exchange, until } from '../../harness/ws-client.ts';
 // RELAY_SCALE_IN_PROTECTION=on: the task is protected from scale-in exactly while it has live
 // sessions, through the ECS agent's task-protection endpoint (a fake agent here).
 
-const SECRET = 'protection-test-secret-3141';
+const SECRET = 'protection-test-secret-31415926535897';
 let agent: ReturnType<typeof Bun.serve>;
 const calls: { method: string; path: string; body: any }[] = [];
 let relay: RelayProcess;

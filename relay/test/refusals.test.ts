@@ -5,13 +5,13 @@ import { probeRecording } from '../../harness/probe.ts';
 import { startRelay, type RelayLogLine, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';
-import { exchange, until, type Exchange } from '../../harness/ws-client.ts';
+import { exchange, openRelaySocket, until, type Exchange } from '../../harness/ws-client.ts';
 
 // Every refusal of the relay protocol (docs/protocol.md#close-codes): the `error` frame comes right before the close, with the
 // matching code, and no FFmpeg is ever spawned for it. The relay is shared, its output is not: each test looks only at
 // what the relay printed after the test began (see `mark`).
 
-const SECRET = 'refusal-test-secret-9f8e7d6c';
+const SECRET = 'refusal-test-secret-9f8e7d6c5b4a3928';
 const KEY = 'sk_refusal_never_logged_5b4a';
 const MKV = 'video/x-matroska;codecs=avc1,opus';
 let rtmp: RtmpServer;
@@ -115,13 +115,15 @@ describe('bad requests → 4000', () => {
     await expectRefused([new Uint8Array([0x1a, 0x45, 0xdf, 0xa3])], 'BAD_REQUEST', 4000);
   });
   // A bad stream key is a bad start message (docs/configuration.md#ingest-urls-and-stream-keys: the stream name the ingest sees is
-  // exactly the key): `/` would move FFmpeg's app/stream-name split, and FFmpeg rewrites names
-  // ending in .flv/.mp4/.f4v. The message never quotes the key.
+  // exactly the key): `/` would move FFmpeg's app/stream-name split, a `?` starts a query, and
+  // FFmpeg rewrites names ending in .flv/.mp4/.f4v. The message never quotes the key.
   for (const [name, key] of [
     ['a stream key with whitespace', 'sk_secret_ws -f file:/tmp/x'],
     ['a stream key with a slash', 'sk_secret_a/b'],
     ['a stream key ending in .flv', 'sk_secret_rec.flv'],
     ['a stream key ending in .mp4', 'sk_secret_rec.mp4'],
+    // FFmpeg would publish to the app `live/sk_secret_live` and the stream `other`.
+    ['a stream key with a query', 'sk_secret_live?slist=other'],
   ] as const) {
     test(name, async () => {
       const r = await expectRefused([start({ streamKey: key })], 'BAD_REQUEST', 4000, [key]);
@@ -148,6 +150,18 @@ describe('tokens → 4001', () => {
     const r = await expectRefused([start({ token: expired })], 'UNAUTHORIZED', 4001, [expired]);
     expect(r.messages.at(-1).message).toContain('expired');
   });
+  // A token is a bearer credential: the relay bounds how long one may live (RELAY_MAX_TOKEN_LIFETIME_MS, 24 h).
+  test('expiring more than 24 h from now', async () => {
+    const longLived = await makeToken(SECRET, { expiresIn: '25h' });
+    const r = await expectRefused([start({ token: longLived })], 'UNAUTHORIZED', 4001, [longLived]);
+    expect(r.messages.at(-1).message).toBe('token lifetime exceeds the relay\'s maximum of 86400000 ms');
+  });
+  test('issued more than 24 h before it expires, though it expires within 24 h', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const longLived = await makeToken(SECRET, { iat: now - 3 * 3600, exp: now + 22 * 3600 });
+    const r = await expectRefused([start({ token: longLived })], 'UNAUTHORIZED', 4001, [longLived]);
+    expect(r.messages.at(-1).message).toContain('lifetime');
+  });
   test('without exp', async () => {
     const noExp = await makeToken(SECRET, { noExp: true });
     await expectRefused([start({ token: noExp })], 'UNAUTHORIZED', 4001, [noExp]);
@@ -160,8 +174,8 @@ describe('tokens → 4001', () => {
     await expectRefused([start({ token: 'not.a.jwt' })], 'UNAUTHORIZED', 4001);
   });
   test('an unauthenticated client cannot choose what is redacted from the logs', async () => {
-    // Were this "token" registered as a secret, the session's own failure line would read
-    // "reason":"[redacted]" (and every other session's lines containing it would be rewritten).
+    // A client without a valid token registers nothing for redaction, and its failure line keeps
+    // the fixed reason that happens to equal its "token" (docs/telemetry.md#redaction).
     const since = mark();
     await expectRefused([start({ token: 'token is invalid' })], 'UNAUTHORIZED', 4001);
     const failed = linesSince(since).filter((l) => l.msg === 'session failed');
@@ -225,6 +239,43 @@ describe('log integrity', () => {
     const opened = lines.filter((x) => x.msg === 'connection opened');
     expect(opened).toHaveLength(2);
     for (const l of opened) expect(typeof l.session).toBe('string');
+    expectNoSecretsSince(since);
+  });
+});
+
+describe('redaction is the owning session\'s', () => {
+  test('keys equal to the loopback address and to a code blank nothing of another session\'s lines, nor their own structure', async () => {
+    const since = mark();
+    // Two token holders pick as stream keys what the relay logs about everyone: an address and a code.
+    const holders = await Promise.all(['127.0.0.1', 'UNAUTHORIZED'].map(async (streamKey) => {
+      const messages: any[] = [];
+      const socket = await openRelaySocket(relay.wsUrl, (m) => messages.push(m));
+      socket.ws.send(start({ streamKey }));
+      await until(messages, 'ready');
+      return { socket, messages, session: messages[0].session as string };
+    }));
+    // While their keys are registered (until their FFmpeg is reaped, after 4408), another client is refused.
+    const other = await exchange(relay.wsUrl, [start({ token: undefined })]);
+    expect(other.closeCode).toBe(4001);
+    for (const h of holders) expect((await h.socket.closedWithin(10_000, () => JSON.stringify(h.messages))).closeCode).toBe(4408);
+    await waitIdle();
+    await waitFor(() => linesSince(since).filter((l) => l.msg === 'ffmpeg exited').length === 2, 5000, 'both ffmpeg exit lines');
+
+    const lines = linesSince(since);
+    const held = new Set(holders.map((h) => h.session));
+    const opened = lines.filter((l) => l.msg === 'connection opened');
+    expect(opened).toHaveLength(3);
+    for (const l of opened) expect(l.remote).toBe('127.0.0.1');
+    const otherSession = opened.find((l) => !held.has(l.session!))!.session;
+    expect(lines.filter((l) => l.session === otherSession && l.msg === 'session failed')).toEqual([
+      expect.objectContaining({ level: 'warn', code: 'UNAUTHORIZED', closeCode: 4001, reason: 'missing token', started: false }),
+    ]);
+    // The holders' own structural fields stay too.
+    for (const h of holders) {
+      expect(lines.find((l) => l.session === h.session && l.msg === 'session ready')).toMatchObject({ ingest: `rtmp://127.0.0.1:${rtmp.port}` });
+      expect(lines.find((l) => l.session === h.session && l.msg === 'session failed')).toMatchObject({ code: 'MEDIA_TIMEOUT', closeCode: 4408 });
+    }
+    expect(outputSince(since)).not.toContain('[redacted]');
     expectNoSecretsSince(since);
   });
 });

@@ -11,7 +11,7 @@ import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';
 import { exchange } from '../../harness/ws-client.ts';
 
-const SECRET = 'tls-compat-test-secret-4455';
+const SECRET = 'tls-compat-test-secret-44556677889900aa';
 
 /** The SHA-256 fingerprint of the certificate a TLS server presents. */
 async function servedFingerprint(port: number): Promise<string> {

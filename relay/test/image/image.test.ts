@@ -103,7 +103,7 @@ describe('the relay image', () => {
     expect(config.Cmd).toEqual(['bun', 'relay/src/main.ts']);
     expect(config.StopSignal).toBe('SIGTERM');
     // EXPOSE names the port the relay listens on when RELAY_PORT is not set.
-    expect(Object.keys(config.ExposedPorts ?? {})).toEqual([`${loadConfig({ RELAY_AUTH_SECRET: 'x' }).port}/tcp`]);
+    expect(Object.keys(config.ExposedPorts ?? {})).toEqual([`${loadConfig({ RELAY_AUTH_SECRET: 'x'.repeat(32) }).port}/tcp`]);
   });
 
   test('answers /healthz, with the relay running as uid 1000 under tini inside the image', async () => {

@@ -1,62 +1,90 @@
 import { describe, expect, test } from 'bun:test';
-import { createCapacity, type Slot } from '../../src/capacity.ts';
+import { createCapacity, type CapacityLimit, type Slot } from '../../src/capacity.ts';
 
 // The relay's slots (docs/pipeline.md#backpressure-and-limits): RELAY_MAX_SESSIONS in all, of
-// which at most RELAY_MAX_TRANSCODES transcodes; a slot is a value whose release counts once.
+// which at most RELAY_MAX_TRANSCODES transcodes and RELAY_MAX_SESSIONS_PER_ADDRESS for one client
+// address; a slot is a value whose release counts once, and a refusal names its limit.
+
+const A = '203.0.113.7';
+const B = '198.51.100.23';
+const MANY = 1000;
+
+/** The slot, or a failure naming the limit that refused it. */
+function slot(s: Slot | CapacityLimit): Slot {
+  if (typeof s === 'string') throw new Error(`refused by ${s}`);
+  return s;
+}
 
 describe('capacity slots', () => {
   test('sessions and transcodes are capped separately; a transcode counts against both', () => {
     const changes: number[] = [];
-    const cap = createCapacity({ maxSessions: 3, maxTranscodes: 1 }, (held) => changes.push(held));
-    const t = cap.reserve('transcode');
-    expect(t?.kind).toBe('transcode');
-    expect(cap.reserve('transcode')).toBeUndefined();
-    const c1 = cap.reserve('copy');
-    const c2 = cap.reserve('copy');
-    expect([c1?.kind, c2?.kind]).toEqual(['copy', 'copy']);
+    const cap = createCapacity({ maxSessions: 3, maxTranscodes: 1, maxSessionsPerAddress: MANY }, (held) => changes.push(held));
+    const t = slot(cap.reserve('transcode', A));
+    expect(t.kind).toBe('transcode');
+    expect(cap.reserve('transcode', A)).toBe('transcodes');
+    const c1 = slot(cap.reserve('copy', A));
+    const c2 = slot(cap.reserve('copy', A));
+    expect([c1.kind, c2.kind]).toEqual(['copy', 'copy']);
     expect(cap.held).toBe(3);
-    expect(cap.reserve('copy')).toBeUndefined();
+    expect(cap.reserve('copy', A)).toBe('sessions');
     // A refusal changes nothing.
     expect(changes).toEqual([1, 2, 3]);
-    c1!.release();
-    expect(cap.reserve('transcode')).toBeUndefined();
-    expect(cap.reserve('copy')?.kind).toBe('copy');
-    t!.release();
+    c1.release();
+    expect(cap.reserve('transcode', A)).toBe('transcodes');
+    expect(slot(cap.reserve('copy', A)).kind).toBe('copy');
+    t.release();
     expect(cap.held).toBe(2);
-    expect(cap.reserve('transcode')?.kind).toBe('transcode');
+    expect(slot(cap.reserve('transcode', A)).kind).toBe('transcode');
+  });
+
+  test('one address holds at most RELAY_MAX_SESSIONS_PER_ADDRESS slots; others are not affected', () => {
+    const cap = createCapacity({ maxSessions: 10, maxTranscodes: 10, maxSessionsPerAddress: 2 });
+    const a1 = slot(cap.reserve('copy', A));
+    slot(cap.reserve('transcode', A));
+    expect(cap.reserve('copy', A)).toBe('sessions-per-address');
+    expect(cap.reserve('transcode', A)).toBe('sessions-per-address');
+    slot(cap.reserve('copy', B));
+    slot(cap.reserve('copy', B));
+    expect(cap.reserve('copy', B)).toBe('sessions-per-address');
+    expect(cap.held).toBe(4);
+    // A released slot is the address's to use again.
+    a1.release();
+    a1.release();
+    slot(cap.reserve('copy', A));
+    expect(cap.reserve('copy', A)).toBe('sessions-per-address');
   });
 
   test('release is idempotent: a second call neither frees another slot nor reports a change', () => {
     const changes: number[] = [];
-    const cap = createCapacity({ maxSessions: 1, maxTranscodes: 1 }, (held) => changes.push(held));
-    const slot = cap.reserve('transcode')!;
-    slot.release();
-    slot.release();
+    const cap = createCapacity({ maxSessions: 1, maxTranscodes: 1, maxSessionsPerAddress: MANY }, (held) => changes.push(held));
+    const first = slot(cap.reserve('transcode', A));
+    first.release();
+    first.release();
     expect(cap.held).toBe(0);
     expect(changes).toEqual([1, 0]);
     // Still exactly one slot, and one transcode.
-    const again = cap.reserve('transcode');
-    expect(again).toBeDefined();
-    expect(cap.reserve('copy')).toBeUndefined();
-    slot.release();
+    slot(cap.reserve('transcode', A));
+    expect(cap.reserve('copy', B)).toBe('sessions');
+    first.release();
     expect(cap.held).toBe(1);
   });
 
   test('zero limits refuse everything of their kind', () => {
-    expect(createCapacity({ maxSessions: 0, maxTranscodes: 4 }).reserve('copy')).toBeUndefined();
-    const noTranscodes = createCapacity({ maxSessions: 4, maxTranscodes: 0 });
-    expect(noTranscodes.reserve('transcode')).toBeUndefined();
-    expect(noTranscodes.reserve('copy')).toBeDefined();
+    expect(createCapacity({ maxSessions: 0, maxTranscodes: 4, maxSessionsPerAddress: MANY }).reserve('copy', A)).toBe('sessions');
+    const noTranscodes = createCapacity({ maxSessions: 4, maxTranscodes: 0, maxSessionsPerAddress: MANY });
+    expect(noTranscodes.reserve('transcode', A)).toBe('transcodes');
+    expect(typeof noTranscodes.reserve('copy', A)).toBe('object');
   });
 
   test('after any order of releases the relay is back to full capacity', () => {
-    const cap = createCapacity({ maxSessions: 5, maxTranscodes: 2 });
+    const cap = createCapacity({ maxSessions: 5, maxTranscodes: 2, maxSessionsPerAddress: 3 });
     const held: Slot[] = [];
-    for (const kind of ['transcode', 'copy', 'transcode', 'copy', 'copy'] as const) held.push(cap.reserve(kind)!);
+    const addresses = [A, B, A, B, A];
+    for (const [i, kind] of (['transcode', 'copy', 'transcode', 'copy', 'copy'] as const).entries()) held.push(slot(cap.reserve(kind, addresses[i]!)));
     for (const i of [3, 0, 4, 0, 2, 1, 3]) held[i]!.release();
     expect(cap.held).toBe(0);
-    const again = [cap.reserve('transcode'), cap.reserve('transcode'), cap.reserve('copy'), cap.reserve('copy'), cap.reserve('copy')];
-    expect(again.every((s) => s !== undefined)).toBe(true);
-    expect(cap.reserve('copy')).toBeUndefined();
+    const again = [cap.reserve('transcode', A), cap.reserve('transcode', A), cap.reserve('copy', A), cap.reserve('copy', B), cap.reserve('copy', B)];
+    expect(again.every((s) => typeof s === 'object')).toBe(true);
+    expect(cap.reserve('copy', B)).toBe('sessions');
   });
 });

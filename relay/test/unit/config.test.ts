@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { baseEnv, MAIN, REPO_ROOT } from '../../../harness/relay-process.ts';
-import { ConfigError, DEFAULT_INGEST_CA_FILE, loadConfig } from '../../src/config.ts';
+import { MIN_KEY_BYTES } from '../../../src/cli/token-command.ts';
+import { ConfigError, DEFAULT_INGEST_CA_FILE, loadConfig, MIN_AUTH_SECRET_BYTES } from '../../src/config.ts';
 
-const OK = { RELAY_AUTH_SECRET: 's3cret-for-tests' };
+const OK = { RELAY_AUTH_SECRET: 'an-hs256-key-of-at-least-32-bytes-for-tests' };
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -26,7 +27,13 @@ describe('configuration (docs/configuration.md)', () => {
     expect(c.tls).toBe('self-signed');
     expect(c.auth).toBe('required');
     expect(c.maxSessions).toBe(100);
-    expect(c.maxMessageBytes).toBe(4 * 1024 * 1024);
+    // MediaRecorder chunks are ~100 KB; the start message has its own 16 KiB bound.
+    expect(c.maxMessageBytes).toBe(1024 * 1024);
+    expect(c.maxBufferedBytes).toBe(16 * 1024 * 1024);
+    expect(c.maxSessionsPerAddress).toBe(10);
+    expect(c.maxPendingConnections).toBe(100);
+    expect(c.maxPendingPerAddress).toBe(10);
+    expect(c.liveTimeoutMs).toBe(15_000);
     expect(c.mediaTimeoutMs).toBe(10_000);
     expect(c.drainTimeoutMs).toBe(110_000);
     expect(c.ffmpegPath).toBe('ffmpeg');
@@ -37,11 +44,15 @@ describe('configuration (docs/configuration.md)', () => {
     expect(c.ingestCaFile).toBe('/etc/ssl/certs/ca-certificates.crt');
     expect(DEFAULT_INGEST_CA_FILE).toBe(c.ingestCaFile);
     expect(c.delayTraceFile).toBeUndefined();
+    expect(c.maxTokenLifetimeMs).toBe(86_400_000);
   });
 
   test('one line per bad variable, each naming it', () => {
-    const p = problems({ ...OK, RELAY_PORT: 'eighty', RELAY_TLS: 'maybe', RELAY_MAX_SESSIONS: '-1', RELAY_ALLOWED_INGESTS: 'http://x.com' });
-    expect(p).toHaveLength(4);
+    const p = problems({
+      ...OK, RELAY_PORT: 'eighty', RELAY_TLS: 'maybe', RELAY_MAX_SESSIONS: '-1', RELAY_ALLOWED_INGESTS: 'http://x.com', RELAY_MAX_TOKEN_LIFETIME_MS: '999',
+    });
+    expect(p).toHaveLength(5);
+    expect(p.some((l) => l.startsWith('RELAY_MAX_TOKEN_LIFETIME_MS:'))).toBe(true);
     expect(p[0]).toStartWith('RELAY_PORT:');
     expect(p.some((l) => l.startsWith('RELAY_TLS:'))).toBe(true);
     expect(p.some((l) => l.startsWith('RELAY_MAX_SESSIONS:'))).toBe(true);
@@ -53,8 +64,44 @@ describe('configuration (docs/configuration.md)', () => {
     expect(problems({ RELAY_AUTH: 'none' })[0]).toStartWith('RELAY_AUTH:');
     expect(problems({ RELAY_AUTH: 'none', RELAY_HOST: '127.0.0.1' })).toEqual([]);
     expect(problems({ ...OK, RELAY_AUTH_JWKS_URL: 'https://issuer.example/jwks' })[0]).toStartWith('RELAY_AUTH_SECRET:');
-    expect(problems({ RELAY_AUTH_JWKS_URL: 'https://issuer.example/jwks' })[0]).toStartWith('RELAY_AUTH_ISSUER:');
+    expect(problems({ RELAY_AUTH_JWKS_URL: 'https://issuer.example/jwks' })).toEqual([
+      expect.stringMatching(/^RELAY_AUTH_ISSUER: required/), expect.stringMatching(/^RELAY_AUTH_AUDIENCE: required/),
+    ]);
+    // An issuer's keys sign tokens for all its applications: the audience says which one is the relay.
+    expect(problems({ RELAY_AUTH_JWKS_URL: 'https://issuer.example/jwks', RELAY_AUTH_ISSUER: 'https://issuer.example' })).toEqual([
+      expect.stringMatching(/^RELAY_AUTH_AUDIENCE: required with RELAY_AUTH_JWKS_URL/),
+    ]);
+    expect(problems({ RELAY_AUTH_JWKS_URL: 'https://issuer.example/jwks', RELAY_AUTH_ISSUER: 'https://issuer.example', RELAY_AUTH_AUDIENCE: 'relay' })).toEqual([]);
     expect(problems({ RELAY_AUTH_JWKS_URL: 'http://issuer.example/jwks', RELAY_AUTH_ISSUER: 'x' })[0]).toStartWith('RELAY_AUTH_JWKS_URL:');
+  });
+
+  test('an HS256 secret has at least 32 bytes, counted in UTF-8 after trimming, and is never quoted', () => {
+    // The CLI's token command refuses the same keys.
+    expect(MIN_AUTH_SECRET_BYTES).toBe(MIN_KEY_BYTES);
+    for (const short of ['s3cret-for-tests', 'x'.repeat(31), `  ${'x'.repeat(31)}\n`, 'é'.repeat(15) + 'x']) {
+      const p = problems({ RELAY_AUTH_SECRET: short });
+      expect(p).toHaveLength(1);
+      expect(p[0]).toStartWith('RELAY_AUTH_SECRET:');
+      expect(p[0]).toContain('at least 32 bytes');
+      expect(p[0]).not.toContain(short.trim());
+    }
+    expect(problems({ RELAY_AUTH_SECRET: 'x'.repeat(32) })).toEqual([]);
+    // Two bytes each in UTF-8: 16 characters are 32 bytes.
+    expect(problems({ RELAY_AUTH_SECRET: 'é'.repeat(16) })).toEqual([]);
+    expect(loadConfig({ RELAY_AUTH_SECRET: ` ${'k'.repeat(32)} ` }).authSecret).toBe('k'.repeat(32));
+  });
+
+  test('the per-address, pending and live limits: positive integers', () => {
+    const c = loadConfig({
+      ...OK, RELAY_MAX_SESSIONS_PER_ADDRESS: '3', RELAY_MAX_PENDING_CONNECTIONS: '7', RELAY_MAX_PENDING_PER_ADDRESS: '2', RELAY_LIVE_TIMEOUT_MS: '5000',
+    });
+    expect([c.maxSessionsPerAddress, c.maxPendingConnections, c.maxPendingPerAddress, c.liveTimeoutMs]).toEqual([3, 7, 2, 5000]);
+    const p = problems({
+      ...OK, RELAY_MAX_SESSIONS_PER_ADDRESS: '0', RELAY_MAX_PENDING_CONNECTIONS: '0', RELAY_MAX_PENDING_PER_ADDRESS: 'ten', RELAY_LIVE_TIMEOUT_MS: '99',
+    });
+    expect(p.map((l) => l.slice(0, l.indexOf(':')))).toEqual([
+      'RELAY_MAX_SESSIONS_PER_ADDRESS', 'RELAY_MAX_PENDING_CONNECTIONS', 'RELAY_MAX_PENDING_PER_ADDRESS', 'RELAY_LIVE_TIMEOUT_MS',
+    ]);
   });
 
   test('plain ws only on loopback; provided TLS needs PEM', () => {
@@ -131,7 +178,8 @@ describe('configuration (docs/configuration.md)', () => {
       cwd: REPO_ROOT,
       env: {
         ...baseEnv(),
-        RELAY_AUTH_SECRET: 'x'.repeat(16),
+        // Too short: named, never quoted.
+        RELAY_AUTH_SECRET: 'short-secret-for-the-start-test',
         RELAY_MEDIA_TIMEOUT_MS: 'soon',
         RELAY_SERVE_PAGE: 'yes',
         RELAY_INGEST_CA_FILE: '/nonexistent/ca.pem',
@@ -143,8 +191,11 @@ describe('configuration (docs/configuration.md)', () => {
     const [code, out] = await Promise.all([proc.exited, new Response(proc.stdout).text()]);
     expect(code).not.toBe(0);
     const lines = out.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(4);
-    expect(lines.map((l) => l.variable).sort()).toEqual(['RELAY_ALLOWED_INGESTS', 'RELAY_INGEST_CA_FILE', 'RELAY_MEDIA_TIMEOUT_MS', 'RELAY_SERVE_PAGE']);
+    expect(lines).toHaveLength(5);
+    expect(lines.map((l) => l.variable).sort()).toEqual([
+      'RELAY_ALLOWED_INGESTS', 'RELAY_AUTH_SECRET', 'RELAY_INGEST_CA_FILE', 'RELAY_MEDIA_TIMEOUT_MS', 'RELAY_SERVE_PAGE',
+    ]);
+    expect(out).not.toContain('short-secret-for-the-start-test');
     for (const l of lines) {
       expect(l.level).toBe('error');
       expect(l.msg).toContain(l.variable);

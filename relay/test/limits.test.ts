@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { waitFor } from '../../harness/ports.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { openFrom, type SourceAddressSocket } from '../../harness/source-address-client.ts';
+import { makeToken } from '../../harness/token.ts';
+import { exchange, openRelaySocket, until, type RelaySocket } from '../../harness/ws-client.ts';
+
+// Slots and unstarted sockets cannot be squatted (docs/pipeline.md#backpressure-and-limits): a
+// session must go live in time, a start message is small, and one client address holds only so many
+// sessions and so many connections waiting to start. Every refusal comes before any FFmpeg.
+
+const SECRET = 'limits-test-secret-5e6f7a8b9c0d1e2f3a4b';
+const MKV = 'video/x-matroska;codecs=avc1,opus';
+let rtmp: RtmpServer;
+let token: string;
+
+beforeAll(async () => {
+  rtmp = await startRtmpServer();
+  token = await makeToken(SECRET);
+});
+
+afterAll(async () => {
+  await rtmp?.stop();
+});
+
+const start = (streamKey: string, over: Record<string, unknown> = {}) =>
+  JSON.stringify({ type: 'start', token, ingest: rtmp.rtmpUrl, streamKey, mimeType: MKV, ...over });
+
+function relayWith(env: Record<string, string>): Promise<RelayProcess> {
+  return startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`, ...env });
+}
+
+async function idle(relay: RelayProcess): Promise<void> {
+  await waitFor(async () => relay.ffmpegChildren().length === 0
+    && ((await (await fetch(`${relay.httpUrl}/healthz`)).json()) as { sessions: number }).sessions === 0, 15_000, 'every ffmpeg reaped and every slot back');
+}
+
+/** A session held at `ready` (no media) from 127.0.0.1. */
+async function holdReady(relay: RelayProcess, streamKey: string): Promise<{ socket: RelaySocket; messages: any[] }> {
+  const messages: any[] = [];
+  const socket = await openRelaySocket(relay.wsUrl, (m) => messages.push(m));
+  socket.ws.send(start(streamKey));
+  await until(messages, 'ready');
+  return { socket, messages };
+}
+
+describe('RELAY_LIVE_TIMEOUT_MS', () => {
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    relay = await relayWith({ RELAY_LIVE_TIMEOUT_MS: '2500' });
+  });
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  test('a client dribbling a byte at a time never lets FFmpeg open its output: 4502, and the slot goes back', async () => {
+    const messages: any[] = [];
+    const socket = await openRelaySocket(relay.wsUrl, (m) => messages.push(m));
+    socket.ws.send(start('sk_dribbler_1a2b3c'));
+    await until(messages, 'ready');
+    const readyAt = Date.now();
+    // Far more often than RELAY_MEDIA_TIMEOUT_MS (10 s), far too little for FFmpeg's 32 KiB probe.
+    const clip = new Uint8Array(await Bun.file(await makeTestMedia('h264-opus-mkv', 6)).arrayBuffer());
+    for (let i = 0; !socket.isClosed() && Date.now() - readyAt < 15_000; i++) {
+      socket.ws.send(clip.subarray(i, i + 1));
+      await Bun.sleep(100);
+    }
+    const { closeCode } = await socket.closedWithin(5000, () => JSON.stringify(messages));
+    expect(closeCode).toBe(4502);
+    expect(messages.at(-1)).toEqual({ type: 'error', code: 'INGEST_FAILED', message: 'stream did not go live within 2500 ms' });
+    expect(messages.some((m) => m.type === 'live')).toBe(false);
+    expect(Date.now() - readyAt).toBeGreaterThanOrEqual(2500);
+    await idle(relay);
+  });
+
+  test('a stream that goes live in time streams on past the timeout', async () => {
+    const key = 'sk_live_in_time_4d5e6f';
+    const r = await streamFile(relay.wsUrl, JSON.parse(start(key)), await makeTestMedia('h264-opus-mkv', 6), { seconds: 6 });
+    expect(r.gotLive).toBe(true);
+    expect(r.closeCode).toBe(1000);
+    expect(r.messages.at(-1)).toEqual({ type: 'ended' });
+    await rtmp.waitForRecording(key);
+  });
+});
+
+describe('frame sizes', () => {
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    // RELAY_MAX_MESSAGE_BYTES at its default: 1 MiB.
+    relay = await relayWith({});
+  });
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  test('a start message over 16 KiB → 1009, though far under RELAY_MAX_MESSAGE_BYTES', async () => {
+    const r = await exchange(relay.wsUrl, [start('sk_padded_start_7a8b', { pad: 'x'.repeat(20 * 1024) })]);
+    expect(r.closeCode).toBe(1009);
+    expect(r.messages).toEqual([{ type: 'error', code: 'MESSAGE_TOO_BIG', message: expect.stringMatching(/exceeds 16384$/) }]);
+    expect(relay.logs.some((l) => l.msg === 'session ready')).toBe(false);
+  });
+
+  test('a start message with a long token is read: a 15 KiB token is checked (and refused) as a token', async () => {
+    const r = await exchange(relay.wsUrl, [start('sk_long_token_9c0d', { token: `${'a'.repeat(15 * 1024)}.b.c` })]);
+    expect(r.closeCode).toBe(4001);
+  });
+
+  test('a media frame over 1 MiB → 1009 by default', async () => {
+    const r = await exchange(relay.wsUrl, [start('sk_big_frame_1e2f'), async (m) => (await until(m, 'ready'), new Uint8Array(1536 * 1024))]);
+    expect(r.closeCode).toBe(1009);
+    expect(r.messages.at(-1)).toMatchObject({ type: 'error', code: 'MESSAGE_TOO_BIG', message: expect.stringMatching(/exceeds 1048576$/) });
+    await idle(relay);
+  });
+});
+
+describe('RELAY_MAX_SESSIONS_PER_ADDRESS', () => {
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    relay = await relayWith({ RELAY_MAX_SESSIONS: '10', RELAY_MAX_SESSIONS_PER_ADDRESS: '2' });
+  });
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  test('a third session from one address → 4013 naming the limit, before FFmpeg; another address still gets one', async () => {
+    const held = [await holdReady(relay, 'sk_address_a_1'), await holdReady(relay, 'sk_address_a_2')];
+    expect(relay.ffmpegChildren()).toHaveLength(2);
+    const refused = await exchange(relay.wsUrl, [start('sk_address_a_3')]);
+    expect(refused.closeCode).toBe(4013);
+    expect(refused.messages).toEqual([{
+      type: 'error', code: 'UNAVAILABLE', message: 'too many sessions from this address (RELAY_MAX_SESSIONS_PER_ADDRESS: 2); try another relay',
+    }]);
+    expect(relay.ffmpegChildren()).toHaveLength(2);
+    // Another client address is not affected.
+    const other = await openFrom('127.0.0.2', relay.wsUrl);
+    other.sendText(start('sk_address_b_1'));
+    await until(other.messages, 'ready');
+    expect(relay.ffmpegChildren()).toHaveLength(3);
+    // A slot given back is the address's to use again.
+    held[0]!.socket.ws.send(JSON.stringify({ type: 'stop' }));
+    await held[0]!.socket.closedWithin(10_000, () => JSON.stringify(held[0]!.messages));
+    await waitFor(() => relay.ffmpegChildren().length === 2, 10_000, 'the stopped session\'s ffmpeg to be reaped');
+    held.push(await holdReady(relay, 'sk_address_a_4'));
+    for (const h of held.slice(1)) h.socket.ws.send(JSON.stringify({ type: 'stop' }));
+    other.sendText(JSON.stringify({ type: 'stop' }));
+    expect(await other.closed).toBe(1000);
+    await idle(relay);
+  });
+});
+
+describe('RELAY_MAX_PENDING_PER_ADDRESS and RELAY_MAX_PENDING_CONNECTIONS', () => {
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    relay = await relayWith({ RELAY_MAX_PENDING_PER_ADDRESS: '2', RELAY_MAX_PENDING_CONNECTIONS: '3', RELAY_START_TIMEOUT_MS: '20000' });
+  });
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  test('connections that never send a start message are bounded per address and in all; starting or leaving frees a place', async () => {
+    const waiting: SourceAddressSocket[] = [await openFrom('127.0.0.1', relay.wsUrl), await openFrom('127.0.0.1', relay.wsUrl)];
+    const third = await openFrom('127.0.0.1', relay.wsUrl);
+    expect(await third.closed).toBe(4013);
+    expect(third.messages).toEqual([{
+      type: 'error',
+      code: 'UNAVAILABLE',
+      message: 'too many connections waiting to start from this address (RELAY_MAX_PENDING_PER_ADDRESS: 2); try another relay',
+    }]);
+    // Another address may wait too, up to the relay's total.
+    waiting.push(await openFrom('127.0.0.2', relay.wsUrl));
+    const fourth = await openFrom('127.0.0.3', relay.wsUrl);
+    expect(await fourth.closed).toBe(4013);
+    expect(fourth.messages.at(-1).message).toBe('too many connections waiting to start (RELAY_MAX_PENDING_CONNECTIONS: 3); try another relay');
+    expect(relay.ffmpegChildren()).toEqual([]);
+    // One of them starts a session: it waits no more, and its address may open another connection.
+    waiting[0]!.sendText(start('sk_pending_started_1'));
+    await until(waiting[0]!.messages, 'ready');
+    const again = await openFrom('127.0.0.1', relay.wsUrl);
+    // One leaves: its place is free again.
+    waiting[2]!.close();
+    await waiting[2]!.closed;
+    await waitFor(async () => {
+      const probe = await openFrom('127.0.0.3', relay.wsUrl);
+      const admitted = await Promise.race([probe.closed.then(() => false), Bun.sleep(300).then(() => true)]);
+      probe.close();
+      await probe.closed;
+      return admitted;
+    }, 5000, 'a place among the waiting connections');
+    for (const s of [waiting[1]!, again]) s.close();
+    waiting[0]!.sendText(JSON.stringify({ type: 'stop' }));
+    expect(await waiting[0]!.closed).toBe(1000);
+    await idle(relay);
+    expect(relay.logs.filter((l) => l.msg === 'session ready')).toHaveLength(1);
+  });
+});
