@@ -23,7 +23,10 @@ export class RelayAuth {
     return new RelayAuth();
   }
 
-  /** An HS256 secret you already keep in AWS Secrets Manager (the whole secret string is the key). */
+  /**
+   * An HS256 secret you already keep in AWS Secrets Manager: the whole secret string, without
+   * surrounding whitespace, is the key. It must have at least 32 bytes, or the relay does not start.
+   */
   public static fromSecret(secret: secretsmanager.ISecret): RelayAuth {
     return new RelayAuth(secret);
   }

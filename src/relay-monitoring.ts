@@ -30,6 +30,7 @@ export interface RelayAlarmTargets {
   readonly deadLetterQueue: sqs.IQueue;
   readonly sessionsStarted: cloudwatch.IMetric;
   readonly sessionsFailed: cloudwatch.IMetric;
+  readonly uncaughtExceptions: cloudwatch.IMetric;
 }
 
 /**
@@ -82,6 +83,14 @@ export function createAlarms(scope: Construct, t: RelayAlarmTargets): cloudwatch
       threshold: 20,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+    new cloudwatch.Alarm(scope, 'RelayBugs', {
+      alarmDescription: 'A relay caught an exception nothing handled: a bug, worth a look even when streams carried on.',
+      metric: t.uncaughtExceptions,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }),
     new cloudwatch.Alarm(scope, 'CpuHigh', {

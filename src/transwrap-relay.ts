@@ -187,7 +187,8 @@ export interface TranswrapRelayProps {
 
   /**
    * Alarms on the relay and its tracker (see `alarms`): tracker errors, dead letters, tasks below
-   * desired, sessions failing, CPU and memory high. They have no actions: add yours.
+   * desired, sessions failing, relay bugs (uncaught exceptions), CPU and memory high. They have no
+   * actions: add yours.
    * @default false
    */
   readonly enableAlarms?: boolean;
@@ -374,6 +375,7 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
       deadLetterQueue: this.trackerDeadLetterQueue,
       sessionsStarted: this.metricSessionsStarted({ period: Duration.minutes(5) }),
       sessionsFailed: this.metricSessionsFailed({ period: Duration.minutes(5) }),
+      uncaughtExceptions: this.metric('UncaughtExceptions', { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }),
     }) : [];
     if (props.enableDashboard) {
       this.dashboard = createDashboard(this, {

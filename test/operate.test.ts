@@ -37,11 +37,14 @@ describe('alarms and dashboard', () => {
     expect(relay.alarms).toEqual([]);
   });
 
-  test('enableAlarms adds six alarms without actions; enableDashboard a dashboard that shows them', () => {
+  test('enableAlarms adds seven alarms without actions; enableDashboard a dashboard that shows them', () => {
     const { stack, relay } = relayStack({ enableAlarms: true, enableDashboard: true });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
-    expect(relay.alarms).toHaveLength(6);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    expect(relay.alarms).toHaveLength(7);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'TranswrapRelay', MetricName: 'UncaughtExceptions', Dimensions: [{ Name: 'Service', Value: 'RelayStack/Relay' }], Threshold: 1,
+    });
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
     expect(alarms.every(a => a.Properties.AlarmActions === undefined)).toBe(true);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {

@@ -14,8 +14,8 @@ export interface ErrorAdvice {
 
 const ADVICE: Readonly<Record<BroadcastErrorCode, ErrorAdvice>> = {
   MESSAGE_TOO_BIG: {
-    title: 'The relay refused a media chunk that was too large.',
-    action: 'Lower the bitrate and try again; if it keeps happening, ask the operator to raise RELAY_MAX_MESSAGE_BYTES.',
+    title: 'The relay refused a message that was too large.',
+    action: 'A media chunk: lower the bitrate or the timeslice and try again. The start message: use a shorter token (at most 16 KiB in all).',
   },
   BAD_REQUEST: {
     title: 'The relay refused the start message.',

@@ -10,10 +10,11 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, test } from 'bun:test';
+import { MIN_KEY_BYTES } from '../../../src/cli/token-command.ts';
 import { RelayAuth, TranswrapRelay, type TranswrapRelayProps } from '../../../src/index.ts';
 import * as constructPaths from '../../../src/relay-paths.ts';
 import { HEALTH_PATH, STREAM_PATH } from '../../public/protocol.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig, MIN_AUTH_SECRET_BYTES } from '../../src/config.ts';
 import { parseAllowList } from '../../src/destination.ts';
 
 interface AllowListCase {
@@ -58,6 +59,12 @@ describe('the relay protocol\'s paths', () => {
   test('the construct, CLI and endpoints use the paths the relay serves', () => {
     expect(constructPaths.STREAM_PATH).toBe(STREAM_PATH);
     expect(constructPaths.HEALTH_PATH).toBe(HEALTH_PATH);
+  });
+});
+
+describe('token keys', () => {
+  test('the CLI mints only with keys the relay accepts', () => {
+    expect(MIN_KEY_BYTES).toBe(MIN_AUTH_SECRET_BYTES);
   });
 });
 
