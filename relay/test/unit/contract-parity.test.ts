@@ -1,8 +1,6 @@
 // The construct (src/, compiled by jsii) and the relay keep copies of a few rules; Bun loads both
 // codebases, so these tests hold the copies together and fail when one side changes alone.
 // The construct's side of the allow-list table is test/contract-parity.test.ts (jest).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -11,22 +9,12 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { describe, expect, test } from 'bun:test';
 import { MIN_KEY_BYTES } from '../../../src/cli/token-command.ts';
+import { ALLOW_LIST_CASES } from '../../../harness/allow-list-cases.ts';
 import { RelayAuth, TranswrapRelay, type TranswrapRelayProps } from '../../../src/index.ts';
 import * as constructPaths from '../../../src/relay-paths.ts';
 import { HEALTH_PATH, STREAM_PATH } from '../../public/protocol.ts';
 import { loadConfig, MIN_AUTH_SECRET_BYTES } from '../../src/config.ts';
 import { parseAllowList } from '../../src/destination.ts';
-
-interface AllowListCase {
-  readonly entry: string;
-  readonly rejected?: boolean;
-  readonly scheme?: string;
-  readonly port?: number;
-}
-
-const ALLOW_LIST_CASES: AllowListCase[] = JSON.parse(
-  readFileSync(join(import.meta.dir, '..', '..', '..', 'test', 'fixtures', 'allow-list-cases.json'), 'utf8'),
-).cases;
 
 // Stand-ins for the values ECS injects from Secrets Manager: only their shape is checked at start.
 const SECRET_VALUES: Record<string, string> = {
