@@ -2,6 +2,7 @@ import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { parseAllowList, type IngestPattern } from './destination.ts';
+import { parseAllowedOrigins } from './origin.ts';
 
 /** How the relay terminates TLS. */
 export type TlsMode = 'self-signed' | 'provided' | 'off';
@@ -37,6 +38,8 @@ export interface RelayConfig {
   readonly maxBufferedBytes: number;
   readonly servePage: boolean;
   readonly compatRoute: boolean;
+  /** Web origins whose pages may open sessions; empty: any (docs/configuration.md#variables). */
+  readonly allowedOrigins: readonly string[];
   readonly serviceName: string;
   readonly scaleInProtection: boolean;
   /** PEM bundle of the CAs FFmpeg trusts for `rtmps://` ingests (it verifies the certificate and host name). */
@@ -182,6 +185,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const servePage = oneOf('RELAY_SERVE_PAGE', ['on', 'off'] as const, 'on') === 'on';
   const compatRoute = oneOf('RELAY_COMPAT_ROUTE', ['on', 'off'] as const, 'off') === 'on';
+  let allowedOrigins: string[] = [];
+  try {
+    allowedOrigins = parseAllowedOrigins(str('RELAY_ALLOWED_ORIGINS') ?? '');
+  } catch (e) {
+    problems.push(`RELAY_ALLOWED_ORIGINS: ${(e as Error).message}`);
+  }
   const serviceName = str('RELAY_SERVICE_NAME') ?? 'transwrap-relay';
   const scaleInProtection = oneOf('RELAY_SCALE_IN_PROTECTION', ['on', 'off'] as const, 'off') === 'on';
   // Checked only when set: the default is the system bundle, and a relay that only publishes
@@ -227,6 +236,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxBufferedBytes,
     servePage,
     compatRoute,
+    allowedOrigins,
     serviceName,
     scaleInProtection,
     ingestCaFile,

@@ -272,7 +272,7 @@ export class FfmpegProcess {
       return 'output';
     }
     if (context === 'flv') return /not compatible|not supported|codec/i.test(text) ? 'input' : 'output';
-    if (INPUT_CONTEXTS.test(context) || /pipe:0|Invalid data found|EBML|moov atom|Error while decoding|could not find codec/i.test(text)) {
+    if (INPUT_CONTEXTS.test(context) || /pipe:0|Invalid data found|EBML|moov atom|Error while decoding|could not find codec|exceeds specified max pixel count/i.test(text)) {
       return 'input';
     }
     return 'unknown';

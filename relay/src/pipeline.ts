@@ -59,6 +59,11 @@ export const TRANSCODE = {
   gopSeconds: 2,
   videoKbps: 2500,
   audioKbps: 128,
+  /**
+   * The largest frame the decoder accepts (1080p). A VP8/VP9 key frame may declare any size, and
+   * the decoder would allocate for it: a crafted one could exhaust the task's memory for everyone.
+   */
+  maxInputPixels: 1920 * 1080,
 } as const;
 
 /** Options of {@link ffmpegArgs}. */
@@ -84,6 +89,8 @@ export function ffmpegArgs(plan: PipelinePlan, publishUrl: string, opts: FfmpegA
     // A small probe with no analysis window starts the output at once. (-fflags +nobuffer is
     // deliberately absent: with it FFmpeg 5.1 drops the first GOP of video.)
     '-probesize', '32768', '-analyzeduration', '0',
+    // Only a transcode decodes video; copied video is never decoded.
+    ...(plan.video === 'transcode' ? ['-max_pixels', String(TRANSCODE.maxInputPixels)] : []),
     '-f', plan.inputFormat, '-i', 'pipe:0',
     '-map', '0:v:0', '-map', '0:a:0?',
   ];

@@ -6,6 +6,7 @@ import type { RelayConfig } from './config.ts';
 import type { DelayTrace } from './delay-trace.ts';
 import { createPendingConnections } from './pending.ts';
 import { createScaleInProtection } from './protection.ts';
+import { originAllowed } from './origin.ts';
 import { HEALTH_PATH, STREAM_PATH } from './protocol.ts';
 import { Session, type SessionHost, type SocketData } from './session.ts';
 import { serveStatic } from './static.ts';
@@ -59,33 +60,44 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
     delayTrace,
   };
 
+  /** The HTTP routes (docs/protocol.md#http-routes); undefined once a WebSocket upgrade took the request. */
+  const route = async (req: Request, srv: Server<SocketData>): Promise<Response | undefined> => {
+    const url = new URL(req.url);
+    if (url.pathname === HEALTH_PATH) {
+      return Response.json(
+        draining ? { status: 'draining' } : { status: 'ok', sessions: capacity.held },
+        { status: draining ? 503 : 200, headers: { 'cache-control': 'no-store' } },
+      );
+    }
+    if ((url.pathname === STREAM_PATH || url.pathname.startsWith('/rtmps/')) && !originAllowed(req, config.allowedOrigins)) {
+      return new Response('origin not allowed', { status: 403 });
+    }
+    if (url.pathname === STREAM_PATH) {
+      if (srv.upgrade(req, { data: {} })) return undefined;
+      return new Response('WebSocket upgrade required', { status: 426 });
+    }
+    if (config.compatRoute && url.pathname.startsWith('/rtmps/')) {
+      const implicitStart = compatStart(url);
+      if (!implicitStart) return new Response('bad compatibility URL', { status: 400 });
+      if (srv.upgrade(req, { data: { implicitStart } })) return undefined;
+      return new Response('WebSocket upgrade required', { status: 426 });
+    }
+    if (config.servePage && req.method === 'GET') {
+      const res = await serveStatic(PUBLIC_DIR, url.pathname);
+      if (res) return res;
+    }
+    return new Response('not found', { status: 404 });
+  };
+
   const server = Bun.serve<SocketData>({
     hostname: config.host,
     port: config.port,
     tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
     async fetch(req, srv) {
-      const url = new URL(req.url);
-      if (url.pathname === HEALTH_PATH) {
-        return Response.json(
-          draining ? { status: 'draining' } : { status: 'ok', sessions: capacity.held },
-          { status: draining ? 503 : 200, headers: { 'cache-control': 'no-store' } },
-        );
-      }
-      if (url.pathname === STREAM_PATH) {
-        if (srv.upgrade(req, { data: {} })) return undefined;
-        return new Response('WebSocket upgrade required', { status: 426 });
-      }
-      if (config.compatRoute && url.pathname.startsWith('/rtmps/')) {
-        const implicitStart = compatStart(url);
-        if (!implicitStart) return new Response('bad compatibility URL', { status: 400 });
-        if (srv.upgrade(req, { data: { implicitStart } })) return undefined;
-        return new Response('WebSocket upgrade required', { status: 426 });
-      }
-      if (config.servePage && req.method === 'GET') {
-        const res = await serveStatic(PUBLIC_DIR, url.pathname);
-        if (res) return res;
-      }
-      return new Response('not found', { status: 404 });
+      const res = await route(req, srv);
+      // Browsers that reached the relay over TLS keep using TLS for its name (ignored for IP addresses).
+      if (res && tls) res.headers.set('strict-transport-security', 'max-age=31536000');
+      return res;
     },
     error(e) {
       log('error', 'request failed', { error: String(e) });

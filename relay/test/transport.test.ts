@@ -1,0 +1,117 @@
+// What the relay asks of browsers and pages (HSTS, an origin allow-list) and of the media it
+// decodes (a frame-size bound), against real relays and real FFmpeg.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { streamFile } from '../../harness/media.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { makeToken } from '../../harness/token.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+const SECRET = 'transport-test-secret-0123456789abcdef';
+const STUDIO = 'https://studio.example.com';
+
+/** The status of a WebSocket upgrade request to `url` sent with `origin` (101 when it upgraded). */
+async function upgradeStatus(httpUrl: string, origin?: string): Promise<number> {
+  const res = await fetch(`${httpUrl}/v1/stream`, {
+    headers: {
+      connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      ...(origin ? { origin } : {}),
+    },
+    tls: { rejectUnauthorized: false },
+  } as RequestInit).catch(() => undefined);
+  await res?.body?.cancel();
+  return res?.status ?? 0;
+}
+
+describe('HSTS', () => {
+  test('sent over TLS, not over plain HTTP on loopback', async () => {
+    const [tlsRelay, plain] = await Promise.all([
+      startRelay({ RELAY_TLS: 'self-signed', RELAY_AUTH_SECRET: SECRET }),
+      startRelay({ RELAY_AUTH_SECRET: SECRET }),
+    ]);
+    try {
+      const secure = await fetch(`${tlsRelay.httpUrl}/healthz`, { tls: { rejectUnauthorized: false } } as RequestInit);
+      expect(secure.headers.get('strict-transport-security')).toBe('max-age=31536000');
+      const page = await fetch(`${tlsRelay.httpUrl}/`, { tls: { rejectUnauthorized: false } } as RequestInit);
+      expect(page.headers.get('strict-transport-security')).toBe('max-age=31536000');
+      expect((await fetch(`${plain.httpUrl}/healthz`)).headers.get('strict-transport-security')).toBeNull();
+    } finally {
+      await Promise.all([tlsRelay.stop(), plain.stop()]);
+    }
+  });
+});
+
+describe('allowed origins', () => {
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_ORIGINS: `${STUDIO}, http://localhost:5173` });
+  });
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  test('a page of another site cannot open a session; listed ones, the relay\'s own page and non-browser clients can', async () => {
+    expect(await upgradeStatus(relay.httpUrl, 'https://evil.example.net')).toBe(403);
+    expect(await upgradeStatus(relay.httpUrl, STUDIO)).toBe(101);
+    expect(await upgradeStatus(relay.httpUrl, 'http://localhost:5173')).toBe(101);
+    expect(await upgradeStatus(relay.httpUrl, relay.httpUrl)).toBe(101);
+    expect(await upgradeStatus(relay.httpUrl)).toBe(101);
+  });
+
+  test('without the variable every origin may (a token still decides)', async () => {
+    const open = await startRelay({ RELAY_AUTH_SECRET: SECRET });
+    try {
+      expect(await upgradeStatus(open.httpUrl, 'https://evil.example.net')).toBe(101);
+    } finally {
+      await open.stop();
+    }
+  });
+
+  test('an entry that is not an origin stops the relay at start, naming the variable', () => {
+    let problems: string[] = [];
+    try {
+      loadConfig({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_ORIGINS: 'https://studio.example.com/app' });
+    } catch (e) {
+      problems = (e as ConfigError).problems;
+    }
+    expect(problems).toEqual(['RELAY_ALLOWED_ORIGINS: "https://studio.example.com/app" is not an origin (http(s)://host[:port], no path)']);
+    expect(loadConfig({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_ORIGINS: 'HTTPS://Studio.Example.com:443' }).allowedOrigins).toEqual([STUDIO]);
+  });
+});
+
+describe('decoder bounds', () => {
+  let relay: RelayProcess;
+  let rtmp: RtmpServer;
+  let dir: string;
+  beforeAll(async () => {
+    rtmp = await startRtmpServer();
+    relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}` });
+    dir = await mkdtemp(join(tmpdir(), 'relay-bomb-'));
+  });
+  afterAll(async () => {
+    await relay?.stop();
+    await rtmp?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('a VP8 stream declaring frames over 1080p ends its own session with 4415, before the decoder allocates them', async () => {
+    const file = join(dir, 'oversized.webm');
+    const make = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc=size=2560x1440:rate=30',
+      '-f', 'lavfi', '-i', 'sine', '-t', '2', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2M',
+      '-c:a', 'libopus', '-f', 'webm', '-y', file], { stdout: 'ignore', stderr: 'pipe' });
+    expect(await make.exited).toBe(0);
+    const result = await streamFile(relay.wsUrl, {
+      type: 'start', token: await makeToken(SECRET), ingest: rtmp.rtmpUrl, streamKey: 'sk_oversized_frames_1a2b', mimeType: 'video/webm;codecs=vp8,opus',
+    }, file, { seconds: 2 });
+    expect(result.messages[0]).toMatchObject({ type: 'ready', pipeline: 'transcode' });
+    expect(result.messages.at(-1)).toMatchObject({ type: 'error', code: 'UNSUPPORTED_MEDIA' });
+    expect(result.closeCode).toBe(4415);
+    // The decoder refused the frames instead of allocating them (without the bound, this 1440p
+    // stream would be scaled to 720p and go live).
+    expect(relay.logs.find((l) => l.msg === 'ffmpeg exited')).toMatchObject({ failure: 'input', exitCode: 1 });
+    expect(result.gotLive).toBe(false);
+  });
+});
