@@ -6,9 +6,9 @@ import { SignJWT } from 'jose';
  */
 export async function makeToken(
   secret: string,
-  opts: { expiresIn?: string; exp?: number; iat?: number; alg?: string; noExp?: boolean } = {},
+  opts: { expiresIn?: string; exp?: number; iat?: number; alg?: string; noExp?: boolean; claims?: Record<string, unknown> } = {},
 ): Promise<string> {
-  const jwt = new SignJWT({ scope: 'stream' })
+  const jwt = new SignJWT({ scope: 'stream', ...opts.claims })
     .setProtectedHeader({ alg: opts.alg ?? 'HS256' })
     .setIssuedAt(opts.iat)
     .setSubject('test-broadcaster');

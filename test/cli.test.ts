@@ -171,7 +171,7 @@ describe('token', () => {
     const expected = createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url');
     expect(signature).toBe(expected);
     expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toMatchObject({ alg: 'HS256' });
-    return JSON.parse(Buffer.from(payload, 'base64url').toString()) as { iat: number; exp: number };
+    return JSON.parse(Buffer.from(payload, 'base64url').toString()) as { iat: number; exp: number; ingest?: string };
   }
 
   test('mints an HS256 token from the secret read on stdin, expiring after --ttl', async () => {
@@ -198,6 +198,12 @@ describe('token', () => {
   test('needs exactly one key source and a valid ttl', async () => {
     expect((await run(['token'])).stderr).toMatch(/give exactly one of --secret-id <arn> or --secret-value -/);
     expect((await run(['token', '--secret-value', '-', '--ttl', 'soon'], { input: OFFLINE_KEY })).stderr).toMatch(/--ttl <duration>.*invalid/);
+  });
+
+  test('binds the token to an ingest with --ingest', async () => {
+    const res = await run(['token', '--secret-value', '-', '--ingest', 'rtmps://abc.global-contribute.live-video.net:443/app/'], { input: OFFLINE_KEY });
+    expect(res.code).toBe(0);
+    expect(verify(res.stdout, OFFLINE_KEY)).toMatchObject({ ingest: 'rtmps://abc.global-contribute.live-video.net:443/app/' });
   });
 
   test('refuses a lifetime longer than relays accept', async () => {

@@ -9,6 +9,7 @@ import type { PendingLimit, PendingTicket } from './pending.ts';
 import { ffmpegArgs, planPipeline, type PipelinePlan } from './pipeline.ts';
 import { CLOSE_CODES, parseClientMessage, SessionError, START_MESSAGE_MAX_BYTES, type ServerMessage, type StartMessage } from './protocol.ts';
 import { forgetSecrets, log, metric, registerSecrets } from './telemetry.ts';
+import { bindingProblem } from './token-binding.ts';
 
 /** Per-socket data attached at upgrade time. */
 export interface SocketData {
@@ -186,6 +187,8 @@ export class Session {
       if (this.state !== 'validating') return; // the client left during verification
       const dest = checkDestination(msg.ingest, msg.streamKey, this.host.config.allowedIngests);
       if (!dest.ok) throw new SessionError(dest.code, dest.reason);
+      const unbound = bindingProblem(claims, msg.ingest, msg.streamKey);
+      if (unbound) throw new SessionError('UNAUTHORIZED', unbound);
       // Registered only once the client is known to hold a valid token, and only for this session's
       // own lines: what a client chooses as its key must not rewrite anyone else's. (The values are
       // in no log field anyway; this is the second net.) With RELAY_AUTH=none there is no token.

@@ -1,9 +1,9 @@
 // What the relay asks of browsers and pages (HSTS, an origin allow-list) and of the media it
 // decodes (a frame-size bound), against real relays and real FFmpeg.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { streamFile } from '../../harness/media.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
@@ -17,7 +17,10 @@ const STUDIO = 'https://studio.example.com';
 async function upgradeStatus(httpUrl: string, origin?: string): Promise<number> {
   const res = await fetch(`${httpUrl}/v1/stream`, {
     headers: {
-      connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+      'connection': 'Upgrade',
+      'upgrade': 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
       ...(origin ? { origin } : {}),
     },
     tls: { rejectUnauthorized: false },

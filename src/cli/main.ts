@@ -25,6 +25,7 @@ program.command('token')
   .option('--secret-id <arn>', 'Secrets Manager secret holding the key (stack output AuthSecretArn)')
   .option('--secret-value <->', "'-': read the key from stdin (for offline use)")
   .option('--ttl <duration>', `lifetime, e.g. 30m, 1h, 12h (at most ${MAX_TTL_HOURS}h)`, parseTtl, '1h')
+  .option('--ingest <url>', 'bind the token to this ingest: relays refuse it for any other')
   .action(tokenCommand);
 
 function parseTtl(value: string): string {

@@ -11,6 +11,7 @@ interface TokenOptions {
   readonly secretId?: string;
   readonly secretValue?: string;
   readonly ttl: string;
+  readonly ingest?: string;
 }
 
 /** `token`: prints an HS256 relay token (docs/configuration.md#authentication) that expires after `--ttl`. */
@@ -30,7 +31,8 @@ export async function tokenCommand(options: TokenOptions): Promise<void> {
 
   // jose is an ES module; a dynamic import loads it from this CommonJS build.
   const { SignJWT } = await import('jose');
-  const token = await new SignJWT({})
+  // The relay refuses a token with an `ingest` claim for any other ingest (docs/configuration.md#authentication).
+  const token = await new SignJWT(options.ingest ? { ingest: options.ingest } : {})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setIssuedAt()
     .setExpirationTime(options.ttl)
