@@ -12,7 +12,8 @@ import { openRelaySocket, until } from '../../harness/ws-client.ts';
 // relay's secrets, and none of the variables FFmpeg or GnuTLS would act on, reach it.
 
 const SECRET = 'ffmpeg-env-test-secret-0f1e2d3c4b5a6978';
-const TLS_KEY = '-----BEGIN PRIVATE KEY-----\nffmpeg-env-stand-in-key\n-----END PRIVATE KEY-----';
+// A stand-in, not a key: only its presence in FFmpeg's environment is checked.
+const TLS_KEY = '-----BEGIN TEST KEY-----\nffmpeg-env-stand-in-key\n-----END TEST KEY-----';
 const AWS_URI = '/v2/credentials/ffmpeg-env-fake-credentials-id';
 let relay: RelayProcess;
 let reportDir: string;
