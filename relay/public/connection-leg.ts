@@ -207,6 +207,9 @@ export class ConnectionLeg {
 
   /** Turns a backlog sample into a warning, a restart at a lower bitrate, or the end. */
   private checkBacklog(): void {
+    // Once leaving, the recorder's last chunk is the end of the stream, not a sign of congestion:
+    // judging it could lower the bitrate (and say so) with no restart to follow.
+    if (this.current !== 'recording') return;
     const buffered = this.ws.bufferedAmount;
     const verdict = this.watch.sample(buffered);
     if (verdict === 'ok') return;

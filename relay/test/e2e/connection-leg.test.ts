@@ -338,6 +338,17 @@ describe('connection leg: upload backlog', () => {
     expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'CONGESTED', failover: false });
   });
 
+  test('the recorder\'s last chunk after stop is not judged for congestion', async () => {
+    const { leg, socket, recorder, calls } = recordingLeg({}, { congested: (verdict) => verdict === 'reduce' });
+    leg.stop();
+    socket.bufferedAmount = 2000;
+    recorder.chunk();
+    expect(calls.filter((c) => c.startsWith('congested'))).toEqual([]);
+    await tick();
+    socket.closed(1000);
+    expect(await leg.outcome).toMatchObject({ kind: 'stopped' });
+  });
+
   test('a stalled socket is sampled between chunks too', async () => {
     const { leg, socket, calls } = recordingLeg();
     socket.bufferedAmount = 500;
