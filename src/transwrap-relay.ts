@@ -413,6 +413,11 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
     return relayMetric(this.metricsServiceName, 'SessionsFailed', { statistic: cloudwatch.Stats.SUM }, options, code ? { Code: code } : {});
   }
 
+  /** Milliseconds from a start message to `live` (`StartToLiveMs`, p95 by default: the wait most broadcasters see at most). */
+  public metricStartToLive(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return relayMetric(this.metricsServiceName, 'StartToLiveMs', { statistic: 'p95' }, props);
+  }
+
   /** Bitrate FFmpeg sends to the ingest, kb/s per session (`IngestBitrateKbps`, averaged). */
   public metricIngestBitrate(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return relayMetric(this.metricsServiceName, 'IngestBitrateKbps', { statistic: cloudwatch.Stats.AVERAGE }, props);

@@ -19,6 +19,7 @@ describe('metrics', () => {
     expect(resolved(relay.metricSessionsStarted())).toMatchObject({ name: 'SessionsStarted', stat: 'Sum' });
     expect(resolved(relay.metricIngestBitrate())).toMatchObject({ name: 'IngestBitrateKbps', stat: 'Average' });
     expect(resolved(relay.metricDroppedFrames())).toMatchObject({ name: 'DroppedFrames', stat: 'Sum' });
+    expect(resolved(relay.metricStartToLive())).toMatchObject({ name: 'StartToLiveMs', stat: 'p95' });
     expect(resolved(relay.metricSessionsFailed())).toMatchObject({ name: 'SessionsFailed', dims: { Service: 'RelayStack/Relay' } });
     expect(resolved(relay.metricSessionsFailed({ code: 'INGEST_FAILED', period: Duration.minutes(5) }))).toMatchObject({
       name: 'SessionsFailed', dims: { Service: 'RelayStack/Relay', Code: 'INGEST_FAILED' },

@@ -56,6 +56,8 @@ export class Session {
   private lastMediaAt = Date.now();
   /** When `ready` was sent; FFmpeg has RELAY_LIVE_TIMEOUT_MS from then to open its output. */
   private readyAt = 0;
+  /** When the start message arrived: start → live is what a broadcaster waits through. */
+  private startAt = 0;
   private isLive = false;
   /** Held while the connection waits to start (see pending.ts); given back once it holds a slot or ends. */
   private pending?: PendingTicket;
@@ -180,6 +182,7 @@ export class Session {
   }
 
   private async start(msg: StartMessage): Promise<void> {
+    this.startAt = Date.now();
     clearTimeout(this.startTimer);
     this.state = 'validating';
     try {
@@ -242,7 +245,9 @@ export class Session {
         onOutputOpened: () => {
           this.isLive = true;
           if (this.state !== 'streaming' && this.state !== 'stopping') return;
-          log('info', 'live', { session: this.id });
+          const startToLiveMs = Date.now() - this.startAt;
+          log('info', 'live', { session: this.id, startToLiveMs });
+          metric('StartToLiveMs', startToLiveMs, 'Milliseconds');
           this.send({ type: 'live' });
         },
         onProgress: (p) => {

@@ -80,7 +80,7 @@ export function log(level: Level, msg: string, fields: Record<string, unknown> =
 }
 
 /** A metric unit understood by CloudWatch. */
-export type Unit = 'Count' | 'Kilobits/Second' | 'None';
+export type Unit = 'Count' | 'Kilobits/Second' | 'Milliseconds' | 'None';
 
 /**
  * Writes one CloudWatch Embedded Metric Format line (docs/telemetry.md#metrics), namespace

@@ -36,8 +36,15 @@ test('H.264 + AAC in 250 ms MP4 fragments, sent in timeslice-sized chunks: both 
   expect(result.closeCode).toBe(1000);
 
   // The relay chose to copy the audio too: no encoder ran.
-  const ready = relay.logs.find((l) => l.msg === 'session ready' && l.session === result.messages[0].session);
+  const session = result.messages[0].session;
+  const ready = relay.logs.find((l) => l.msg === 'session ready' && l.session === session);
   expect(ready).toMatchObject({ inputFormat: 'mp4', audio: 'copy' });
+  // How long the broadcaster waited for `live`, logged and as a metric (docs/telemetry.md#metrics).
+  const live = relay.logs.find((l) => l.msg === 'live' && l.session === session);
+  const waited = live?.startToLiveMs as number;
+  expect(waited).toBeGreaterThan(0);
+  expect(waited).toBeLessThan(10_000);
+  expect(relay.logs.some((l) => l.msg === 'metric' && l.StartToLiveMs === waited)).toBe(true);
 
   const probe = await probeRecording(await rtmp.waitForRecording(key));
   expect(probe).toMatchObject({ videoCodec: 'h264', audioCodec: 'aac', audioSampleRate: 48000, width: 1280, height: 720, timestampsMonotonic: true });
