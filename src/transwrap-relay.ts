@@ -231,7 +231,7 @@ export interface RelaySpotOptions {
  */
 export class TranswrapRelay extends Construct implements ec2.IConnectable {
   /** The Amazon IVS ingest endpoints over RTMPS, the default of `allowedIngests`. */
-  public static readonly DEFAULT_ALLOWED_INGESTS: string[] = Object.freeze([...DEFAULT_ALLOWED_INGESTS]) as string[];
+  public static readonly DEFAULT_ALLOWED_INGESTS: string[] = DEFAULT_ALLOWED_INGESTS as string[];
 
   /** The VPC the tasks run in. */
   public readonly vpc: ec2.IVpc;
