@@ -2,7 +2,8 @@ import { SignJWT } from 'jose';
 
 /**
  * Signs a test token with HS256 (or `alg`) and the UTF-8 bytes of `secret`; issued now unless `iat`
- * (epoch seconds) says otherwise; expires in 10 min unless told (`noExp` leaves `exp` out).
+ * (epoch seconds) says otherwise; expires in 10 min unless told (`noExp` leaves `exp` out); `sub` is
+ * `test-broadcaster` unless `claims` names another.
  */
 export async function makeToken(
   secret: string,
@@ -11,7 +12,7 @@ export async function makeToken(
   const jwt = new SignJWT({ scope: 'stream', ...opts.claims })
     .setProtectedHeader({ alg: opts.alg ?? 'HS256' })
     .setIssuedAt(opts.iat)
-    .setSubject('test-broadcaster');
+    .setSubject(typeof opts.claims?.sub === 'string' ? opts.claims.sub : 'test-broadcaster');
   if (opts.noExp) {
     // no expiry: the relay must refuse it
   } else if (opts.exp !== undefined) {jwt.setExpirationTime(opts.exp);} else {jwt.setExpirationTime(opts.expiresIn ?? '10m');}

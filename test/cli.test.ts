@@ -171,7 +171,7 @@ describe('token', () => {
     const expected = createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url');
     expect(signature).toBe(expected);
     expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toMatchObject({ alg: 'HS256' });
-    return JSON.parse(Buffer.from(payload, 'base64url').toString()) as { iat: number; exp: number; ingest?: string };
+    return JSON.parse(Buffer.from(payload, 'base64url').toString()) as { iat: number; exp: number; ingest?: string; sub?: string; jti?: string };
   }
 
   test('mints an HS256 token from the secret read on stdin, expiring after --ttl', async () => {
@@ -204,6 +204,15 @@ describe('token', () => {
     const res = await run(['token', '--secret-value', '-', '--ingest', 'rtmps://abc.global-contribute.live-video.net:443/app/'], { input: OFFLINE_KEY });
     expect(res.code).toBe(0);
     expect(verify(res.stdout, OFFLINE_KEY)).toMatchObject({ ingest: 'rtmps://abc.global-contribute.live-video.net:443/app/' });
+  });
+
+  test('each token has its own jti; --subject sets sub (relays cap sessions per subject, else per jti)', async () => {
+    const [a, b] = await Promise.all([1, 2].map(async () => verify((await run(['token', '--secret-value', '-'], { input: OFFLINE_KEY })).stdout, OFFLINE_KEY)));
+    expect(a!.jti).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a!.jti).not.toBe(b!.jti);
+    expect(a!.sub).toBeUndefined();
+    const named = await run(['token', '--secret-value', '-', '--subject', 'studio-7'], { input: OFFLINE_KEY });
+    expect(verify(named.stdout, OFFLINE_KEY)).toMatchObject({ sub: 'studio-7' });
   });
 
   test('refuses a lifetime longer than relays accept', async () => {

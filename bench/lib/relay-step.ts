@@ -81,6 +81,7 @@ export async function runRelayStep(env: StepEnv, clip: Clip, pipeline: 'copy' | 
     RELAY_MAX_TRANSCODES: String(n + 1),
     // Every publisher connects from 127.0.0.1: the per-address limits must not be what a step measures.
     RELAY_MAX_SESSIONS_PER_ADDRESS: String(n + 10),
+    RELAY_MAX_SESSIONS_PER_SUBJECT: String(n + 10),
     RELAY_MAX_PENDING_CONNECTIONS: String(n + 10),
     RELAY_MAX_PENDING_PER_ADDRESS: String(n + 10),
     RELAY_DELAY_TRACE_FILE: delayFile,

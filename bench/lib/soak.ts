@@ -83,6 +83,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       RELAY_MAX_SESSIONS: String(opts.sessions + 10),
       // Every publisher connects from 127.0.0.1 (20 of them in `npx projen soak`).
       RELAY_MAX_SESSIONS_PER_ADDRESS: String(opts.sessions + 10),
+      RELAY_MAX_SESSIONS_PER_SUBJECT: String(opts.sessions + 10),
       RELAY_MAX_PENDING_PER_ADDRESS: String(opts.sessions + 10),
       RELAY_MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
       RELAY_MEDIA_TIMEOUT_MS: String(opts.mediaTimeoutMs),

@@ -53,6 +53,17 @@ export function lifetimeProblem(payload: JWTPayload, maxMs: number, nowMs: numbe
   return tooLong ? `token lifetime exceeds the relay's maximum of ${maxMs} ms` : undefined;
 }
 
+/**
+ * Who a verified token speaks for, for `RELAY_MAX_SESSIONS_PER_SUBJECT`: its `sub`, else its `jti`,
+ * else the token itself (by hash), so a token without either is its own identity. Prefixed, so that a
+ * `sub` can never collide with another token's `jti`.
+ */
+export function tokenSubject(claims: JWTPayload, token: string): string {
+  if (typeof claims.sub === 'string') return `sub:${claims.sub}`;
+  if (typeof claims.jti === 'string') return `jti:${claims.jti}`;
+  return `token:${new Bun.CryptoHasher('sha256').update(token).digest('hex')}`;
+}
+
 // jose's own messages can quote claim values; keep to fixed texts.
 function describe(e: unknown): string {
   if (e instanceof errors.JWTExpired) return 'token expired';

@@ -25,6 +25,8 @@ export interface RelayConfig {
   readonly maxSessions: number;
   readonly maxTranscodes: number;
   readonly maxSessionsPerAddress: number;
+  /** Sessions one token subject may hold at once (see `tokenSubject` in auth.ts). */
+  readonly maxSessionsPerSubject: number;
   readonly maxPendingConnections: number;
   readonly maxPendingPerAddress: number;
   readonly maxMessageBytes: number;
@@ -168,6 +170,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // Browsers behind one NAT share an address: 10 leaves room for a small studio, and keeps one
   // client with a token from taking every slot. Loopback tests and the demo stay well under it.
   const maxSessionsPerAddress = int('RELAY_MAX_SESSIONS_PER_ADDRESS', 10, 1);
+  // One identity, whichever addresses it streams from: a token copied out of a page cannot run more.
+  const maxSessionsPerSubject = int('RELAY_MAX_SESSIONS_PER_SUBJECT', 10, 1);
   const maxPendingConnections = int('RELAY_MAX_PENDING_CONNECTIONS', 100, 1);
   const maxPendingPerAddress = int('RELAY_MAX_PENDING_PER_ADDRESS', 10, 1);
   // MediaRecorder chunks are about 100 KB (a 250 ms timeslice at a few Mbit/s): 1 MiB is ample, and
@@ -224,6 +228,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     maxSessions,
     maxTranscodes,
     maxSessionsPerAddress,
+    maxSessionsPerSubject,
     maxPendingConnections,
     maxPendingPerAddress,
     maxMessageBytes,

@@ -1,4 +1,4 @@
-import { AddressCounts } from './address-counts.ts';
+import { HolderCounts } from './holder-counts.ts';
 
 /**
  * A connection's place among those waiting to start (docs/pipeline.md#backpressure-and-limits): from
@@ -34,7 +34,7 @@ export interface PendingConnections {
  */
 export function createPendingConnections(limits: PendingLimits): PendingConnections {
   let count = 0;
-  const perAddress = new AddressCounts();
+  const perAddress = new HolderCounts();
   return {
     get count() {
       return count;

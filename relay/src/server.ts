@@ -56,7 +56,7 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
     verifyToken: createTokenVerifier(config),
     isDraining: () => draining,
     admitPending: (address) => pending.admit(address),
-    reserve: (kind, address) => capacity.reserve(kind, address),
+    reserve: (kind, holder) => capacity.reserve(kind, holder),
     delayTrace,
   };
 
@@ -135,6 +135,7 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
     maxSessions: config.maxSessions,
     maxTranscodes: config.maxTranscodes,
     maxSessionsPerAddress: config.maxSessionsPerAddress,
+    maxSessionsPerSubject: config.maxSessionsPerSubject,
     maxPendingConnections: config.maxPendingConnections,
     maxPendingPerAddress: config.maxPendingPerAddress,
     servePage: config.servePage,

@@ -1,6 +1,6 @@
 import type { ServerWebSocket } from 'bun';
-import type { TokenVerifier } from './auth.ts';
-import type { CapacityLimit, Slot, SlotKind } from './capacity.ts';
+import { tokenSubject, type TokenVerifier } from './auth.ts';
+import type { CapacityLimit, Slot, SlotHolder, SlotKind } from './capacity.ts';
 import type { RelayConfig } from './config.ts';
 import type { DelayTrace } from './delay-trace.ts';
 import { checkDestination } from './destination.ts';
@@ -28,7 +28,7 @@ export interface SessionHost {
   /** A place among the connections waiting to start, or the limit that refuses it. */
   admitPending(address: string): PendingTicket | PendingLimit;
   /** A capacity slot, synchronously, or the limit that refuses it. */
-  reserve(kind: SlotKind, address: string): Slot | CapacityLimit;
+  reserve(kind: SlotKind, holder: SlotHolder): Slot | CapacityLimit;
 }
 
 type State = 'awaiting-start' | 'validating' | 'streaming' | 'stopping' | 'closed';
@@ -198,7 +198,8 @@ export class Session {
       registerSecrets(this.id, [...(claims !== undefined && msg.token ? [msg.token] : []), msg.streamKey, dest.publishUrl]);
       const plan = planPipeline(msg.mimeType);
       if (this.host.isDraining()) throw new SessionError('UNAVAILABLE', 'relay is draining; try another relay');
-      const slot = this.host.reserve(plan.video, this.remote);
+      const subject = claims === undefined ? undefined : tokenSubject(claims, msg.token!);
+      const slot = this.host.reserve(plan.video, { address: this.remote, subject });
       if (typeof slot === 'string') throw this.unavailable(slot);
       // A session now: its slot bounds it from here on.
       this.leavePending();
@@ -428,6 +429,7 @@ export class Session {
       'sessions': 'relay is at capacity; try another relay',
       'transcodes': 'relay is at capacity; try another relay',
       'sessions-per-address': `too many sessions from this address (RELAY_MAX_SESSIONS_PER_ADDRESS: ${cfg.maxSessionsPerAddress}); try another relay`,
+      'sessions-per-subject': `too many sessions for this token's subject (RELAY_MAX_SESSIONS_PER_SUBJECT: ${cfg.maxSessionsPerSubject})`,
       'pending': `too many connections waiting to start (RELAY_MAX_PENDING_CONNECTIONS: ${cfg.maxPendingConnections}); try another relay`,
       'pending-per-address': `too many connections waiting to start from this address (RELAY_MAX_PENDING_PER_ADDRESS: ${cfg.maxPendingPerAddress}); try another relay`,
     }[limit];

@@ -150,6 +150,37 @@ describe('RELAY_MAX_SESSIONS_PER_ADDRESS', () => {
   });
 });
 
+describe('RELAY_MAX_SESSIONS_PER_SUBJECT', () => {
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    relay = await relayWith({ RELAY_MAX_SESSIONS: '10', RELAY_MAX_SESSIONS_PER_SUBJECT: '2' });
+  });
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  test('a third session for one token subject → 4013 naming the limit, from any address; another subject still gets one', async () => {
+    // The module's token has `sub: test-broadcaster`; a second token for it, as a backend would mint.
+    const sameSubject = await makeToken(SECRET);
+    const held = [await holdReady(relay, 'sk_subject_a_1'), await holdReady(relay, 'sk_subject_a_2')];
+    // Another address does not help: the token's subject is what holds the slots.
+    const refused = await openFrom('127.0.0.3', relay.wsUrl);
+    refused.sendText(start('sk_subject_a_3', { token: sameSubject }));
+    expect(await refused.closed).toBe(4013);
+    expect(refused.messages).toEqual([{
+      type: 'error', code: 'UNAVAILABLE', message: 'too many sessions for this token\'s subject (RELAY_MAX_SESSIONS_PER_SUBJECT: 2)',
+    }]);
+    expect(relay.ffmpegChildren()).toHaveLength(2);
+    const otherMessages: any[] = [];
+    const other = await openRelaySocket(relay.wsUrl, (m) => otherMessages.push(m));
+    other.ws.send(start('sk_subject_b_1', { token: await makeToken(SECRET, { claims: { sub: 'another-broadcaster' } }) }));
+    await until(otherMessages, 'ready');
+    for (const h of held) h.socket.ws.send(JSON.stringify({ type: 'stop' }));
+    other.ws.send(JSON.stringify({ type: 'stop' }));
+    await idle(relay);
+  });
+});
+
 describe('RELAY_MAX_PENDING_PER_ADDRESS and RELAY_MAX_PENDING_CONNECTIONS', () => {
   let relay: RelayProcess;
   beforeAll(async () => {

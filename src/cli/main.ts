@@ -26,6 +26,7 @@ program.command('token')
   .option('--secret-value <->', "'-': read the key from stdin (for offline use)")
   .option('--ttl <duration>', `lifetime, e.g. 30m, 1h, 12h (at most ${MAX_TTL_HOURS}h)`, parseTtl, '1h')
   .option('--ingest <url>', 'bind the token to this ingest: relays refuse it for any other')
+  .option('--subject <name>', 'who the token is for (its sub): relays cap the sessions one subject holds at once')
   .action(tokenCommand);
 
 function parseTtl(value: string): string {

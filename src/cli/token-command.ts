@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CliError } from './errors';
 
@@ -12,6 +13,7 @@ interface TokenOptions {
   readonly secretValue?: string;
   readonly ttl: string;
   readonly ingest?: string;
+  readonly subject?: string;
 }
 
 /** `token`: prints an HS256 relay token (docs/configuration.md#authentication) that expires after `--ttl`. */
@@ -32,11 +34,15 @@ export async function tokenCommand(options: TokenOptions): Promise<void> {
   // jose is an ES module; a dynamic import loads it from this CommonJS build.
   const { SignJWT } = await import('jose');
   // The relay refuses a token with an `ingest` claim for any other ingest (docs/configuration.md#authentication).
-  const token = await new SignJWT(options.ingest ? { ingest: options.ingest } : {})
+  const jwt = new SignJWT(options.ingest ? { ingest: options.ingest } : {})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    // Relays cap concurrent sessions per `sub`, else per `jti` (RELAY_MAX_SESSIONS_PER_SUBJECT):
+    // a unique `jti` makes each token without a subject its own identity.
+    .setJti(randomUUID())
     .setIssuedAt()
-    .setExpirationTime(options.ttl)
-    .sign(new TextEncoder().encode(key));
+    .setExpirationTime(options.ttl);
+  if (options.subject !== undefined) jwt.setSubject(options.subject);
+  const token = await jwt.sign(new TextEncoder().encode(key));
   process.stdout.write(`${token}\n`);
 }
 

@@ -2,11 +2,11 @@ import { describe, expect, test } from 'bun:test';
 import { createCapacity, type CapacityLimit, type Slot } from '../../src/capacity.ts';
 
 // The relay's slots (docs/pipeline.md#backpressure-and-limits): RELAY_MAX_SESSIONS in all, of
-// which at most RELAY_MAX_TRANSCODES transcodes and RELAY_MAX_SESSIONS_PER_ADDRESS for one client
-// address; a slot is a value whose release counts once, and a refusal names its limit.
+// which at most RELAY_MAX_TRANSCODES transcodes, RELAY_MAX_SESSIONS_PER_ADDRESS for one client
+// address and RELAY_MAX_SESSIONS_PER_SUBJECT for one token subject; a slot is a value whose release counts once, and a refusal names its limit.
 
-const A = '203.0.113.7';
-const B = '198.51.100.23';
+const A = { address: '203.0.113.7' };
+const B = { address: '198.51.100.23' };
 const MANY = 1000;
 
 /** The slot, or a failure naming the limit that refused it. */
@@ -18,7 +18,7 @@ function slot(s: Slot | CapacityLimit): Slot {
 describe('capacity slots', () => {
   test('sessions and transcodes are capped separately; a transcode counts against both', () => {
     const changes: number[] = [];
-    const cap = createCapacity({ maxSessions: 3, maxTranscodes: 1, maxSessionsPerAddress: MANY }, (held) => changes.push(held));
+    const cap = createCapacity({ maxSessions: 3, maxTranscodes: 1, maxSessionsPerAddress: MANY, maxSessionsPerSubject: MANY }, (held) => changes.push(held));
     const t = slot(cap.reserve('transcode', A));
     expect(t.kind).toBe('transcode');
     expect(cap.reserve('transcode', A)).toBe('transcodes');
@@ -38,7 +38,7 @@ describe('capacity slots', () => {
   });
 
   test('one address holds at most RELAY_MAX_SESSIONS_PER_ADDRESS slots; others are not affected', () => {
-    const cap = createCapacity({ maxSessions: 10, maxTranscodes: 10, maxSessionsPerAddress: 2 });
+    const cap = createCapacity({ maxSessions: 10, maxTranscodes: 10, maxSessionsPerAddress: 2, maxSessionsPerSubject: MANY });
     const a1 = slot(cap.reserve('copy', A));
     slot(cap.reserve('transcode', A));
     expect(cap.reserve('copy', A)).toBe('sessions-per-address');
@@ -54,9 +54,24 @@ describe('capacity slots', () => {
     expect(cap.reserve('copy', A)).toBe('sessions-per-address');
   });
 
+  test('one token subject holds at most RELAY_MAX_SESSIONS_PER_SUBJECT slots, from any address', () => {
+    const cap = createCapacity({ maxSessions: 10, maxTranscodes: 10, maxSessionsPerAddress: MANY, maxSessionsPerSubject: 2 });
+    const first = slot(cap.reserve('copy', { ...A, subject: 'leaked' }));
+    slot(cap.reserve('transcode', { ...B, subject: 'leaked' }));
+    expect(cap.reserve('copy', { address: '192.0.2.99', subject: 'leaked' })).toBe('sessions-per-subject');
+    // Other subjects, and sessions without one (RELAY_AUTH=none), are not affected.
+    slot(cap.reserve('copy', { ...A, subject: 'other' }));
+    slot(cap.reserve('copy', A));
+    slot(cap.reserve('copy', A));
+    expect(cap.held).toBe(5);
+    first.release();
+    slot(cap.reserve('copy', { ...B, subject: 'leaked' }));
+    expect(cap.reserve('copy', { ...B, subject: 'leaked' })).toBe('sessions-per-subject');
+  });
+
   test('release is idempotent: a second call neither frees another slot nor reports a change', () => {
     const changes: number[] = [];
-    const cap = createCapacity({ maxSessions: 1, maxTranscodes: 1, maxSessionsPerAddress: MANY }, (held) => changes.push(held));
+    const cap = createCapacity({ maxSessions: 1, maxTranscodes: 1, maxSessionsPerAddress: MANY, maxSessionsPerSubject: MANY }, (held) => changes.push(held));
     const first = slot(cap.reserve('transcode', A));
     first.release();
     first.release();
@@ -70,14 +85,14 @@ describe('capacity slots', () => {
   });
 
   test('zero limits refuse everything of their kind', () => {
-    expect(createCapacity({ maxSessions: 0, maxTranscodes: 4, maxSessionsPerAddress: MANY }).reserve('copy', A)).toBe('sessions');
-    const noTranscodes = createCapacity({ maxSessions: 4, maxTranscodes: 0, maxSessionsPerAddress: MANY });
+    expect(createCapacity({ maxSessions: 0, maxTranscodes: 4, maxSessionsPerAddress: MANY, maxSessionsPerSubject: MANY }).reserve('copy', A)).toBe('sessions');
+    const noTranscodes = createCapacity({ maxSessions: 4, maxTranscodes: 0, maxSessionsPerAddress: MANY, maxSessionsPerSubject: MANY });
     expect(noTranscodes.reserve('transcode', A)).toBe('transcodes');
     expect(typeof noTranscodes.reserve('copy', A)).toBe('object');
   });
 
   test('after any order of releases the relay is back to full capacity', () => {
-    const cap = createCapacity({ maxSessions: 5, maxTranscodes: 2, maxSessionsPerAddress: 3 });
+    const cap = createCapacity({ maxSessions: 5, maxTranscodes: 2, maxSessionsPerAddress: 3, maxSessionsPerSubject: MANY });
     const held: Slot[] = [];
     const addresses = [A, B, A, B, A];
     for (const [i, kind] of (['transcode', 'copy', 'transcode', 'copy', 'copy'] as const).entries()) held.push(slot(cap.reserve(kind, addresses[i]!)));
