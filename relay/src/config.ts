@@ -177,7 +177,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   // MediaRecorder chunks are about 100 KB (a 250 ms timeslice at a few Mbit/s): 1 MiB is ample, and
   // bounds what one frame costs before the relay looks at it.
   const maxMessageBytes = int('RELAY_MAX_MESSAGE_BYTES', MIB, 1024, 1024 * MIB);
-  const mediaTimeoutMs = int('RELAY_MEDIA_TIMEOUT_MS', 10_000, 100);
+  // Once live it is judged on FFmpeg's progress reports, which come once a second.
+  const mediaTimeoutMs = int('RELAY_MEDIA_TIMEOUT_MS', 10_000, 1000);
   const drainTimeoutMs = int('RELAY_DRAIN_TIMEOUT_MS', 110_000, 0);
   const ffmpegPath = str('RELAY_FFMPEG_PATH') ?? 'ffmpeg';
   const startTimeoutMs = int('RELAY_START_TIMEOUT_MS', 10_000, 100);

@@ -7,6 +7,8 @@ export interface FfmpegProgress {
   bitrateKbps: number;
   speed: number;
   droppedFrames: number;
+  /** How much media FFmpeg has written to the output, in stream time (µs): it grows only while media reaches the ingest. */
+  outTimeUs: number;
 }
 
 /** Which side of FFmpeg failed, judged from its error lines. */
@@ -102,7 +104,7 @@ export class FfmpegProcess {
   private certificateRejected = false;
   private lastInputAt = Date.now();
   private readonly spawnedAt = performance.now();
-  private readonly progress: FfmpegProgress = { fps: 0, bitrateKbps: 0, speed: 0, droppedFrames: 0 };
+  private readonly progress: FfmpegProgress = { fps: 0, bitrateKbps: 0, speed: 0, droppedFrames: 0, outTimeUs: 0 };
   /** Bytes FFmpeg has written to the output so far, from the progress report. */
   private outputBytes = 0;
 
@@ -235,6 +237,7 @@ export class FfmpegProcess {
       case 'bitrate': this.progress.bitrateKbps = n; break;
       case 'speed': this.progress.speed = n; break;
       case 'drop_frames': this.progress.droppedFrames = n; break;
+      case 'out_time_us': this.progress.outTimeUs = n; break;
       case 'total_size': this.outputBytes = n; break;
       case 'progress':
         if (!this.outputOpened && this.outputBytes > 0) this.markOutputOpened();

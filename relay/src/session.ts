@@ -53,6 +53,10 @@ export class Session {
   private watchdog?: Timer;
   private statsTimer?: Timer;
   private killTimer?: Timer;
+  /**
+   * The last sign of media moving, for RELAY_MEDIA_TIMEOUT_MS: a binary frame until the session is
+   * live, then FFmpeg's output time growing (see onProgress).
+   */
   private lastMediaAt = Date.now();
   /** When `ready` was sent; FFmpeg has RELAY_LIVE_TIMEOUT_MS from then to open its output. */
   private readyAt = 0;
@@ -172,7 +176,7 @@ export class Session {
       return;
     }
     if (this.state !== 'streaming' || !this.ffmpeg) return; // after stop: late chunks are dropped
-    this.lastMediaAt = Date.now();
+    if (!this.isLive) this.lastMediaAt = Date.now();
     this.mediaBytes += chunk.byteLength;
     // pause() stops further reads, but frames already read still arrive: this is the hard bound.
     if (this.ffmpeg.bufferedBytes + chunk.byteLength > this.host.config.maxBufferedBytes) {
@@ -245,6 +249,7 @@ export class Session {
       }, {
         onOutputOpened: () => {
           this.isLive = true;
+          this.lastMediaAt = Date.now();
           if (this.state !== 'streaming' && this.state !== 'stopping') return;
           const startToLiveMs = Date.now() - this.startAt;
           log('info', 'live', { session: this.id, startToLiveMs });
@@ -252,6 +257,9 @@ export class Session {
           this.send({ type: 'live' });
         },
         onProgress: (p) => {
+          // Once live, bytes are not proof of media: a client dribbling a byte a second would hold its
+          // slot forever. Only FFmpeg writing more stream time to the ingest is.
+          if (p.outTimeUs > (this.progress?.outTimeUs ?? 0)) this.lastMediaAt = Date.now();
           this.progress = p;
         },
         onBackpressure: (backedUp) => this.setPaused(backedUp),

@@ -115,6 +115,45 @@ describe('frame sizes', () => {
   });
 });
 
+describe('RELAY_MEDIA_TIMEOUT_MS, once live', () => {
+  let relay: RelayProcess;
+  beforeAll(async () => {
+    relay = await relayWith({ RELAY_MEDIA_TIMEOUT_MS: '3000' });
+  });
+  afterAll(async () => {
+    await relay?.stop();
+  });
+
+  test('a live session whose client then dribbles a byte at a time → 4408: bytes arriving are not media reaching the ingest', async () => {
+    const messages: any[] = [];
+    const socket = await openRelaySocket(relay.wsUrl, (m) => messages.push(m));
+    socket.ws.send(start('sk_live_dribbler_7c8d9e'));
+    await until(messages, 'ready');
+    // Real time until live, then a byte every 200 ms: far more often than the timeout, far too
+    // little for a single frame.
+    const clip = new Uint8Array(await Bun.file(await makeTestMedia('h264-opus-mkv', 12)).arrayBuffer());
+    const slice = Math.ceil(clip.byteLength / 48);
+    let offset = 0;
+    while (!messages.some((m) => m.type === 'live') && offset < clip.byteLength) {
+      socket.ws.send(clip.subarray(offset, offset + slice));
+      offset += slice;
+      await Bun.sleep(250);
+    }
+    expect(messages.some((m) => m.type === 'live')).toBe(true);
+    const dribbleFrom = Date.now();
+    while (!socket.isClosed() && Date.now() - dribbleFrom < 15_000) {
+      socket.ws.send(clip.subarray(offset, offset + 1));
+      offset++;
+      await Bun.sleep(200);
+    }
+    const { closeCode } = await socket.closedWithin(5000, () => JSON.stringify(messages));
+    expect(closeCode).toBe(4408);
+    expect(messages.at(-1)).toEqual({ type: 'error', code: 'MEDIA_TIMEOUT', message: 'no media for 3000 ms' });
+    expect(Date.now() - dribbleFrom).toBeLessThan(10_000);
+    await idle(relay);
+  });
+});
+
 describe('RELAY_MAX_SESSIONS_PER_ADDRESS', () => {
   let relay: RelayProcess;
   beforeAll(async () => {
