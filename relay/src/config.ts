@@ -38,6 +38,8 @@ export interface RelayConfig {
   readonly liveTimeoutMs: number;
   readonly ingestStallTimeoutMs: number;
   readonly maxBufferedBytes: number;
+  /** Media held for all FFmpeg processes together; see buffer-budget.ts. */
+  readonly maxTotalBufferedBytes: number;
   readonly servePage: boolean;
   readonly compatRoute: boolean;
   /** Web origins whose pages may open sessions; empty: any (docs/configuration.md#variables). */
@@ -188,6 +190,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (maxBufferedBytes < maxMessageBytes) {
     problems.push(`RELAY_MAX_BUFFERED_BYTES: must be at least RELAY_MAX_MESSAGE_BYTES (${maxMessageBytes}), got ${maxBufferedBytes}`);
   }
+  // An eighth of the construct's default 2 GiB task: sessions' queues are normally about 1 MiB
+  // each (the high-water mark), so only ingests that stop keeping up ever come near it.
+  const maxTotalBufferedBytes = int('RELAY_MAX_TOTAL_BUFFERED_BYTES', 256 * MIB, 64 * 1024);
+  if (maxTotalBufferedBytes < maxBufferedBytes) {
+    problems.push(`RELAY_MAX_TOTAL_BUFFERED_BYTES: must be at least RELAY_MAX_BUFFERED_BYTES (${maxBufferedBytes}), got ${maxTotalBufferedBytes}`);
+  }
   const servePage = oneOf('RELAY_SERVE_PAGE', ['on', 'off'] as const, 'on') === 'on';
   const compatRoute = oneOf('RELAY_COMPAT_ROUTE', ['on', 'off'] as const, 'off') === 'on';
   let allowedOrigins: string[] = [];
@@ -240,6 +248,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     liveTimeoutMs,
     ingestStallTimeoutMs,
     maxBufferedBytes,
+    maxTotalBufferedBytes,
     servePage,
     compatRoute,
     allowedOrigins,

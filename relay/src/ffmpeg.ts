@@ -35,6 +35,8 @@ export interface FfmpegEvents {
   onProgress(progress: FfmpegProgress): void;
   /** `true` when queued input crosses the high-water mark, `false` when it falls below the low one. */
   onBackpressure(backedUp: boolean): void;
+  /** The bytes queued for stdin changed (see {@link FfmpegProcess.bufferedBytes}). */
+  onQueueChange(bufferedBytes: number): void;
 }
 
 /** Options for {@link FfmpegProcess}. */
@@ -154,6 +156,7 @@ export class FfmpegProcess {
     this.opts.delayTrace?.frameQueued(chunk, this.spawnedAt);
     this.queue.push(chunk);
     this.queued += chunk.byteLength;
+    this.events.onQueueChange(this.queued);
     if (!this.backedUp && this.queued > this.opts.highWaterBytes) {
       this.backedUp = true;
       this.events.onBackpressure(true);
@@ -172,6 +175,14 @@ export class FfmpegProcess {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
     this.killedByUs = true;
     this.proc.kill(signal);
+    // A killed FFmpeg reads nothing more: what waits for it is memory to give back now.
+    if (signal === 'SIGKILL') this.dropQueue();
+  }
+
+  private dropQueue(): void {
+    this.queue.length = 0;
+    this.queued = 0;
+    this.events.onQueueChange(0);
   }
 
   private async pump(): Promise<void> {
@@ -183,9 +194,11 @@ export class FfmpegProcess {
         const written = this.sink.write(chunk);
         const pending = typeof written === 'number' ? this.sink.flush() : written;
         if (pending !== undefined && typeof pending !== 'number') await pending;
+        if (this.queue[0] !== chunk) break; // the queue was dropped meanwhile (kill)
         this.opts.delayTrace?.frameTaken(chunk);
         this.queue.shift();
         this.queued -= chunk.byteLength;
+        this.events.onQueueChange(this.queued);
         this.lastInputAt = Date.now();
         if (this.backedUp && this.queued <= this.opts.lowWaterBytes) {
           this.backedUp = false;
@@ -199,8 +212,7 @@ export class FfmpegProcess {
     } catch {
       // EPIPE: FFmpeg is gone or closed its input; its exit tells the session why.
       this.stdinClosed = true;
-      this.queue.length = 0;
-      this.queued = 0;
+      this.dropQueue();
     } finally {
       this.pumping = false;
     }

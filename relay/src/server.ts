@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { Server } from 'bun';
 import { createTokenVerifier } from './auth.ts';
+import { BufferBudget } from './buffer-budget.ts';
 import { createCapacity } from './capacity.ts';
 import type { RelayConfig } from './config.ts';
 import type { DelayTrace } from './delay-trace.ts';
@@ -56,6 +57,7 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
     verifyToken: createTokenVerifier(config),
     isDraining: () => draining,
     admitPending: (address) => pending.admit(address),
+    buffers: new BufferBudget(config.maxTotalBufferedBytes),
     reserve: (kind, holder) => capacity.reserve(kind, holder),
     delayTrace,
   };
@@ -138,6 +140,7 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
     maxSessionsPerSubject: config.maxSessionsPerSubject,
     maxPendingConnections: config.maxPendingConnections,
     maxPendingPerAddress: config.maxPendingPerAddress,
+    maxTotalBufferedBytes: config.maxTotalBufferedBytes,
     servePage: config.servePage,
     compatRoute: config.compatRoute,
     delayTraceFile: config.delayTraceFile,

@@ -1,5 +1,6 @@
 import type { ServerWebSocket } from 'bun';
 import { tokenSubject, type TokenVerifier } from './auth.ts';
+import type { BufferBudget, BufferHolder } from './buffer-budget.ts';
 import type { CapacityLimit, Slot, SlotHolder, SlotKind } from './capacity.ts';
 import type { RelayConfig } from './config.ts';
 import type { DelayTrace } from './delay-trace.ts';
@@ -27,6 +28,8 @@ export interface SessionHost {
   isDraining(): boolean;
   /** A place among the connections waiting to start, or the limit that refuses it. */
   admitPending(address: string): PendingTicket | PendingLimit;
+  /** The relay-wide bound on media held for FFmpeg (RELAY_MAX_TOTAL_BUFFERED_BYTES). */
+  readonly buffers: BufferBudget;
   /** A capacity slot, synchronously, or the limit that refuses it. */
   reserve(kind: SlotKind, holder: SlotHolder): Slot | CapacityLimit;
 }
@@ -45,7 +48,7 @@ const LOW_WATER_BYTES = 256 * 1024;
  * Every path out of the session goes through {@link Session.fail} or a clean stop. The capacity
  * slot is released when FFmpeg has exited and been reaped, or at once when it could not be spawned.
  */
-export class Session {
+export class Session implements BufferHolder {
   readonly id = crypto.randomUUID();
   private state: State = 'awaiting-start';
   private ffmpeg?: FfmpegProcess;
@@ -263,6 +266,7 @@ export class Session {
           this.progress = p;
         },
         onBackpressure: (backedUp) => this.setPaused(backedUp),
+        onQueueChange: (bytes) => this.host.buffers.set(this, bytes),
       });
     } catch (e) {
       // Nothing was spawned, so the slot can go back right away.
@@ -271,10 +275,17 @@ export class Session {
     }
     this.ffmpeg = ffmpeg;
     void ffmpeg.exited.then((exit) => {
+      this.host.buffers.set(this, 0);
       slot.release();
       this.onFfmpegExit(exit);
     });
     return ffmpeg;
+  }
+
+  /** The relay's media budget ran out and this session holds the most: its ingest is the slowest. */
+  overBudget(): void {
+    const cfg = this.host.config;
+    this.fail(new SessionError('INGEST_FAILED', `ingest is not keeping up; the relay's buffered media limit (RELAY_MAX_TOTAL_BUFFERED_BYTES: ${cfg.maxTotalBufferedBytes}) was reached and this session held the most`));
   }
 
   private setPaused(paused: boolean): void {

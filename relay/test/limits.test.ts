@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { makeTestMedia, streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
+import { probeRecording } from '../../harness/probe.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { openFrom, type SourceAddressSocket } from '../../harness/source-address-client.ts';
@@ -150,6 +151,69 @@ describe('RELAY_MEDIA_TIMEOUT_MS, once live', () => {
     expect(closeCode).toBe(4408);
     expect(messages.at(-1)).toEqual({ type: 'error', code: 'MEDIA_TIMEOUT', message: 'no media for 3000 ms' });
     expect(Date.now() - dribbleFrom).toBeLessThan(10_000);
+    await idle(relay);
+  });
+});
+
+describe('RELAY_MAX_TOTAL_BUFFERED_BYTES', () => {
+  const MIB = 1024 * 1024;
+  let relay: RelayProcess;
+  /** An ingest that accepts connections and never answers: the relay's queues in front of FFmpeg grow. */
+  let stalled: RtmpServer;
+  beforeAll(async () => {
+    stalled = await startRtmpServer();
+    stalled.freeze(true);
+    // Only the budget can end the stalled sessions within the test: the stall and live timeouts are far off.
+    relay = await relayWith({
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port},rtmp://127.0.0.1:${stalled.port}`,
+      RELAY_MAX_MESSAGE_BYTES: String(MIB),
+      RELAY_MAX_BUFFERED_BYTES: String(4 * MIB),
+      RELAY_MAX_TOTAL_BUFFERED_BYTES: String(4 * MIB),
+      RELAY_INGEST_STALL_TIMEOUT_MS: '60000',
+      RELAY_LIVE_TIMEOUT_MS: '60000',
+    });
+  });
+  afterAll(async () => {
+    await relay?.stop();
+    stalled?.freeze(false);
+    await stalled?.stop();
+  });
+
+  test('sessions behind a stalled ingest are ended, biggest first, once the relay holds the budget; a healthy session streams on', async () => {
+    const clip = new Uint8Array(await Bun.file(await makeTestMedia('h264-opus-mkv', 12)).arrayBuffer());
+    const frame = 512 * 1024;
+    const stuck = await Promise.all([1, 2, 3].map(async (i) => {
+      const messages: any[] = [];
+      const socket = await openRelaySocket(relay.wsUrl, (m) => messages.push(m));
+      socket.ws.send(start(`sk_stalled_${i}_0a1b`, { ingest: stalled.rtmpUrl }));
+      await until(messages, 'ready');
+      return { socket, messages };
+    }));
+    // Each sends as fast as its socket takes it; the relay stops reading each at its high-water mark.
+    await Promise.all(stuck.map(async ({ socket }) => {
+      for (let offset = 0; offset < clip.byteLength && !socket.isClosed(); offset += frame) {
+        socket.ws.send(clip.subarray(offset, offset + frame));
+        await Bun.sleep(20);
+      }
+    }));
+    await waitFor(() => stuck.some(({ socket }) => socket.isClosed()), 15_000, 'a stalled session to be ended by the budget');
+    const ended = stuck.filter(({ socket }) => socket.isClosed());
+    for (const { messages } of ended) {
+      expect(messages.at(-1)).toEqual({
+        type: 'error',
+        code: 'INGEST_FAILED',
+        message: `ingest is not keeping up; the relay's buffered media limit (RELAY_MAX_TOTAL_BUFFERED_BYTES: ${4 * MIB}) was reached and this session held the most`,
+      });
+    }
+    // Only as many as it took to get back under the budget.
+    expect(ended.length).toBeLessThan(3);
+    const key = 'sk_healthy_beside_stalled_2c3d';
+    const healthy = await streamFile(relay.wsUrl, JSON.parse(start(key)), await makeTestMedia('h264-opus-mkv', 6), { seconds: 6 });
+    expect(healthy.closeCode).toBe(1000);
+    expect((await probeRecording(await rtmp.waitForRecording(key))).videoCodec).toBe('h264');
+    // Thawed, the ingest takes what the survivors hold, so their FFmpeg finish well within the stall timeout.
+    stalled.freeze(false);
+    for (const { socket } of stuck) socket.ws.close();
     await idle(relay);
   });
 });
