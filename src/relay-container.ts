@@ -4,6 +4,14 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { RelayAuth } from './relay-auth';
 import { HEALTH_PATH } from './relay-paths';
 
+/**
+ * The relay's scratch directory, the one place it writes (a self-signed certificate's key and
+ * certificate files, for as long as openssl needs them). relay/Dockerfile makes it, owned by the
+ * relay user, points TMPDIR at it and declares it a VOLUME: with a task volume mounted at the same
+ * path, Fargate copies that owner into the volume, so it stays writable on a read-only root.
+ */
+export const SCRATCH_DIR = '/run/relay';
+
 /** What the relay container's environment is made from. */
 export interface RelayEnvironmentInputs {
   readonly port: number;
@@ -14,6 +22,8 @@ export interface RelayEnvironmentInputs {
   readonly auth: RelayAuth;
   readonly authSecret?: secretsmanager.ISecret;
   readonly certificateSecret?: secretsmanager.ISecret;
+  /** TMPDIR, when the root filesystem is read-only and this is the only writable place. */
+  readonly tmpDir?: string;
   readonly extra: { [name: string]: string };
 }
 
@@ -42,6 +52,9 @@ export function relayEnvironment(inputs: RelayEnvironmentInputs): RelayEnvironme
     // Only with the task role's permission to do it (see relay-scaling.ts).
     RELAY_SCALE_IN_PROTECTION: inputs.scaleInProtection ? 'on' : 'off',
   };
+  // The image sets it too. Set here, it also holds for an image built FROM it with an ENV of its own,
+  // and relayEnvironment cannot point it at the read-only root.
+  if (inputs.tmpDir) managed.TMPDIR = inputs.tmpDir;
   const secrets: { [name: string]: ecs.Secret } = {};
   if (inputs.certificateSecret) {
     secrets.RELAY_TLS_CERT = ecs.Secret.fromSecretsManager(inputs.certificateSecret, 'certificate');

@@ -16,7 +16,7 @@ import { EndpointsApiOptions } from './endpoints-api-options';
 import { DEFAULT_ALLOWED_INGESTS, ingestPorts } from './ingest-allow-list';
 import { PARTITION_KEY, TTL_ATTRIBUTE } from './registry/registry-item';
 import { RelayAuth } from './relay-auth';
-import { defaultHealthCheck, relayEnvironment } from './relay-container';
+import { defaultHealthCheck, relayEnvironment, SCRATCH_DIR } from './relay-container';
 import { RelayDnsOptions, relayDomain } from './relay-dns';
 import { RelayFailureMetricOptions } from './relay-metric-options';
 import { createAlarms, createDashboard, relayMetric } from './relay-monitoring';
@@ -105,6 +105,17 @@ export interface TranswrapRelayProps {
   readonly image?: ecs.ContainerImage;
 
   /**
+   * Run the relay container with a read-only root filesystem (Security Hub ECS.5). The task then
+   * mounts a volume at `/run/relay`, the only writable place, and the container's `TMPDIR` points
+   * at it. The default image writes nothing else. A custom `image` must write only under `TMPDIR`,
+   * and have `/run/relay` owned by its user and declared a `VOLUME` (ECS copies the directory's
+   * owner into the volume); an image built `FROM` the relay's inherits both. Set `false` for an
+   * image that writes elsewhere: the root is then writable, and there is no volume and no `TMPDIR`.
+   * @default true
+   */
+  readonly readonlyRootFilesystem?: boolean;
+
+  /**
    * The container health check. The default runs `bun` inside the container: an `image` without
    * Bun must bring its own (for example `curl -fsk https://127.0.0.1:<port>/healthz`).
    * @default - `GET /healthz` on the relay's port, every 15 s, with the image's `bun`
@@ -127,7 +138,8 @@ export interface TranswrapRelayProps {
   /**
    * Extra relay settings (the relay's environment variables, docs/configuration.md#variables, such as `RELAY_MAX_SESSIONS`).
    * They cannot override the settings this construct manages (docs/configuration.md#what-the-construct-sets):
-   * host, port, TLS, authentication, allowed ingests, service name, drain timeout and scale-in protection.
+   * host, port, TLS, authentication, allowed ingests, service name, drain timeout and scale-in protection,
+   * and `TMPDIR` with `readonlyRootFilesystem`.
    * @default - none
    */
   readonly relayEnvironment?: { [name: string]: string };
@@ -510,6 +522,7 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
   private addRelayContainer(
     props: TranswrapRelayProps, auth: RelayAuth, allowedIngests: string[], cpuArchitecture: ecs.CpuArchitecture,
   ): ecs.ContainerDefinition {
+    const readonlyRootFilesystem = props.readonlyRootFilesystem ?? true;
     const { environment, secrets, refused } = relayEnvironment({
       port: this.port,
       allowedIngests,
@@ -519,6 +532,7 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
       auth,
       authSecret: this.authSecret,
       certificateSecret: props.dns?.certificateSecret,
+      tmpDir: readonlyRootFilesystem ? SCRATCH_DIR : undefined,
       extra: props.relayEnvironment ?? {},
     });
     this.reportProblems(refused.map(name => `relayEnvironment: ${name} is managed by TranswrapRelay; use the matching prop instead`));
@@ -534,7 +548,13 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
       healthCheck: props.healthCheck ?? defaultHealthCheck(this.port),
       // The relay drains live streams on SIGTERM (RELAY_DRAIN_TIMEOUT_MS) before ECS kills it; 120 s is Fargate's maximum.
       stopTimeout: Duration.seconds(120),
+      readonlyRootFilesystem,
     });
+    if (readonlyRootFilesystem) {
+      // A bind mount on the task's own storage (no host path, nothing to manage) that lives as long as the task.
+      this.taskDefinition.addVolume({ name: 'scratch' });
+      container.addMountPoints({ sourceVolume: 'scratch', containerPath: SCRATCH_DIR, readOnly: false });
+    }
     const executionPolicy = this.taskDefinition.executionRole?.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
     if (executionPolicy && JSON.stringify(Stack.of(this).resolve(executionPolicy.document)).includes('ecr:GetAuthorizationToken')) {
       Validations.of(executionPolicy).acknowledge({

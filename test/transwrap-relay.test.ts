@@ -69,6 +69,16 @@ describe('default relay', () => {
     });
   });
 
+  test('runs the container on a read-only root, writing only to a task volume at TMPDIR (Security Hub ECS.5)', () => {
+    const [taskDef] = Object.values(template.findResources('AWS::ECS::TaskDefinition'));
+    const [container] = taskDef.Properties.ContainerDefinitions;
+    expect(container.ReadonlyRootFilesystem).toBe(true);
+    // A bind mount on the task's storage: a name, no host path; the image declares the same path a VOLUME.
+    expect(taskDef.Properties.Volumes).toEqual([{ Name: 'scratch' }]);
+    expect(container.MountPoints).toEqual([{ SourceVolume: 'scratch', ContainerPath: '/run/relay', ReadOnly: false }]);
+    expect(container.Environment).toContainEqual({ Name: 'TMPDIR', Value: '/run/relay' });
+  });
+
   test('keeps the registry table: on demand, encrypted, PITR, TTL on expiresAt, retained', () => {
     template.hasResource('AWS::DynamoDB::Table', {
       DeletionPolicy: 'Retain',
@@ -347,6 +357,21 @@ describe('customised relay', () => {
     template.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 1);
   });
 
+  test('readonlyRootFilesystem: false is for an image that writes elsewhere: a writable root, no volume, TMPDIR the user\'s', () => {
+    const { stack } = relayStack({
+      image: ecs.ContainerImage.fromRegistry('public.ecr.aws/example/relay:1.0.0'),
+      readonlyRootFilesystem: false,
+      relayEnvironment: { TMPDIR: '/var/tmp' },
+    });
+    expect(synthErrors(stack)).toEqual([]);
+    const [taskDef] = Object.values(Template.fromStack(stack).findResources('AWS::ECS::TaskDefinition'));
+    const [container] = taskDef.Properties.ContainerDefinitions;
+    expect(container.ReadonlyRootFilesystem).toBe(false);
+    expect(taskDef.Properties.Volumes ?? []).toEqual([]);
+    expect(container.MountPoints ?? []).toEqual([]);
+    expect(container.Environment).toContainEqual({ Name: 'TMPDIR', Value: '/var/tmp' });
+  });
+
   test('the metrics dimension is unique per stack: equal construct paths in two stacks never share it', () => {
     const dimension = (stackName: string) => {
       const app = new App();
@@ -454,6 +479,7 @@ describe('props validation', () => {
     [{ scaling: { maxTasks: 4 }, desiredCount: 2 }, /desiredCount: leave it unset with scaling; scaling.minTasks and scaling.maxTasks set the task count/],
     [{ cpuArchitecture: ecs.CpuArchitecture.of('RISCV64') }, /cpuArchitecture: the relay image is built for X86_64 or ARM64, got RISCV64/],
     [{ relayEnvironment: { RELAY_TLS_CERT: 'x' } }, /relayEnvironment: RELAY_TLS_CERT is managed by TranswrapRelay/],
+    [{ relayEnvironment: { TMPDIR: '/tmp' } }, /relayEnvironment: TMPDIR is managed by TranswrapRelay/],
     [{ endpointsApi: { allowedOrigins: [] } }, /endpointsApi.allowedOrigins: give at least one origin/],
     [{ endpointsApi: { allowedOrigins: ['https://studio.example.com/app'] } }, /is not an origin/],
   ])('rejects %j with a clear error', (props, message) => {
