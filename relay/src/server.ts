@@ -12,7 +12,7 @@ import { HEALTH_PATH, STREAM_PATH } from './protocol.ts';
 import { Session, type SessionHost, type SocketData } from './session.ts';
 import { serveStatic } from './static.ts';
 import { log, metric } from './telemetry.ts';
-import type { TlsMaterial } from './tls.ts';
+import { TLS12_CIPHERS, type TlsMaterial } from './tls.ts';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 const GAUGE_INTERVAL_MS = 10_000;
@@ -94,7 +94,7 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
   const server = Bun.serve<SocketData>({
     hostname: config.host,
     port: config.port,
-    tls: tls ? { cert: tls.cert, key: tls.key } : undefined,
+    tls: tls ? { cert: tls.cert, key: tls.key, ciphers: TLS12_CIPHERS } : undefined,
     async fetch(req, srv) {
       const res = await route(req, srv);
       // Browsers that reached the relay over TLS keep using TLS for its name (ignored for IP addresses).

@@ -3,6 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RelayConfig } from './config.ts';
 
+/**
+ * The TLS 1.2 suites the relay offers (docs/configuration.md#tls): forward-secret ECDHE with AEAD
+ * ciphers only, the "intermediate" set every browser of the last decade speaks. Left to its defaults,
+ * Bun also offers CBC suites with SHA-1 MACs and RSA key exchange. TLS 1.3 suites are all AEAD and
+ * not affected by this list.
+ */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
 /** PEM key material for Bun.serve's `tls` option. */
 export interface TlsMaterial {
   readonly cert: string;

@@ -25,6 +25,18 @@ async function servedFingerprint(port: number): Promise<string> {
   });
 }
 
+/**
+ * The suite openssl's own client negotiates with the relay for these `s_client` options, or
+ * `undefined` when the handshake fails: a client independent of Bun's TLS stack.
+ */
+async function negotiated(port: number, options: string[]): Promise<string | undefined> {
+  const client = Bun.spawn(['openssl', 's_client', '-connect', `127.0.0.1:${port}`, ...options], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+  client.stdin.end();
+  const [out] = await Promise.all([new Response(client.stdout).text(), client.exited]);
+  const suite = /Cipher is (\S+)/.exec(out)?.[1];
+  return suite === undefined || suite === '(NONE)' ? undefined : suite;
+}
+
 describe('TLS', () => {
   let dir: string;
   beforeAll(async () => {
@@ -50,6 +62,34 @@ describe('TLS', () => {
       expect(a.output()).not.toContain('PRIVATE KEY');
     } finally {
       await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  test('only forward-secret AEAD suites: no CBC, no SHA-1 MAC, no RSA key exchange, nothing before TLS 1.2', async () => {
+    // Self-signed is an ECDSA key; provided here an RSA one, so both families of suites are seen.
+    const proc = Bun.spawn(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
+      '-keyout', join(dir, 'rsa-key.pem'), '-out', join(dir, 'rsa-cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stderr: 'ignore' });
+    expect(await proc.exited).toBe(0);
+    const ecdsa = await startRelay({ RELAY_TLS: 'self-signed', RELAY_AUTH_SECRET: SECRET });
+    const rsa = await startRelay({
+      RELAY_TLS: 'provided', RELAY_AUTH_SECRET: SECRET,
+      RELAY_TLS_CERT: await readFile(join(dir, 'rsa-cert.pem'), 'utf8'), RELAY_TLS_KEY: await readFile(join(dir, 'rsa-key.pem'), 'utf8'),
+    });
+    try {
+      for (const suite of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-ECDSA-AES128-SHA256']) {
+        expect(await negotiated(ecdsa.port, ['-tls1_2', '-cipher', suite])).toBeUndefined();
+      }
+      for (const suite of ['ECDHE-RSA-AES128-SHA', 'ECDHE-RSA-AES256-SHA', 'AES128-GCM-SHA256', 'AES128-SHA']) {
+        expect(await negotiated(rsa.port, ['-tls1_2', '-cipher', suite])).toBeUndefined();
+      }
+      for (const suite of ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305']) {
+        expect(await negotiated(ecdsa.port, ['-tls1_2', '-cipher', suite])).toBe(suite);
+      }
+      expect(await negotiated(rsa.port, ['-tls1_2', '-cipher', 'ECDHE-RSA-AES128-GCM-SHA256'])).toBe('ECDHE-RSA-AES128-GCM-SHA256');
+      expect(await negotiated(ecdsa.port, ['-tls1_3'])).toStartWith('TLS_');
+      expect(await negotiated(ecdsa.port, ['-tls1_1', '-cipher', 'ALL:@SECLEVEL=0'])).toBeUndefined();
+    } finally {
+      await Promise.all([ecdsa.stop(), rsa.stop()]);
     }
   });
 
