@@ -23,13 +23,13 @@ export interface SocketData {
 export interface SessionHost {
   readonly config: RelayConfig;
   readonly verifyToken: TokenVerifier;
+  /** The relay-wide bound on media held for FFmpeg (RELAY_MAX_TOTAL_BUFFERED_BYTES). */
+  readonly buffers: BufferBudget;
   /** Set only with `RELAY_DELAY_TRACE_FILE`. */
   readonly delayTrace?: DelayTrace;
   isDraining(): boolean;
   /** A place among the connections waiting to start, or the limit that refuses it. */
   admitPending(address: string): PendingTicket | PendingLimit;
-  /** The relay-wide bound on media held for FFmpeg (RELAY_MAX_TOTAL_BUFFERED_BYTES). */
-  readonly buffers: BufferBudget;
   /** A capacity slot, synchronously, or the limit that refuses it. */
   reserve(kind: SlotKind, holder: SlotHolder): Slot | CapacityLimit;
 }

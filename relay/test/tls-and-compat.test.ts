@@ -31,7 +31,7 @@ async function servedFingerprint(port: number): Promise<string> {
  */
 async function negotiated(port: number, options: string[]): Promise<string | undefined> {
   const client = Bun.spawn(['openssl', 's_client', '-connect', `127.0.0.1:${port}`, ...options], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
-  client.stdin.end();
+  void client.stdin.end();
   const [out] = await Promise.all([new Response(client.stdout).text(), client.exited]);
   const suite = /Cipher is (\S+)/.exec(out)?.[1];
   return suite === undefined || suite === '(NONE)' ? undefined : suite;
@@ -72,8 +72,10 @@ describe('TLS', () => {
     expect(await proc.exited).toBe(0);
     const ecdsa = await startRelay({ RELAY_TLS: 'self-signed', RELAY_AUTH_SECRET: SECRET });
     const rsa = await startRelay({
-      RELAY_TLS: 'provided', RELAY_AUTH_SECRET: SECRET,
-      RELAY_TLS_CERT: await readFile(join(dir, 'rsa-cert.pem'), 'utf8'), RELAY_TLS_KEY: await readFile(join(dir, 'rsa-key.pem'), 'utf8'),
+      RELAY_TLS: 'provided',
+      RELAY_AUTH_SECRET: SECRET,
+      RELAY_TLS_CERT: await readFile(join(dir, 'rsa-cert.pem'), 'utf8'),
+      RELAY_TLS_KEY: await readFile(join(dir, 'rsa-key.pem'), 'utf8'),
     });
     try {
       for (const suite of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-ECDSA-AES128-SHA256']) {

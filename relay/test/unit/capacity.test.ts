@@ -18,7 +18,8 @@ function slot(s: Slot | CapacityLimit): Slot {
 describe('capacity slots', () => {
   test('sessions and transcodes are capped separately; a transcode counts against both', () => {
     const changes: number[] = [];
-    const cap = createCapacity({ maxSessions: 3, maxTranscodes: 1, maxSessionsPerAddress: MANY, maxSessionsPerSubject: MANY }, (held) => changes.push(held));
+    const limits = { maxSessions: 3, maxTranscodes: 1, maxSessionsPerAddress: MANY, maxSessionsPerSubject: MANY };
+    const cap = createCapacity(limits, (held) => changes.push(held));
     const t = slot(cap.reserve('transcode', A));
     expect(t.kind).toBe('transcode');
     expect(cap.reserve('transcode', A)).toBe('transcodes');
@@ -71,7 +72,8 @@ describe('capacity slots', () => {
 
   test('release is idempotent: a second call neither frees another slot nor reports a change', () => {
     const changes: number[] = [];
-    const cap = createCapacity({ maxSessions: 1, maxTranscodes: 1, maxSessionsPerAddress: MANY, maxSessionsPerSubject: MANY }, (held) => changes.push(held));
+    const limits = { maxSessions: 1, maxTranscodes: 1, maxSessionsPerAddress: MANY, maxSessionsPerSubject: MANY };
+    const cap = createCapacity(limits, (held) => changes.push(held));
     const first = slot(cap.reserve('transcode', A));
     first.release();
     first.release();

@@ -93,9 +93,15 @@ describe('configuration (docs/configuration.md)', () => {
 
   test('the per-address, pending and live limits: positive integers', () => {
     const c = loadConfig({
-      ...OK, RELAY_MAX_SESSIONS_PER_ADDRESS: '3', RELAY_MAX_SESSIONS_PER_SUBJECT: '4', RELAY_MAX_PENDING_CONNECTIONS: '7', RELAY_MAX_PENDING_PER_ADDRESS: '2', RELAY_LIVE_TIMEOUT_MS: '5000',
+      ...OK,
+      RELAY_MAX_SESSIONS_PER_ADDRESS: '3',
+      RELAY_MAX_SESSIONS_PER_SUBJECT: '4',
+      RELAY_MAX_PENDING_CONNECTIONS: '7',
+      RELAY_MAX_PENDING_PER_ADDRESS: '2',
+      RELAY_LIVE_TIMEOUT_MS: '5000',
     });
-    expect([c.maxSessionsPerAddress, c.maxSessionsPerSubject, c.maxPendingConnections, c.maxPendingPerAddress, c.liveTimeoutMs]).toEqual([3, 4, 7, 2, 5000]);
+    const limits = [c.maxSessionsPerAddress, c.maxSessionsPerSubject, c.maxPendingConnections, c.maxPendingPerAddress, c.liveTimeoutMs];
+    expect(limits).toEqual([3, 4, 7, 2, 5000]);
     expect(loadConfig(OK).maxSessionsPerSubject).toBe(10);
     const p = problems({
       ...OK, RELAY_MAX_SESSIONS_PER_ADDRESS: '0', RELAY_MAX_SESSIONS_PER_SUBJECT: '0', RELAY_MAX_PENDING_CONNECTIONS: '0', RELAY_MAX_PENDING_PER_ADDRESS: 'ten', RELAY_LIVE_TIMEOUT_MS: '99',
