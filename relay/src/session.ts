@@ -6,6 +6,7 @@ import type { RelayConfig } from './config.ts';
 import type { DelayTrace } from './delay-trace.ts';
 import { checkDestination } from './destination.ts';
 import { FfmpegProcess, type FfmpegExit, type FfmpegProgress } from './ffmpeg.ts';
+import { nonPublicAddressProblem } from './ingest-address.ts';
 import type { PendingLimit, PendingTicket } from './pending.ts';
 import { ffmpegArgs, planPipeline, type PipelinePlan } from './pipeline.ts';
 import { CLOSE_CODES, parseClientMessage, SessionError, START_MESSAGE_MAX_BYTES, type ServerMessage, type StartMessage } from './protocol.ts';
@@ -197,6 +198,9 @@ export class Session implements BufferHolder {
       if (this.state !== 'validating') return; // the client left during verification
       const dest = checkDestination(msg.ingest, msg.streamKey, this.host.config.allowedIngests);
       if (!dest.ok) throw new SessionError(dest.code, dest.reason);
+      const nonPublic = await nonPublicAddressProblem(dest.host);
+      if (this.state !== 'validating') return;
+      if (nonPublic) throw new SessionError('DESTINATION_FORBIDDEN', nonPublic);
       const unbound = bindingProblem(claims, msg.ingest, msg.streamKey);
       if (unbound) throw new SessionError('UNAUTHORIZED', unbound);
       // Registered only once the client is known to hold a valid token, and only for this session's

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { makeTestMedia, streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
@@ -6,6 +7,7 @@ import { startRelay, type RelayLogLine, type RelayProcess } from '../../harness/
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';
 import { exchange, openRelaySocket, until, type Exchange } from '../../harness/ws-client.ts';
+import { isPublic } from '../src/ingest-address.ts';
 
 // Every refusal of the relay protocol (docs/protocol.md#close-codes): the `error` frame comes right before the close, with the
 // matching code, and no FFmpeg is ever spawned for it. The relay is shared, its output is not: each test looks only at
@@ -26,7 +28,8 @@ beforeAll(async () => {
   ingest = rtmp.rtmpUrl;
   relay = await startRelay({
     RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
+    // This machine's own name, exactly: allowed, but it resolves to the machine itself.
+    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port},rtmp://${hostname()}:${rtmp.port}`,
     RELAY_MAX_MESSAGE_BYTES: '65536',
     RELAY_MEDIA_TIMEOUT_MS: '1500',
     RELAY_START_TIMEOUT_MS: '1500',
@@ -199,6 +202,16 @@ describe('destinations → 4003', () => {
       await expectRefused([start({ ingest: url() })], 'DESTINATION_FORBIDDEN', 4003);
     });
   }
+  test('an allowed name that resolves to a non-public address (here the machine\'s own name), before any FFmpeg', async () => {
+    const addresses = (await Bun.dns.lookup(hostname())).map((a) => a.address);
+    // What this test stands on: the machine's name resolves, and only to the machine itself.
+    expect(addresses.length).toBeGreaterThan(0);
+    expect(addresses.filter(isPublic)).toEqual([]);
+    const before = relay.ffmpegChildren().length;
+    const r = await expectRefused([start({ ingest: `rtmp://${hostname()}:${rtmp.port}/live/` })], 'DESTINATION_FORBIDDEN', 4003);
+    expect(r.messages.at(-1).message).toBe(`ingest ${hostname().toLowerCase()} resolves to a non-public address`);
+    expect(relay.ffmpegChildren().length).toBe(before);
+  });
   test('an ingest path FFmpeg would split into app and stream name differently', async () => {
     await expectRefused([start({ ingest: `${ingest}a/b/` })], 'DESTINATION_FORBIDDEN', 4003);
   });
