@@ -33,6 +33,8 @@ export interface RelayConfig {
   readonly mediaTimeoutMs: number;
   readonly drainTimeoutMs: number;
   readonly ffmpegPath: string;
+  /** Each FFmpeg's address-space limit in MiB (RLIMIT_AS, set with util-linux's prlimit); 0: none. */
+  readonly ffmpegMemoryLimitMiB: number;
   readonly startTimeoutMs: number;
   /** How long after `ready` FFmpeg may take to open its output (`live`). */
   readonly liveTimeoutMs: number;
@@ -183,6 +185,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const mediaTimeoutMs = int('RELAY_MEDIA_TIMEOUT_MS', 10_000, 1000);
   const drainTimeoutMs = int('RELAY_DRAIN_TIMEOUT_MS', 110_000, 0);
   const ffmpegPath = str('RELAY_FFMPEG_PATH') ?? 'ffmpeg';
+  // Address space, not resident memory: FFmpeg maps about 350 MiB of libraries before it reads a
+  // byte, and x264 reserves more with every thread it starts (1.5 per CPU). Measured with Debian's
+  // FFmpeg: 720p/1080p transcodes need 768 MiB with 3 threads and 2 GiB with 12; a copy, 384 MiB.
+  const ffmpegMemoryLimitMiB = int('RELAY_FFMPEG_MEMORY_LIMIT_MB', 1024 + 128 * availableParallelism(), 0);
+  if (ffmpegMemoryLimitMiB > 0 && Bun.which('prlimit', { PATH: env.PATH ?? process.env.PATH ?? '' }) === null) {
+    problems.push('RELAY_FFMPEG_MEMORY_LIMIT_MB: needs util-linux\'s prlimit on PATH (it is in the image); set 0 to run FFmpeg without a limit');
+  }
   const startTimeoutMs = int('RELAY_START_TIMEOUT_MS', 10_000, 100);
   const liveTimeoutMs = int('RELAY_LIVE_TIMEOUT_MS', 15_000, 100);
   const ingestStallTimeoutMs = int('RELAY_INGEST_STALL_TIMEOUT_MS', 10_000, 100);
@@ -244,6 +253,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mediaTimeoutMs,
     drainTimeoutMs,
     ffmpegPath,
+    ffmpegMemoryLimitMiB,
     startTimeoutMs,
     liveTimeoutMs,
     ingestStallTimeoutMs,

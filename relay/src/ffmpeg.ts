@@ -26,6 +26,8 @@ export interface FfmpegExit {
   readonly detail?: string;
   /** FFmpeg's TLS layer refused the ingest's certificate (untrusted chain or wrong host name). */
   readonly certificateRejected: boolean;
+  /** An allocation failed: the process reached its memory limit. */
+  readonly outOfMemory: boolean;
 }
 
 /** Callbacks from a running FFmpeg. */
@@ -43,6 +45,8 @@ export interface FfmpegEvents {
 export interface FfmpegOptions {
   readonly path: string;
   readonly args: string[];
+  /** RLIMIT_AS for the process, in MiB; 0: none. */
+  readonly memoryLimitMiB: number;
   /** Redacted out of anything kept from stderr. */
   readonly secrets: string[];
   readonly highWaterBytes: number;
@@ -104,6 +108,7 @@ export class FfmpegProcess {
   private failure?: FailureSide;
   private detail?: string;
   private certificateRejected = false;
+  private outOfMemory = false;
   private lastInputAt = Date.now();
   private readonly spawnedAt = performance.now();
   private readonly progress: FfmpegProgress = { fps: 0, bitrateKbps: 0, speed: 0, droppedFrames: 0, outTimeUs: 0 };
@@ -115,8 +120,11 @@ export class FfmpegProcess {
    * @throws Error when the executable cannot be started
    */
   constructor(private readonly opts: FfmpegOptions, private readonly events: FfmpegEvents) {
-    // With `env` given, Bun also looks a bare command name up on that PATH: the relay's own.
-    this.proc = Bun.spawn([opts.path, ...opts.args], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', env: ffmpegEnvironment() });
+    // With `env` given, Bun also looks a bare command name up on that PATH: the relay's own. prlimit
+    // sets the limit on itself and execs FFmpeg in place: same process, so the pid, the pipes and
+    // the exit status are FFmpeg's.
+    const limit = opts.memoryLimitMiB > 0 ? ['prlimit', `--as=${opts.memoryLimitMiB * 1024 * 1024}`, '--'] : [];
+    this.proc = Bun.spawn([...limit, opts.path, ...opts.args], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', env: ffmpegEnvironment() });
     this.sink = this.proc.stdin;
     running.add(this);
     const stdout = this.readLines(this.proc.stdout, (l) => this.onProgressLine(l));
@@ -130,6 +138,7 @@ export class FfmpegProcess {
         failure: this.failure,
         detail: this.detail,
         certificateRejected: this.certificateRejected,
+        outOfMemory: this.outOfMemory,
       };
     });
   }
@@ -260,6 +269,8 @@ export class FfmpegProcess {
   }
 
   private onLogLine(line: string): void {
+    // Checked on the raw line: x264 prints its own, without FFmpeg's level prefix.
+    if (/Cannot allocate memory|malloc of size \d+ failed|out of memory/i.test(line)) this.outOfMemory = true;
     const m = LINE_RE.exec(line);
     if (!m) return;
     const context = m[1] ?? '';
@@ -272,6 +283,7 @@ export class FfmpegProcess {
     if (level !== 'error' && level !== 'fatal' && level !== 'panic') return;
     const side = this.classify(context, text);
     if (context === 'tls' && /certificate/i.test(text)) this.certificateRejected = true;
+
     // Output errors outrank input errors (once the ingest failed, the input side only follows),
     // and input errors outrank unclassified ones. Within a side the first line is the cause (e.g.
     // the tls layer's reason) and later ones its echoes up the stack ("Input/output error").

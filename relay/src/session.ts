@@ -248,6 +248,7 @@ export class Session implements BufferHolder {
     try {
       ffmpeg = new FfmpegProcess({
         path: cfg.ffmpegPath,
+        memoryLimitMiB: cfg.ffmpegMemoryLimitMiB,
         args: ffmpegArgs(plan, publishUrl, { rwTimeoutMs: cfg.ingestStallTimeoutMs + 5000, ingestCaFile: cfg.ingestCaFile }),
         secrets: [publishUrl, streamKey],
         highWaterBytes: Math.min(HIGH_WATER_BYTES, cfg.maxBufferedBytes / 4),
@@ -378,7 +379,10 @@ export class Session implements BufferHolder {
       return;
     }
     if (this.state !== 'streaming' && this.state !== 'stopping') return;
-    if (exit.signal !== null && !exit.killed) {
+    if (exit.outOfMemory && !exit.killed) {
+      // Within -max_pixels, only hostile or broken media needs this much: it ends its own session.
+      this.fail(new SessionError('UNSUPPORTED_MEDIA', 'the media needs more memory than the relay gives one encoder (RELAY_FFMPEG_MEMORY_LIMIT_MB)'));
+    } else if (exit.signal !== null && !exit.killed) {
       this.fail(new SessionError('INTERNAL', 'encoder crashed'));
     } else if (exit.failure === 'output' && exit.certificateRejected) {
       this.fail(new SessionError('INGEST_FAILED', 'the ingest\'s TLS certificate could not be verified'));

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { baseEnv, MAIN, REPO_ROOT } from '../../../harness/relay-process.ts';
@@ -109,6 +109,16 @@ describe('configuration (docs/configuration.md)', () => {
     expect(p.map((l) => l.slice(0, l.indexOf(':')))).toEqual([
       'RELAY_MAX_SESSIONS_PER_ADDRESS', 'RELAY_MAX_SESSIONS_PER_SUBJECT', 'RELAY_MAX_PENDING_CONNECTIONS', 'RELAY_MAX_PENDING_PER_ADDRESS', 'RELAY_LIVE_TIMEOUT_MS',
     ]);
+  });
+
+  test('RELAY_FFMPEG_MEMORY_LIMIT_MB: 1024 MiB plus 128 per CPU unless set; 0 turns it off; a limit needs prlimit', () => {
+    expect(loadConfig(OK).ffmpegMemoryLimitMiB).toBe(1024 + 128 * availableParallelism());
+    expect(loadConfig({ ...OK, RELAY_FFMPEG_MEMORY_LIMIT_MB: '600' }).ffmpegMemoryLimitMiB).toBe(600);
+    expect(loadConfig({ ...OK, RELAY_FFMPEG_MEMORY_LIMIT_MB: '0', PATH: '/nonexistent' }).ffmpegMemoryLimitMiB).toBe(0);
+    expect(problems({ ...OK, PATH: '/nonexistent' })).toEqual([
+      'RELAY_FFMPEG_MEMORY_LIMIT_MB: needs util-linux\'s prlimit on PATH (it is in the image); set 0 to run FFmpeg without a limit',
+    ]);
+    expect(problems({ ...OK, RELAY_FFMPEG_MEMORY_LIMIT_MB: '-1' })[0]).toStartWith('RELAY_FFMPEG_MEMORY_LIMIT_MB:');
   });
 
   test('plain ws only on loopback; provided TLS needs PEM', () => {
