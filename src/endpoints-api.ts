@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EndpointsFunction } from './endpoints/endpoints-function';
 import { EndpointsApiOptions } from './endpoints-api-options';
+import { SHARED_ANSWER_KEY } from './registry/registry-item';
 
 /** Properties of an {@link EndpointsApi}. */
 export interface EndpointsApiProps extends EndpointsApiOptions {
@@ -44,6 +45,13 @@ export class EndpointsApi extends Construct {
     });
     logGroup.grantWrite(role);
     props.table.grant(role, 'dynamodb:Scan');
+    // The answer its instances share: that one item, by its key, and nothing else of the table.
+    role.addToPrincipalPolicy(new iam.PolicyStatement({
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+      resources: [props.table.tableArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [SHARED_ANSWER_KEY] } },
+    }));
+    props.table.encryptionKey?.grantEncryptDecrypt(role);
 
     this.function = new EndpointsFunction(this, 'Function', {
       role,

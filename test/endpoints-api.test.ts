@@ -1,8 +1,10 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { createRegistryTable, Dynalite, putRegistryItem, startDynalite } from './support/dynalite';
 import { freePort } from '../harness/ports';
 import { RelayProcess, startRelay } from '../harness/relay-process';
+import { listLiveRelays } from '../src/registry/live-relays';
 import { rankRelays } from '../src/registry/rank-relays';
+import { SHARED_ANSWER_KEY } from '../src/registry/registry-item';
 
 // The endpoints Lambda against dynalite (through the real SDK) and a real relay on loopback.
 const TABLE = 'endpoints-relays';
@@ -42,6 +44,28 @@ test('answers live relays as JSON, reachable ones first with their session count
     { url: `wss://127.0.0.1:${relay.port}/v1/stream`, publicIp: '127.0.0.1', port: relay.port, availabilityZone: 'us-west-2a', health: 'ok', sessions: 0 },
     { url: `wss://127.0.0.1:${closedPort}/v1/stream`, publicIp: '127.0.0.1', port: closedPort, health: 'unreachable' },
   ]);
+});
+
+test('instances of the function share one answer through the table, which no reader takes for a relay', async () => {
+  const [first, second] = [1, 2].map(() => {
+    let h: typeof handler | undefined;
+    // A fresh module is a fresh instance of the function: nothing cached in memory.
+    jest.isolateModules(() => {
+      h = jest.requireActual('../src/endpoints/endpoints.lambda').handler;
+    });
+    return h!;
+  });
+  const answer = await first();
+  const client = new DynamoDBClient({});
+  await putRegistryItem(client, TABLE, { taskArn: 'arn:aws:ecs:us-west-2:1:task/c/f-newer', status: 'RUNNING', publicIp: '127.0.0.1', port: closedPort });
+  expect((await second()).body).toBe(answer.body);
+  expect(answer.body).not.toContain('f-newer');
+  // The shared item is in the table, and the CLI's and the API's reading of live relays skips it.
+  const stored = await client.send(new GetItemCommand({ TableName: TABLE, Key: { taskArn: { S: SHARED_ANSWER_KEY } } }));
+  expect(stored.Item?.body?.S).toBe(answer.body);
+  expect(Number(stored.Item?.expiresAt?.N)).toBeGreaterThan(Date.now() / 1000);
+  expect((await listLiveRelays(client, TABLE)).map((r) => r.taskArn)).not.toContain(SHARED_ANSWER_KEY);
+  client.destroy();
 });
 
 test('serves a burst of requests from one scan (a 5 s cache)', async () => {

@@ -280,7 +280,16 @@ describe('customised relay', () => {
     template.hasResourceProperties('AWS::IAM::Policy', {
       PolicyName: Match.stringLikeRegexp('EndpointsApiRole'),
       PolicyDocument: {
-        Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'dynamodb:Scan', Resource: [{ 'Fn::GetAtt': [table, 'Arn'] }] }]),
+        Statement: Match.arrayWith([
+          { Effect: 'Allow', Action: 'dynamodb:Scan', Resource: [{ 'Fn::GetAtt': [table, 'Arn'] }] },
+          // The answer its instances share: one item, by its key alone.
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+            Resource: { 'Fn::GetAtt': [table, 'Arn'] },
+            Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['endpoints-api#answer'] } },
+          },
+        ]),
       },
     });
     expect(Object.keys(template.findOutputs('*')).some(o => o.startsWith('RelayEndpointsApiUrl'))).toBe(true);

@@ -51,6 +51,12 @@ const ATTRIBUTE_TYPES: { readonly [K in keyof RegistryItem]-?: 'S' | 'N' } = {
 export const PARTITION_KEY: keyof RegistryItem = 'taskArn';
 /** The table's TTL attribute (epoch seconds). */
 export const TTL_ATTRIBUTE: keyof RegistryItem = 'expiresAt';
+/**
+ * The partition key of the one item that is not a task: the endpoints API's last answer, shared by
+ * its instances (docs/registry.md#the-endpoints-apis-answer). Not an ARN, so never a task's key, and
+ * without `status` it never passes {@link LIVE_RELAYS_FILTER}.
+ */
+export const SHARED_ANSWER_KEY = 'endpoints-api#answer';
 /** The attribute writes are ordered by. */
 export const VERSION_ATTRIBUTE: keyof RegistryItem = 'version';
 
