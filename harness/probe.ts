@@ -10,6 +10,8 @@ export interface RecordingProbe {
   height: number;
   /** Whether each stream's decode timestamps only ever increase. */
   timestampsMonotonic: boolean;
+  /** Whether the first video packet is a key frame (a player can start at the beginning). */
+  startsWithKeyframe: boolean;
 }
 
 async function ffprobeJson(args: string[]): Promise<any> {
@@ -32,6 +34,7 @@ export async function probeRecording(path: string): Promise<RecordingProbe> {
   const firstTime: Record<number, number> = {};
   let lastTime = 0;
   const keyTimes: number[] = [];
+  let firstVideoFlags: string | undefined;
   const lastDts: Record<number, number> = {};
   let timestampsMonotonic = true;
   for (const p of packets.packets ?? []) {
@@ -44,7 +47,10 @@ export async function probeRecording(path: string): Promise<RecordingProbe> {
     if (!Number.isFinite(t)) continue;
     if (firstTime[p.stream_index] === undefined) firstTime[p.stream_index] = t;
     lastTime = Math.max(lastTime, t);
-    if (v && p.stream_index === v.index && String(p.flags).includes('K')) keyTimes.push(t);
+    if (v && p.stream_index === v.index) {
+      firstVideoFlags ??= String(p.flags);
+      if (String(p.flags).includes('K')) keyTimes.push(t);
+    }
   }
   let maxKeyframeIntervalS = 0;
   for (let i = 1; i < keyTimes.length; i++) maxKeyframeIntervalS = Math.max(maxKeyframeIntervalS, keyTimes[i]! - keyTimes[i - 1]!);
@@ -64,5 +70,6 @@ export async function probeRecording(path: string): Promise<RecordingProbe> {
     width: v?.width ?? 0,
     height: v?.height ?? 0,
     timestampsMonotonic,
+    startsWithKeyframe: firstVideoFlags?.includes('K') ?? false,
   };
 }

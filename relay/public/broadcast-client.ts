@@ -115,7 +115,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
   }
 
   /** Moves to `ready` or `live`, unless stop() was called: then the state stays `stopping`. */
-  private advance(state: 'ready' | 'live'): void {
+  private advance(state: 'ready' | 'live' | 'reconnecting'): void {
     if (!this.stopRequested) this.currentState = state;
   }
 
@@ -200,7 +200,8 @@ class BroadcastSession extends EventTarget implements Broadcast {
     this.leg = new ConnectionLeg(
       {
         url,
-        start: { type: 'start', token, ingest, streamKey, mimeType },
+        // The leg starts a new recording when the relay asks, after an ingest failure.
+        start: { type: 'start', token, ingest, streamKey, mimeType, reconnect: true },
         recorder,
         timesliceMs: this.timesliceMs,
         connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
@@ -227,8 +228,14 @@ class BroadcastSession extends EventTarget implements Broadcast {
         onLive();
         this.emit('live', { relayUrl, session });
       },
-      stats: ({ bitrateKbps, fps, speed, droppedFrames, bufferedBytes }, bufferedAmount) => {
-        this.emit('stats', { bitrateKbps, fps, speed, droppedFrames, bufferedBytes, bufferedAmount, videoBitsPerSecond: this.videoBps });
+      reconnecting: ({ attempt, code, message, retryInMs }) => {
+        this.advance('reconnecting');
+        this.emit('reconnecting', { relayUrl, attempt, code, message, retryInMs });
+      },
+      stats: ({ bitrateKbps, fps, speed, droppedFrames, bufferedBytes, reconnects, downMs }, bufferedAmount) => {
+        this.emit('stats', {
+          bitrateKbps, fps, speed, droppedFrames, bufferedBytes, reconnects, downMs, bufferedAmount, videoBitsPerSecond: this.videoBps,
+        });
       },
       congested: (verdict, bufferedAmount) => this.congested(verdict, bufferedAmount),
     };

@@ -105,6 +105,18 @@ export interface BroadcastEventMap {
   live: { readonly relayUrl: string; readonly session: string };
   /** About every 2 s while live. */
   stats: BroadcastStats;
+  /**
+   * The relay's output to the ingest failed while live; the relay tries again in `retryInMs` and
+   * then asks for a new recording (`ready` again, then `live`). Only the relay's window ends it
+   * (docs/protocol.md#reconnecting).
+   */
+  reconnecting: {
+    readonly relayUrl: string;
+    readonly attempt: number;
+    readonly code: string;
+    readonly message: string;
+    readonly retryInMs: number;
+  };
   /** Congestion: the backlog passed the warning mark, or the bitrate was lowered. */
   warning: {
     readonly code: 'CONGESTED' | 'BITRATE_LOWERED';
@@ -124,7 +136,7 @@ export interface BroadcastEventMap {
 }
 
 /** Where a broadcast is. */
-export type BroadcastState = 'connecting' | 'ready' | 'live' | 'stopping' | 'ended' | 'failed';
+export type BroadcastState = 'connecting' | 'ready' | 'live' | 'reconnecting' | 'stopping' | 'ended' | 'failed';
 
 /** The object `startBroadcast` returns. */
 export interface Broadcast extends EventTarget {

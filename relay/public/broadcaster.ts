@@ -222,6 +222,11 @@ async function goLive(): Promise<void> {
     log('live');
     void startPlayback();
   });
+  b.on('reconnecting', (r) => {
+    setState('reconnecting');
+    showMessage(`Reconnecting… the relay lost the ingest (${r.message}); try ${r.attempt} in ${(r.retryInMs / 1000).toFixed(1)} s.`, 'warning', 'RECONNECTING');
+    log(`reconnecting (${r.code}, try ${r.attempt})`);
+  });
   b.on('stats', (s) => {
     ui.bitrateInfo.textContent = `${Math.round(s.bitrateKbps)} kbps (target ${Math.round(s.videoBitsPerSecond / 1000)} kbps)`;
     ui.fps.textContent = `${s.fps}`;

@@ -5,8 +5,10 @@
  * one handler per event, and the transitions between them.
  *
  *   opening ── open ──▶ awaiting-ready ── ready ──▶ recording ── stop, backlog, recorder error ──▶ leaving
+ *   recording ── reconnecting ──▶ reconnecting ── ready ──▶ recording (a new recording, after `resume`)
+ *   reconnecting ── stop ──▶ leaving
  *   opening, awaiting-ready ── close, connect timeout, stop ──▶ settled
- *   recording ── close ──▶ settled
+ *   recording, reconnecting ── close ──▶ settled
  *   leaving ── close, stop timeout ──▶ settled
  *
  * The messages, close codes and the way to stop are those of docs/protocol.md.
@@ -18,13 +20,15 @@ import {
   parseRelayMessage,
   type ErrorMessage,
   type ReadyMessage,
+  type ReconnectingMessage,
+  type ResumeMessage,
   type StartMessage,
   type StatsMessage,
   type StopMessage,
 } from './protocol.js';
 
 /** Where a leg is; `settled` is final. */
-export type LegState = 'opening' | 'awaiting-ready' | 'recording' | 'leaving' | 'settled';
+export type LegState = 'opening' | 'awaiting-ready' | 'recording' | 'reconnecting' | 'leaving' | 'settled';
 
 /** What a leg needs: where to connect, what to announce, what to record with, and its limits. */
 export interface LegOptions {
@@ -44,8 +48,10 @@ export interface LegOptions {
 
 /** What a leg tells the broadcast running it. */
 export interface LegEvents {
-  /** The relay accepted the session; the recorder starts right after. */
+  /** The relay accepted the session, or (after `reconnecting`) is ready for a new recording; the recorder starts right after. */
   ready(message: ReadyMessage): void;
+  /** The relay's output failed and it is trying again; the recorder is stopped until the next `ready`. */
+  reconnecting(message: ReconnectingMessage): void;
   /** FFmpeg reached the ingest. */
   live(session: string): void;
   stats(message: StatsMessage, bufferedAmount: number): void;
@@ -109,6 +115,12 @@ export class ConnectionLeg {
       case 'recording':
         this.leave({ kind: 'stopped' });
         return;
+      case 'reconnecting':
+        // Nothing is recording: the relay ends the session at once.
+        this.current = 'leaving';
+        this.leavingFor = { kind: 'stopped' };
+        this.sendStop();
+        return;
       // Leaving already: the first reason stands. After a bitrate restart's leg the broadcast
       // sees the stop itself and starts no other.
     }
@@ -131,6 +143,8 @@ export class ConnectionLeg {
         return this.onReady(message);
       case 'live':
         return this.onLive();
+      case 'reconnecting':
+        return this.onReconnecting(message);
       case 'stats':
         return this.onStats(message);
       case 'error':
@@ -141,6 +155,7 @@ export class ConnectionLeg {
   }
 
   private onReady(message: ReadyMessage): void {
+    if (this.current === 'reconnecting') return this.onReadyAgain(message);
     if (this.current !== 'awaiting-ready') return;
     this.clearDeadline();
     this.session = message.session;
@@ -149,6 +164,27 @@ export class ConnectionLeg {
     // Only now, so that the first chunk (the container header) is the first thing FFmpeg reads
     // (docs/protocol.md#start-message). Unless a `ready` listener stopped the broadcast.
     if (this.current === 'recording') this.startRecorder();
+  }
+
+  /**
+   * The relay asks for a new recording (docs/protocol.md#reconnecting): a new header and a key
+   * frame first. `resume` tells it where the new recording begins, since chunks of the old one may
+   * still be on their way.
+   */
+  private onReadyAgain(message: ReadyMessage): void {
+    this.current = 'recording';
+    this.events.ready(message);
+    if (this.current !== 'recording') return;
+    this.send({ type: 'resume' });
+    this.startRecorder();
+  }
+
+  /** The relay lost its output: the recording stops (the relay would drop it) until it asks for a new one. */
+  private onReconnecting(message: ReconnectingMessage): void {
+    if (this.current !== 'recording') return;
+    this.current = 'reconnecting';
+    this.stopRecorder();
+    this.events.reconnecting(message);
   }
 
   private onLive(): void {
@@ -240,6 +276,17 @@ export class ConnectionLeg {
     this.poll = setInterval(() => this.checkBacklog(), BACKLOG_POLL_MS);
   }
 
+  /** Stops the recorder and drops what it still delivers. */
+  private stopRecorder(): void {
+    clearInterval(this.poll);
+    this.poll = undefined;
+    const recorder = this.options.recorder;
+    if (recorder.state === 'inactive') return;
+    recorder.ondataavailable = null;
+    recorder.onstop = null;
+    recorder.stop();
+  }
+
   /** recording → leaving: ends the recorder, then asks the relay to finish; the relay's close settles the leg. */
   private leave(outcome: LegOutcome): void {
     if (this.current !== 'recording') return;
@@ -268,14 +315,7 @@ export class ConnectionLeg {
   private settle(outcome: LegOutcome): void {
     this.current = 'settled';
     this.clearDeadline();
-    clearInterval(this.poll);
-    this.poll = undefined;
-    const recorder = this.options.recorder;
-    if (recorder.state !== 'inactive') {
-      recorder.ondataavailable = null;
-      recorder.onstop = null;
-      recorder.stop();
-    }
+    this.stopRecorder();
     this.resolveOutcome(outcome);
   }
 
@@ -284,7 +324,7 @@ export class ConnectionLeg {
     this.deadline = undefined;
   }
 
-  private send(message: StartMessage | StopMessage): void {
+  private send(message: StartMessage | StopMessage | ResumeMessage): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
   }
 }

@@ -17,11 +17,22 @@ export interface StartMessage {
   readonly ingest: string;
   readonly streamKey: string;
   readonly mimeType: string;
+  /**
+   * The client can start a new recording on this connection when the relay asks (a second `ready`
+   * after `reconnecting`, docs/protocol.md#reconnecting). Without it an output failure ends the
+   * session at once, as it always did. @default false
+   */
+  readonly reconnect?: boolean;
 }
 
 /** Asks the relay to flush FFmpeg and end the session with 1000. */
 export interface StopMessage {
   readonly type: 'stop';
+}
+
+/** Sent after a second (or later) `ready`, right before the first chunk of the new recording. */
+export interface ResumeMessage {
+  readonly type: 'resume';
 }
 
 /** The relay validated the start message and spawned FFmpeg: recording may begin. */
@@ -36,6 +47,20 @@ export interface LiveMessage {
   readonly type: 'live';
 }
 
+/**
+ * The output failed after the session had been live; the relay tries again in `retryInMs`, then
+ * sends `ready` for a new recording (only to clients that asked with `reconnect: true`).
+ */
+export interface ReconnectingMessage {
+  readonly type: 'reconnecting';
+  /** 1 for the first try after a failure, counting up until the session is live again. */
+  readonly attempt: number;
+  /** What failed, as an `error` frame's `code` would say: `INGEST_FAILED` or `INTERNAL`. */
+  readonly code: RelayErrorCode;
+  readonly message: string;
+  readonly retryInMs: number;
+}
+
 /** Progress the relay parses from FFmpeg, about every 2 s. */
 export interface StatsMessage {
   readonly type: 'stats';
@@ -44,6 +69,10 @@ export interface StatsMessage {
   readonly speed: number;
   readonly droppedFrames: number;
   readonly bufferedBytes: number;
+  /** Times the output failed and the session reconnected (or is reconnecting). */
+  readonly reconnects: number;
+  /** Milliseconds the session has not been live since it first was: every outage, the current one included. */
+  readonly downMs: number;
 }
 
 /** Sent immediately before any non-1000 close. */
@@ -59,7 +88,7 @@ export interface EndedMessage {
 }
 
 /** Any text frame the relay sends. */
-export type RelayMessage = ReadyMessage | LiveMessage | StatsMessage | ErrorMessage | EndedMessage;
+export type RelayMessage = ReadyMessage | LiveMessage | ReconnectingMessage | StatsMessage | ErrorMessage | EndedMessage;
 
 /** The WebSocket close code of each `error` frame's `code` (docs/protocol.md#close-codes). */
 export const CLOSE_CODES = {
@@ -98,6 +127,7 @@ export function parseRelayMessage(text: string): RelayMessage | undefined {
   switch (type) {
     case 'ready':
     case 'live':
+    case 'reconnecting':
     case 'stats':
     case 'error':
     case 'ended':

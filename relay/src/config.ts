@@ -38,6 +38,8 @@ export interface RelayConfig {
   readonly startTimeoutMs: number;
   /** How long after `ready` FFmpeg may take to open its output (`live`). */
   readonly liveTimeoutMs: number;
+  /** How long after an output failure a reconnecting session may take to be live again; 0: no reconnects. */
+  readonly reconnectWindowMs: number;
   readonly ingestStallTimeoutMs: number;
   readonly maxBufferedBytes: number;
   /** Media held for all FFmpeg processes together; see buffer-budget.ts. */
@@ -194,6 +196,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const startTimeoutMs = int('RELAY_START_TIMEOUT_MS', 10_000, 100);
   const liveTimeoutMs = int('RELAY_LIVE_TIMEOUT_MS', 15_000, 100);
+  // Long enough for an RTMP server to restart, short enough that viewers are still there.
+  const reconnectWindowMs = int('RELAY_RECONNECT_WINDOW_MS', 30_000, 0);
   const ingestStallTimeoutMs = int('RELAY_INGEST_STALL_TIMEOUT_MS', 10_000, 100);
   const maxBufferedBytes = int('RELAY_MAX_BUFFERED_BYTES', 16 * MIB, 64 * 1024, 1024 * MIB);
   if (maxBufferedBytes < maxMessageBytes) {
@@ -256,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ffmpegMemoryLimitMiB,
     startTimeoutMs,
     liveTimeoutMs,
+    reconnectWindowMs,
     ingestStallTimeoutMs,
     maxBufferedBytes,
     maxTotalBufferedBytes,

@@ -123,8 +123,15 @@ export class FfmpegProcess {
     // With `env` given, Bun also looks a bare command name up on that PATH: the relay's own. prlimit
     // sets the limit on itself and execs FFmpeg in place: same process, so the pid, the pipes and
     // the exit status are FFmpeg's.
-    const limit = opts.memoryLimitMiB > 0 ? ['prlimit', `--as=${opts.memoryLimitMiB * 1024 * 1024}`, '--'] : [];
-    this.proc = Bun.spawn([...limit, opts.path, ...opts.args], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', env: ffmpegEnvironment() });
+    const env = ffmpegEnvironment();
+    let command = [opts.path, ...opts.args];
+    if (opts.memoryLimitMiB > 0) {
+      // Looked up here, so that a missing FFmpeg fails to start as it would without prlimit.
+      const ffmpeg = Bun.which(opts.path, { PATH: env.PATH ?? '' });
+      if (ffmpeg === null) throw new Error(`${opts.path} not found`);
+      command = ['prlimit', `--as=${opts.memoryLimitMiB * 1024 * 1024}`, '--', ffmpeg, ...opts.args];
+    }
+    this.proc = Bun.spawn(command, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', env });
     this.sink = this.proc.stdin;
     running.add(this);
     const stdout = this.readLines(this.proc.stdout, (l) => this.onProgressLine(l));

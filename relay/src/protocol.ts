@@ -32,13 +32,15 @@ export interface StartMessage {
   readonly ingest: string;
   readonly streamKey: string;
   readonly mimeType: string;
+  /** See the browser-side StartMessage; false unless the client sent `true`. */
+  readonly reconnect: boolean;
 }
 
 /** Frames the relay sends. */
 export type ServerMessage = RelayMessage;
 
 /** A text frame from the client, parsed. */
-export type ClientMessage = StartMessage | { type: 'stop' } | { type: 'other'; name: string };
+export type ClientMessage = StartMessage | { type: 'stop' } | { type: 'resume' } | { type: 'other'; name: string };
 
 /**
  * Parses a client text frame. Field values are never echoed into the error message,
@@ -58,6 +60,7 @@ export function parseClientMessage(text: string): ClientMessage {
   const obj = value as Record<string, unknown>;
   if (typeof obj.type !== 'string') throw new SessionError('BAD_REQUEST', 'missing "type"');
   if (obj.type === 'stop') return { type: 'stop' };
+  if (obj.type === 'resume') return { type: 'resume' };
   if (obj.type !== 'start') return { type: 'other', name: obj.type.slice(0, 32) };
   for (const field of ['ingest', 'streamKey', 'mimeType'] as const) {
     if (typeof obj[field] !== 'string' || (obj[field] as string).length === 0) {
@@ -67,11 +70,15 @@ export function parseClientMessage(text: string): ClientMessage {
   if (obj.token !== undefined && obj.token !== null && typeof obj.token !== 'string') {
     throw new SessionError('BAD_REQUEST', '"token" must be a string');
   }
+  if (obj.reconnect !== undefined && typeof obj.reconnect !== 'boolean') {
+    throw new SessionError('BAD_REQUEST', '"reconnect" must be a boolean');
+  }
   return {
     type: 'start',
     token: typeof obj.token === 'string' && obj.token.length > 0 ? obj.token : undefined,
     ingest: obj.ingest as string,
     streamKey: obj.streamKey as string,
     mimeType: obj.mimeType as string,
+    reconnect: obj.reconnect === true,
   };
 }

@@ -199,5 +199,7 @@ function compatStart(url: URL): SocketData['implicitStart'] | undefined {
     ingest: full.slice(0, cut + 1),
     streamKey: full.slice(cut + 1),
     mimeType: url.searchParams.get('mimeType') ?? 'video/webm',
+    // The original sample's client cannot start a new recording when asked.
+    reconnect: false,
   };
 }

@@ -35,7 +35,7 @@ export interface SessionHost {
   reserve(kind: SlotKind, holder: SlotHolder): Slot | CapacityLimit;
 }
 
-type State = 'awaiting-start' | 'validating' | 'streaming' | 'stopping' | 'closed';
+type State = 'awaiting-start' | 'validating' | 'streaming' | 'reconnecting' | 'stopping' | 'closed';
 
 const STATS_INTERVAL_MS = 2000;
 const WATCHDOG_INTERVAL_MS = 250;
@@ -43,6 +43,9 @@ const WATCHDOG_INTERVAL_MS = 250;
 // (docs/pipeline.md#backpressure-and-limits).
 const HIGH_WATER_BYTES = 1024 * 1024;
 const LOW_WATER_BYTES = 256 * 1024;
+// Between tries at the output after a failure: 0.5 s, 1 s, 2 s, then every 4 s until the window ends.
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 4000;
 
 /**
  * One client connection: start message, checks, FFmpeg, media, and the end of it all.
@@ -76,6 +79,21 @@ export class Session implements BufferHolder {
   private progress?: FfmpegProgress;
   private reportedDrops = 0;
   private mediaBytes = 0;
+  /** What the session publishes, kept for a reconnect (docs/protocol.md#reconnecting). */
+  private output?: { readonly plan: PipelinePlan; readonly publishUrl: string; readonly streamKey: string; readonly holder: SlotHolder };
+  /** The client asked to be told to start a new recording after an output failure. */
+  private reconnect = false;
+  private wasLive = false;
+  /** When the current outage began; undefined while live. */
+  private downSince?: number;
+  /** Milliseconds of outages that are over. */
+  private downMsBefore = 0;
+  private reconnects = 0;
+  /** Tries at the output in the current outage. */
+  private attempt = 0;
+  private retryTimer?: Timer;
+  /** After a later `ready`: binary frames belong to the old recording until the client's `resume`. */
+  private awaitingResume = false;
   /** Media that arrived on the compatibility route before FFmpeg was ready. */
   private earlyMedia: Uint8Array[] | undefined;
   private earlyBytes = 0;
@@ -145,7 +163,10 @@ export class Session implements BufferHolder {
 
   /** Stops the session cleanly as if the client had sent `stop` (used when draining). */
   stop(reason: 'client' | 'drain'): void {
-    if (this.state === 'streaming') {
+    if (this.state === 'reconnecting') {
+      this.stopReason = reason;
+      this.endCleanly();
+    } else if (this.state === 'streaming') {
       this.beginStop(reason);
     } else if (this.state === 'awaiting-start' || this.state === 'validating') {
       this.fail(new SessionError('UNAVAILABLE', 'relay is shutting down; try another relay'));
@@ -159,8 +180,16 @@ export class Session implements BufferHolder {
       void this.start(msg);
       return;
     }
+    if (msg.type === 'resume') {
+      if (this.state === 'streaming' && this.awaitingResume) {
+        this.awaitingResume = false;
+        this.lastMediaAt = Date.now();
+      }
+      return;
+    }
     if (msg.type === 'stop') {
-      if (this.state === 'streaming') this.beginStop('client');
+      if (this.state === 'reconnecting') this.stop('client');
+      else if (this.state === 'streaming') this.beginStop('client');
       else if (this.state === 'validating') this.fail(new SessionError('BAD_REQUEST', 'stop before ready'));
       return;
     }
@@ -179,6 +208,8 @@ export class Session implements BufferHolder {
       this.earlyMedia.push(chunk);
       return;
     }
+    // While the output is down, and until a new recording begins, media is dropped: memory stays flat.
+    if (this.state === 'reconnecting' || this.awaitingResume) return;
     if (this.state !== 'streaming' || !this.ffmpeg) return; // after stop: late chunks are dropped
     if (!this.isLive) this.lastMediaAt = Date.now();
     this.mediaBytes += chunk.byteLength;
@@ -214,6 +245,8 @@ export class Session implements BufferHolder {
       if (typeof slot === 'string') throw this.unavailable(slot);
       // A session now: its slot bounds it from here on.
       this.leavePending();
+      this.output = { plan, publishUrl: dest.publishUrl, streamKey: msg.streamKey, holder: { address: this.remote, subject } };
+      this.reconnect = msg.reconnect && this.host.config.reconnectWindowMs > 0;
       const ffmpeg = this.spawn(plan, slot, dest.publishUrl, msg.streamKey);
       log('info', 'session ready', {
         session: this.id,
@@ -256,13 +289,11 @@ export class Session implements BufferHolder {
         delayTrace: this.host.delayTrace,
       }, {
         onOutputOpened: () => {
+          if (ffmpeg !== this.ffmpeg) return; // an earlier try's FFmpeg
           this.isLive = true;
           this.lastMediaAt = Date.now();
           if (this.state !== 'streaming' && this.state !== 'stopping') return;
-          const startToLiveMs = Date.now() - this.startAt;
-          log('info', 'live', { session: this.id, startToLiveMs });
-          metric('StartToLiveMs', startToLiveMs, 'Milliseconds');
-          this.send({ type: 'live' });
+          this.onLive();
         },
         onProgress: (p) => {
           // Once live, bytes are not proof of media: a client dribbling a byte a second would hold its
@@ -271,7 +302,9 @@ export class Session implements BufferHolder {
           this.progress = p;
         },
         onBackpressure: (backedUp) => this.setPaused(backedUp),
-        onQueueChange: (bytes) => this.host.buffers.set(this, bytes),
+        onQueueChange: (bytes) => {
+          if (ffmpeg === this.ffmpeg) this.host.buffers.set(this, bytes);
+        },
       });
     } catch (e) {
       // Nothing was spawned, so the slot can go back right away.
@@ -280,11 +313,91 @@ export class Session implements BufferHolder {
     }
     this.ffmpeg = ffmpeg;
     void ffmpeg.exited.then((exit) => {
-      this.host.buffers.set(this, 0);
       slot.release();
+      if (ffmpeg !== this.ffmpeg) return; // an earlier try's FFmpeg, killed when it failed
+      this.ffmpeg = undefined;
+      this.host.buffers.set(this, 0);
       this.onFfmpegExit(exit);
     });
     return ffmpeg;
+  }
+
+  private onLive(): void {
+    const now = Date.now();
+    if (!this.wasLive) {
+      this.wasLive = true;
+      const startToLiveMs = now - this.startAt;
+      log('info', 'live', { session: this.id, startToLiveMs });
+      metric('StartToLiveMs', startToLiveMs, 'Milliseconds');
+    } else if (this.downSince !== undefined) {
+      const downMs = now - this.downSince;
+      this.downMsBefore += downMs;
+      this.downSince = undefined;
+      this.attempt = 0;
+      log('info', 'live again', { session: this.id, downMs, reconnects: this.reconnects });
+      metric('ReconnectDowntimeMs', downMs, 'Milliseconds');
+    }
+    this.send({ type: 'live' });
+  }
+
+  /**
+   * The output failed: a session that was live and whose client can start a new recording tries
+   * again within RELAY_RECONNECT_WINDOW_MS (docs/protocol.md#reconnecting); any other ends with `err`.
+   */
+  private outputFailed(err: SessionError): void {
+    if (this.reconnect && this.wasLive && this.state === 'streaming') this.beginReconnect(err);
+    else this.fail(err);
+  }
+
+  private beginReconnect(err: SessionError): void {
+    const now = Date.now();
+    if (this.downSince === undefined) {
+      this.downSince = now;
+      this.reconnects++;
+      metric('Reconnects', 1, 'Count');
+    }
+    const left = this.downSince + this.host.config.reconnectWindowMs - now;
+    if (left <= 0) {
+      this.fail(err);
+      return;
+    }
+    this.attempt++;
+    const retryInMs = Math.min(RETRY_FIRST_MS * 2 ** (this.attempt - 1), RETRY_MAX_MS, left);
+    // A try that stalled or never went live still has its FFmpeg: it goes, with its slot.
+    this.ffmpeg?.kill('SIGKILL');
+    this.state = 'reconnecting';
+    this.isLive = false;
+    this.awaitingResume = false;
+    this.setPaused(false);
+    log('warn', 'reconnecting', { session: this.id, attempt: this.attempt, code: err.code, reason: err.message, retryInMs });
+    this.send({ type: 'reconnecting', attempt: this.attempt, code: err.code, message: err.message, retryInMs });
+    this.retryTimer = setTimeout(() => this.retry(), retryInMs);
+  }
+
+  /** Starts a new FFmpeg and asks the client, with `ready`, for a new recording. */
+  private retry(): void {
+    if (this.state !== 'reconnecting' || !this.output) return;
+    const { plan, publishUrl, streamKey, holder } = this.output;
+    // The failed try's slot went back when its FFmpeg was reaped; the relay may have filled up since.
+    const slot = this.host.reserve(plan.video, holder);
+    if (typeof slot === 'string') {
+      this.beginReconnect(this.unavailable(slot));
+      return;
+    }
+    try {
+      const ffmpeg = this.spawn(plan, slot, publishUrl, streamKey);
+      log('info', 'output restarted', { session: this.id, attempt: this.attempt, ffmpegPid: ffmpeg.pid });
+    } catch (e) {
+      log('error', 'could not restart the encoder', { session: this.id, error: String(e) });
+      this.fail(new SessionError('INTERNAL', 'could not start the encoder'));
+      return;
+    }
+    this.state = 'streaming';
+    this.awaitingResume = true;
+    this.mediaBytes = 0;
+    this.readyAt = Date.now();
+    this.lastMediaAt = this.readyAt;
+    this.send({ type: 'ready', session: this.id, pipeline: plan.pipeline });
   }
 
   /** The relay's media budget ran out and this session holds the most: its ingest is the slowest. */
@@ -325,10 +438,11 @@ export class Session implements BufferHolder {
   }
 
   private checkTimeouts(): void {
+    if (this.state === 'reconnecting') return;
     const now = Date.now();
     const cfg = this.host.config;
     if (this.ffmpeg && now - this.ffmpeg.lastInputProgressAt > cfg.ingestStallTimeoutMs) {
-      this.fail(new SessionError('INGEST_FAILED', `ingest stalled for ${cfg.ingestStallTimeoutMs} ms`));
+      this.outputFailed(new SessionError('INGEST_FAILED', `ingest stalled for ${cfg.ingestStallTimeoutMs} ms`));
       return;
     }
     if (this.state === 'streaming' && !this.paused && now - this.lastMediaAt > cfg.mediaTimeoutMs) {
@@ -338,20 +452,24 @@ export class Session implements BufferHolder {
     // A slot is worth holding only for a stream that reaches the ingest. A client that dribbles a
     // byte at a time never lets FFmpeg open its output (nor trips the media timeout), and neither does
     // an ingest that never accepts the publish: either way the slot goes back.
-    if (this.state === 'streaming' && !this.isLive && now - this.readyAt > cfg.liveTimeoutMs) {
-      this.fail(new SessionError('INGEST_FAILED', `stream did not go live within ${cfg.liveTimeoutMs} ms`));
+    // A try at reconnecting gets no longer than what is left of the window.
+    const liveBy = Math.min(this.readyAt + cfg.liveTimeoutMs, (this.downSince ?? Infinity) + cfg.reconnectWindowMs);
+    if (this.state === 'streaming' && !this.isLive && now > liveBy) {
+      this.outputFailed(new SessionError('INGEST_FAILED', `stream did not go live within ${cfg.liveTimeoutMs} ms`));
     }
   }
 
   private sendStats(): void {
-    if (this.state !== 'streaming' && this.state !== 'stopping') return;
-    const p = this.progress;
+    if (this.state !== 'streaming' && this.state !== 'stopping' && this.state !== 'reconnecting') return;
+    const p = this.isLive ? this.progress : undefined;
     const stats = {
       bitrateKbps: round(p?.bitrateKbps ?? 0),
       fps: round(p?.fps ?? 0),
       speed: round(p?.speed ?? 0),
       droppedFrames: p?.droppedFrames ?? 0,
       bufferedBytes: this.ffmpeg?.bufferedBytes ?? 0,
+      reconnects: this.reconnects,
+      downMs: this.downMsBefore + (this.downSince === undefined ? 0 : Date.now() - this.downSince),
     };
     this.send({ type: 'stats', ...stats });
     if (p) {
@@ -372,8 +490,9 @@ export class Session implements BufferHolder {
       detail: exit.detail,
       mediaBytes: this.mediaBytes,
     });
-    // Registered for as long as FFmpeg, whose argv holds them, ran: its exit line was the last that could echo them.
-    this.forgetSecrets();
+    // Registered for as long as an FFmpeg, whose argv holds them, may run: the exit line of the
+    // session's last one was the last that could echo them. Otherwise the session's end forgets them.
+    if (this.state === 'closed') this.forgetSecrets();
     if (this.state === 'stopping' && exit.exitCode === 0) {
       this.endCleanly();
       return;
@@ -383,11 +502,11 @@ export class Session implements BufferHolder {
       // Within -max_pixels, only hostile or broken media needs this much: it ends its own session.
       this.fail(new SessionError('UNSUPPORTED_MEDIA', 'the media needs more memory than the relay gives one encoder (RELAY_FFMPEG_MEMORY_LIMIT_MB)'));
     } else if (exit.signal !== null && !exit.killed) {
-      this.fail(new SessionError('INTERNAL', 'encoder crashed'));
+      this.outputFailed(new SessionError('INTERNAL', 'encoder crashed'));
     } else if (exit.failure === 'output' && exit.certificateRejected) {
       this.fail(new SessionError('INGEST_FAILED', 'the ingest\'s TLS certificate could not be verified'));
     } else if (exit.failure === 'output') {
-      this.fail(new SessionError('INGEST_FAILED', 'ingest refused or dropped the connection'));
+      this.outputFailed(new SessionError('INGEST_FAILED', 'ingest refused or dropped the connection'));
     } else if (exit.failure === 'input' || exit.exitCode === 0) {
       // A clean exit before `stop` means the demuxer gave up on the input.
       this.fail(new SessionError('UNSUPPORTED_MEDIA', 'the encoder could not read the media'));
@@ -403,6 +522,8 @@ export class Session implements BufferHolder {
     this.send({ type: 'ended' });
     this.ws.close(1000, 'ended');
     log('info', 'session ended', { session: this.id, reason: this.stopReason, mediaBytes: this.mediaBytes });
+    // With an FFmpeg still running (killed, not yet reaped), its exit forgets them.
+    if (!this.ffmpeg) this.forgetSecrets();
   }
 
   /**
@@ -411,7 +532,7 @@ export class Session implements BufferHolder {
    */
   private fail(err: SessionError, graceful = false): void {
     if (this.state === 'closed') return;
-    const started = this.state === 'streaming' || this.state === 'stopping';
+    const started = this.state === 'streaming' || this.state === 'stopping' || this.state === 'reconnecting';
     this.state = 'closed';
     this.clearTimers();
     this.leavePending();
@@ -472,6 +593,7 @@ export class Session implements BufferHolder {
     clearTimeout(this.startTimer);
     clearInterval(this.watchdog);
     clearInterval(this.statsTimer);
+    clearTimeout(this.retryTimer);
     // killTimer is kept: it is what guarantees FFmpeg ends after a graceful finish.
   }
 

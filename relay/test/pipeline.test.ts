@@ -50,8 +50,10 @@ async function streamAndProbe(kind: MediaKind, ingest: string, key: string, expe
   expect(result.closeCode).toBe(1000);
   expect(result.stats.length).toBeGreaterThan(0);
   for (const s of result.stats) {
-    expect(Object.keys(s).sort()).toEqual(['bitrateKbps', 'bufferedBytes', 'droppedFrames', 'fps', 'speed', 'type']);
+    expect(Object.keys(s).sort()).toEqual(['bitrateKbps', 'bufferedBytes', 'downMs', 'droppedFrames', 'fps', 'reconnects', 'speed', 'type']);
     for (const k of ['bitrateKbps', 'fps', 'speed', 'droppedFrames', 'bufferedBytes']) expect(typeof s[k]).toBe('number');
+    // Never interrupted: no reconnect, no time down.
+    expect([s.reconnects, s.downMs]).toEqual([0, 0]);
   }
   const probe = await probeRecording(await rtmp.waitForRecording(key));
   expect(probe.videoCodec).toBe('h264');

@@ -88,6 +88,7 @@ function startLeg(options: Partial<LegOptions> = {}, events: Partial<LegEvents> 
   const logged: LegEvents = {
     ready: (m) => (calls.push(`ready:${m.session}:${m.pipeline}`), events.ready?.(m)),
     live: (session) => (calls.push(`live:${session}`), events.live?.(session)),
+    reconnecting: (m) => (calls.push(`reconnecting:${m.attempt}:${m.code}`), events.reconnecting?.(m)),
     stats: (m, buffered) => (calls.push(`stats:${m.fps}:${buffered}`), events.stats?.(m, buffered)),
     congested: (verdict, buffered) => (calls.push(`congested:${verdict}:${buffered}`), events.congested?.(verdict, buffered) ?? false),
   };
@@ -166,6 +167,52 @@ describe('connection leg: the way through', () => {
     socket.bufferedAmount = 1234;
     expect(leg.bufferedAmount).toBe(1234);
     leg.stop();
+  });
+});
+
+describe('connection leg: reconnecting (docs/protocol.md#reconnecting)', () => {
+  const RECONNECTING = { type: 'reconnecting', attempt: 1, code: 'INGEST_FAILED', message: 'ingest refused or dropped the connection', retryInMs: 500 };
+
+  test('the recorder stops; on the next ready, `resume` goes before the first chunk of a new recording', async () => {
+    const { leg, socket, recorder, calls } = recordingLeg();
+    recorder.chunk();
+    socket.receive({ type: 'live' });
+    socket.receive(RECONNECTING);
+    expect(leg.state).toBe('reconnecting');
+    expect(recorder.state).toBe('inactive');
+    await tick();
+    // The stopped recording's last chunk is dropped: the relay would drop it anyway.
+    expect(socket.frames()).toEqual(['start', 'chunk']);
+
+    socket.receive({ type: 'ready', session: 's1', pipeline: 'copy' });
+    expect(leg.state).toBe('recording');
+    expect(recorder.state).toBe('recording');
+    recorder.chunk('new header');
+    expect(socket.frames()).toEqual(['start', 'chunk', 'resume', 'chunk']);
+    socket.receive({ type: 'live' });
+    expect(calls).toEqual(['ready:s1:copy', 'live:s1', 'reconnecting:1:INGEST_FAILED', 'ready:s1:copy', 'live:s1']);
+    leg.stop();
+    socket.closed(1000);
+    expect(await leg.outcome).toEqual({ kind: 'stopped' });
+  });
+
+  test('a stop while reconnecting is sent at once; the relay\'s `ended` and 1000 settle it', async () => {
+    const { leg, socket } = recordingLeg();
+    socket.receive(RECONNECTING);
+    leg.stop();
+    expect(leg.state).toBe('leaving');
+    expect(socket.frames()).toEqual(['start', 'stop']);
+    socket.receive({ type: 'ended' });
+    socket.closed(1000);
+    expect(await leg.outcome).toEqual({ kind: 'stopped' });
+  });
+
+  test('the window running out is the relay\'s error and close, as for any failure', async () => {
+    const { leg, socket } = recordingLeg();
+    socket.receive(RECONNECTING);
+    socket.receive({ type: 'error', code: 'INGEST_FAILED', message: 'ingest refused or dropped the connection' });
+    socket.closed(4502);
+    expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'INGEST_FAILED' });
   });
 });
 

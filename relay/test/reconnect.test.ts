@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { makeTestMedia } from '../../harness/media.ts';
+import { waitFor } from '../../harness/ports.ts';
+import { probeRecording } from '../../harness/probe.ts';
+import { startReconnectingStream, type ReconnectingStream } from '../../harness/reconnecting-client.ts';
+import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { makeToken } from '../../harness/token.ts';
+import { openRelaySocket, until } from '../../harness/ws-client.ts';
+
+// Ingest reconnects (docs/protocol.md#reconnecting) against real failures: nginx-rtmp restarted
+// mid-stream, the session's FFmpeg killed with SIGKILL, an ingest that refuses connections for
+// longer than the window. The client is the harness's file streamer with `reconnect: true`,
+// which starts the file over (a new recording) on each later `ready`.
+
+const SECRET = 'reconnect-test-secret-6a7b8c9d0e1f2a3b';
+const MKV = 'video/x-matroska;codecs=avc1,opus';
+const CLIP_SECONDS = 30;
+let rtmp: RtmpServer;
+let relay: RelayProcess;
+let clip: string;
+
+beforeAll(async () => {
+  [rtmp, clip] = await Promise.all([startRtmpServer(), makeTestMedia('h264-opus-mkv', CLIP_SECONDS)]);
+  relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`, RELAY_RECONNECT_WINDOW_MS: '20000' });
+});
+
+afterAll(async () => {
+  await relay?.stop();
+  await rtmp?.stop();
+});
+
+async function stream(streamKey: string, ingest = rtmp.rtmpUrl, target = relay): Promise<ReconnectingStream> {
+  return startReconnectingStream(target.wsUrl, { type: 'start', token: await makeToken(SECRET), ingest, streamKey, mimeType: MKV }, clip, CLIP_SECONDS);
+}
+
+/** Time from the first `reconnecting` to the `live` after it: how long viewers saw nothing new. */
+function gapMs(s: ReconnectingStream): number {
+  const from = s.messages.findIndex((m) => m.type === 'reconnecting');
+  const to = s.messages.findIndex((m, i) => i > from && m.type === 'live');
+  return s.arrivals[to]! - s.arrivals[from]!;
+}
+
+/** Streams on for a while after the reconnect, stops, and checks what the sink recorded after it. */
+async function expectSecondRecording(s: ReconnectingStream, streamKey: string): Promise<void> {
+  await Bun.sleep(5000);
+  s.stop();
+  expect(await s.closed).toBe(1000);
+  expect(s.messages.at(-1)).toEqual({ type: 'ended' });
+  // nginx-rtmp records each publish of a key to the same file: what it holds now is the recording after the reconnect.
+  const probe = await probeRecording(await rtmp.waitForRecording(streamKey));
+  expect(probe.videoCodec).toBe('h264');
+  expect(probe.audioCodec).toBe('aac');
+  expect(probe.startsWithKeyframe).toBe(true);
+  expect(probe.timestampsMonotonic).toBe(true);
+  expect(probe.durationS).toBeGreaterThan(3.5);
+  const stats = s.messages.filter((m) => m.type === 'stats').at(-1);
+  expect(stats.reconnects).toBe(1);
+  expect(stats.downMs).toBeGreaterThan(0);
+}
+
+describe('the session stays open through', () => {
+  test('nginx-rtmp restarting mid-stream: reconnecting, ready, live, and a second recording that plays', async () => {
+    const key = 'sk_reconnect_restart_1a2b';
+    const s = await stream(key);
+    await s.until('live');
+    await Bun.sleep(3000);
+    await rtmp.restart();
+    await s.until('live', 2);
+    const reconnecting = s.messages.find((m) => m.type === 'reconnecting');
+    expect(reconnecting).toMatchObject({ attempt: 1, code: 'INGEST_FAILED', message: 'ingest refused or dropped the connection' });
+    expect(reconnecting.retryInMs).toBeGreaterThan(0);
+    expect(s.messages.map((m) => m.type).filter((t) => t !== 'stats')).toEqual(['ready', 'live', 'reconnecting', 'ready', 'live']);
+    console.log(`reconnect after an nginx restart: ${Math.round(gapMs(s))} ms from reconnecting to live`);
+    await expectSecondRecording(s, key);
+    expect(relay.output()).toContain('"msg":"live again"');
+  });
+
+  test('the session\'s FFmpeg killed with SIGKILL: reconnecting (encoder crashed), then live again', async () => {
+    const key = 'sk_reconnect_kill_3c4d';
+    const s = await stream(key);
+    await s.until('live');
+    const session = s.messages.find((m) => m.type === 'ready').session;
+    await waitFor(() => relay.ffmpegPidOf(session) !== undefined, 5000, 'the session ready line');
+    await Bun.sleep(2000);
+    process.kill(relay.ffmpegPidOf(session)!, 'SIGKILL');
+    await s.until('live', 2);
+    expect(s.messages.find((m) => m.type === 'reconnecting')).toMatchObject({ attempt: 1, code: 'INTERNAL', message: 'encoder crashed' });
+    console.log(`reconnect after SIGKILL: ${Math.round(gapMs(s))} ms from reconnecting to live`);
+    await expectSecondRecording(s, key);
+  });
+});
+
+describe('the window', () => {
+  test('an ingest refusing connections for longer than RELAY_RECONNECT_WINDOW_MS: tries again and again, then 4502', async () => {
+    const refusing = await startRtmpServer();
+    const windowMs = 4000;
+    const short = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${refusing.port}`, RELAY_RECONNECT_WINDOW_MS: String(windowMs) });
+    try {
+      const s = await stream('sk_reconnect_refused_5e6f', refusing.rtmpUrl, short);
+      await s.until('live');
+      // Stopped, nginx's port refuses every connection.
+      await refusing.stop();
+      await s.until('reconnecting');
+      const downAt = s.arrivals[s.messages.findIndex((m) => m.type === 'reconnecting')]!;
+      expect(await s.closed).toBe(4502);
+      const elapsed = performance.now() - downAt;
+      expect(s.messages.at(-1)).toEqual({ type: 'error', code: 'INGEST_FAILED', message: 'ingest refused or dropped the connection' });
+      const tries = s.messages.filter((m) => m.type === 'reconnecting');
+      expect(tries.map((m) => m.attempt)).toEqual(tries.map((_, i) => i + 1));
+      expect(tries.length).toBeGreaterThanOrEqual(3);
+      expect(elapsed).toBeGreaterThanOrEqual(windowMs - 100);
+      expect(elapsed).toBeLessThan(windowMs + 3000);
+      // Nothing is held for the ingest while it is down: media is dropped, not queued.
+      for (const st of s.messages.filter((m, i) => m.type === 'stats' && s.arrivals[i]! > downAt)) expect(st.bufferedBytes).toBe(0);
+      await waitFor(() => short.ffmpegChildren().length === 0, 10_000, 'every ffmpeg reaped');
+    } finally {
+      await short.stop();
+    }
+  });
+
+  test('a client that did not ask for reconnects gets 4502 at once, as before', async () => {
+    const other = await startRtmpServer();
+    const plain = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${other.port}` });
+    try {
+      const messages: any[] = [];
+      const socket = await openRelaySocket(plain.wsUrl, (m) => messages.push(m));
+      socket.ws.send(JSON.stringify({ type: 'start', token: await makeToken(SECRET), ingest: other.rtmpUrl, streamKey: 'sk_no_reconnect_7a8b', mimeType: MKV }));
+      await until(messages, 'ready');
+      const bytes = new Uint8Array(await Bun.file(clip).arrayBuffer());
+      const slice = Math.ceil(bytes.byteLength / (CLIP_SECONDS * 4));
+      // Real time, for as long as the session lasts.
+      void (async () => {
+        for (let i = 0; !socket.isClosed() && i * slice < bytes.byteLength; i++) {
+          socket.ws.send(bytes.subarray(i * slice, (i + 1) * slice));
+          await Bun.sleep(250);
+        }
+      })();
+      await until(messages, 'live');
+      await other.stop();
+      const { closeCode } = await socket.closedWithin(15_000, () => JSON.stringify(messages));
+      expect(closeCode).toBe(4502);
+      expect(messages.some((m) => m.type === 'reconnecting')).toBe(false);
+    } finally {
+      await plain.stop();
+    }
+  });
+});
