@@ -20,7 +20,9 @@ export interface ReconnectingStream {
  * `reconnecting` it stops sending; on each later `ready` it sends `resume` and then the file again
  * from its start, a new recording with its header and a key frame first.
  */
-export async function startReconnectingStream(wsUrl: string, start: object, file: string, seconds: number, chunkMs = 250): Promise<ReconnectingStream> {
+export async function startReconnectingStream(
+  wsUrl: string, start: object, file: string, seconds: number, chunkMs = 250,
+): Promise<ReconnectingStream> {
   const bytes = new Uint8Array(await Bun.file(file).arrayBuffer());
   const chunkSize = Math.ceil((bytes.byteLength * chunkMs) / (seconds * 1000));
   const messages: any[] = [];
