@@ -117,6 +117,32 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
     await expectKeyframesAtMost(recording, 2.1);
   });
 
+  test('nginx-rtmp restarting mid-broadcast: the page shows Reconnecting…, goes live again, and the new recording plays', async () => {
+    const key = `e2e-reconnect-${Date.now()}`;
+    const page = await browser.newPage();
+    try {
+      await goLive(page, `${relay.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey: key, token: await makeToken(SECRET), codec: 'h264' });
+      await waitForState(page, 'live');
+      await page.waitForTimeout(2000);
+      await rtmp.restart();
+      await waitForState(page, 'reconnecting');
+      expect(await page.textContent('#message')).toStartWith('Reconnecting…');
+      await waitForState(page, 'live');
+      expect(await page.isHidden('#message')).toBe(true);
+      await page.waitForTimeout(5000);
+      await stopBroadcast(page);
+    } finally {
+      await page.close();
+    }
+    // The file nginx-rtmp records for the key is the recording after the restart.
+    const probe = await probeRecording(await rtmp.waitForRecording(key));
+    expect(probe.videoCodec).toBe('h264');
+    expect(probe.audioCodec).toBe('aac');
+    expect(probe.startsWithKeyframe).toBe(true);
+    expect(probe.timestampsMonotonic).toBe(true);
+    expect(probe.durationS).toBeGreaterThan(3.5);
+  });
+
   test('the client module on its own: events in order, bufferedAmount, stop() ends with `ended`', async () => {
     const page = await browser.newPage();
     try {
