@@ -133,9 +133,12 @@ describe('capacity slots', () => {
     const big = await hold('sk_cap_big_frame', TRANSCODE);
     big.ws.send(new Uint8Array(100_000));
     expect(await big.closed).toBe(1009);
+    // The slot comes back once the killed FFmpeg is reaped, a moment after the close.
+    await waitIdle();
     const crashed = await hold('sk_cap_crashed', TRANSCODE);
     process.kill(await ffmpegPid(crashed.session), 'SIGKILL');
     expect(await crashed.closed).toBe(1011);
+    await waitIdle();
     const vanished = await hold('sk_cap_vanished', COPY);
     vanished.ws.close();
     await vanished.closed;
