@@ -23,6 +23,28 @@ export interface StartMessage {
    * session at once, as it always did. @default false
    */
   readonly reconnect?: boolean;
+  /**
+   * More destinations for the same broadcast, each its own ingest and key: the relay encodes once
+   * and publishes to all (docs/protocol.md#several-destinations). @default none
+   */
+  readonly destinations?: readonly Destination[];
+}
+
+/** A further destination of a broadcast. */
+export interface Destination {
+  readonly ingest: string;
+  readonly streamKey: string;
+}
+
+/** One destination's state in `stats`. */
+export interface DestinationStatus {
+  /** The ingest's `scheme://host:port`; never its key. */
+  readonly ingest: string;
+  readonly state: 'connecting' | 'live' | 'reconnecting' | 'failed' | 'ended';
+  /** Times this destination's output failed after it had been live. */
+  readonly reconnects: number;
+  /** Milliseconds it has not been live since it first was. */
+  readonly downMs: number;
 }
 
 /** Asks the relay to flush FFmpeg and end the session with 1000. */
@@ -73,6 +95,8 @@ export interface StatsMessage {
   readonly reconnects: number;
   /** Milliseconds the session has not been live since it first was: every outage, the current one included. */
   readonly downMs: number;
+  /** Each destination, in the start message's order, for a session with several (while it has an encoder running). */
+  readonly destinations?: readonly DestinationStatus[];
 }
 
 /** Sent immediately before any non-1000 close. */

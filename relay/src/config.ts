@@ -40,6 +40,8 @@ export interface RelayConfig {
   readonly liveTimeoutMs: number;
   /** How long after an output failure a reconnecting session may take to be live again; 0: no reconnects. */
   readonly reconnectWindowMs: number;
+  /** Destinations one session may publish to. */
+  readonly maxDestinations: number;
   readonly ingestStallTimeoutMs: number;
   readonly maxBufferedBytes: number;
   /** Media held for all FFmpeg processes together; see buffer-budget.ts. */
@@ -198,6 +200,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const liveTimeoutMs = int('RELAY_LIVE_TIMEOUT_MS', 15_000, 100);
   // Long enough for an RTMP server to restart, short enough that viewers are still there.
   const reconnectWindowMs = int('RELAY_RECONNECT_WINDOW_MS', 30_000, 0);
+  // Each costs a slot and a publishing FFmpeg; three covers "my channel plus two platforms".
+  const maxDestinations = int('RELAY_MAX_DESTINATIONS', 3, 1, 10);
   const ingestStallTimeoutMs = int('RELAY_INGEST_STALL_TIMEOUT_MS', 10_000, 100);
   const maxBufferedBytes = int('RELAY_MAX_BUFFERED_BYTES', 16 * MIB, 64 * 1024, 1024 * MIB);
   if (maxBufferedBytes < maxMessageBytes) {
@@ -261,6 +265,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     startTimeoutMs,
     liveTimeoutMs,
     reconnectWindowMs,
+    maxDestinations,
     ingestStallTimeoutMs,
     maxBufferedBytes,
     maxTotalBufferedBytes,

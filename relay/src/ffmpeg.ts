@@ -47,6 +47,16 @@ export interface FfmpegOptions {
   readonly args: string[];
   /** RLIMIT_AS for the process, in MiB; 0: none. */
   readonly memoryLimitMiB: number;
+  /**
+   * FFmpeg's output on stdout, for an FFmpeg that writes its stream there (the encoder of a session
+   * with several destinations); its progress report then comes on stderr (`-progress pipe:2`).
+   */
+  readonly onStdout?: (chunk: Uint8Array) => void;
+  /**
+   * Whether the process holds a capacity slot: every FFmpeg that publishes to an ingest does. The
+   * slot invariant (invariant.ts) compares those with the slots held. @default true
+   */
+  readonly holdsSlot?: boolean;
   /** Redacted out of anything kept from stderr. */
   readonly secrets: string[];
   readonly highWaterBytes: number;
@@ -74,9 +84,11 @@ export function ffmpegEnvironment(env: Record<string, string | undefined> = proc
   return env.PATH === undefined ? {} : { PATH: env.PATH };
 }
 
-/** FFmpeg processes spawned and not yet reaped: what the slot invariant (invariant.ts) compares with the slots held. */
+/** FFmpeg processes that hold a slot, spawned and not yet reaped: what the slot invariant (invariant.ts) compares with the slots held. */
 export function runningFfmpegCount(): number {
-  return running.size;
+  let n = 0;
+  for (const p of running) if (p.holdsSlot) n++;
+  return n;
 }
 
 /**
@@ -134,8 +146,8 @@ export class FfmpegProcess {
     this.proc = Bun.spawn(command, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', env });
     this.sink = this.proc.stdin;
     running.add(this);
-    const stdout = this.readLines(this.proc.stdout, (l) => this.onProgressLine(l));
-    const stderr = this.readLines(this.proc.stderr, (l) => this.onLogLine(l));
+    const stdout = opts.onStdout ? this.readChunks(this.proc.stdout, opts.onStdout) : this.readLines(this.proc.stdout, (l) => this.onProgressLine(l));
+    const stderr = this.readLines(this.proc.stderr, (l) => (opts.onStdout && !l.includes('[') ? this.onProgressLine(l) : this.onLogLine(l)));
     this.exited = Promise.all([this.proc.exited, stdout, stderr]).then((): FfmpegExit => {
       running.delete(this);
       return {
@@ -148,6 +160,11 @@ export class FfmpegProcess {
         outOfMemory: this.outOfMemory,
       };
     });
+  }
+
+  /** See {@link FfmpegOptions.holdsSlot}. */
+  get holdsSlot(): boolean {
+    return this.opts.holdsSlot ?? true;
   }
 
   /** The process id, for the `session ready` log line. */
@@ -251,6 +268,14 @@ export class FfmpegProcess {
       // The pipe closes with the process; nothing to do.
     }
     if (buffer.length > 0) onLine(buffer);
+  }
+
+  private async readChunks(stream: ReadableStream<Uint8Array>, onChunk: (chunk: Uint8Array) => void): Promise<void> {
+    try {
+      for await (const chunk of stream) onChunk(chunk);
+    } catch {
+      // The pipe closes with the process; nothing to do.
+    }
   }
 
   private onProgressLine(line: string): void {

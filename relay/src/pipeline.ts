@@ -75,17 +75,40 @@ export interface FfmpegArgsOptions {
 }
 
 /**
- * Builds FFmpeg's argv for a plan. The publish URL is the last argument; argv holds it, so argv
- * is never logged.
+ * Builds FFmpeg's argv for a plan, publishing to one ingest. The publish URL is the last argument;
+ * argv holds it, so argv is never logged.
  */
 export function ffmpegArgs(plan: PipelinePlan, publishUrl: string, opts: FfmpegArgsOptions): string[] {
-  const input = [
+  return [...common('pipe:1'), ...encode(plan), ...publish(publishUrl, opts)];
+}
+
+/**
+ * The encoder of a session with several destinations (docs/pipeline.md#several-destinations): the
+ * same input and codecs, written once as FLV to stdout for the relay to hand to each publisher. Its
+ * progress report goes to stderr, beside its log lines.
+ */
+export function encoderArgs(plan: PipelinePlan): string[] {
+  return [...common('pipe:2'), ...encode(plan), '-f', 'flv', '-flvflags', 'no_duration_filesize', 'pipe:1'];
+}
+
+/** A publisher of a session with several destinations: the encoder's FLV from stdin, copied to one ingest. */
+export function publisherArgs(publishUrl: string, opts: FfmpegArgsOptions): string[] {
+  return [...common('pipe:1'), '-f', 'flv', '-i', 'pipe:0', '-map', '0', '-c', 'copy', ...publish(publishUrl, opts)];
+}
+
+function common(progress: 'pipe:1' | 'pipe:2'): string[] {
+  return [
     '-hide_banner', '-nostdin', '-nostats',
     // Each stderr line carries its level, so only real errors are classified.
     '-loglevel', 'level+info',
-    '-progress', 'pipe:1', '-stats_period', '1',
+    '-progress', progress, '-stats_period', '1',
     // Only the pipe may be read: the input can never name a file or a URL.
     '-protocol_whitelist', 'pipe',
+  ];
+}
+
+function encode(plan: PipelinePlan): string[] {
+  const input = [
     // A small probe with no analysis window starts the output at once. (-fflags +nobuffer is
     // deliberately absent: with it FFmpeg 5.1 drops the first GOP of video.)
     '-probesize', '32768', '-analyzeduration', '0',
@@ -111,7 +134,11 @@ export function ffmpegArgs(plan: PipelinePlan, publishUrl: string, opts: FfmpegA
   const audio = plan.audio === 'copy'
     ? ['-c:a', 'copy']
     : ['-c:a', 'aac', '-profile:a', 'aac_low', '-b:a', `${TRANSCODE.audioKbps}k`, '-ar', '48000', '-ac', '2'];
-  const output = [
+  return [...input, ...video, ...audio];
+}
+
+function publish(publishUrl: string, opts: FfmpegArgsOptions): string[] {
+  return [
     // Only RTMP(S) may be written: FFmpeg can never be made to write a file.
     '-protocol_whitelist', 'rtmp,rtmps,tcp,tls',
     // A write blocked this long fails inside FFmpeg too, so a stuck ingest cannot pin the process.
@@ -124,5 +151,4 @@ export function ffmpegArgs(plan: PipelinePlan, publishUrl: string, opts: FfmpegA
     '-f', 'flv', '-flvflags', 'no_duration_filesize',
     publishUrl,
   ];
-  return [...input, ...video, ...audio, ...output];
 }

@@ -1,6 +1,6 @@
 // The protocol's constants and the shapes of the relay's messages are defined once, in the file
 // the browser loads; this module adds what only the server needs: its error type and its parser.
-import { CLOSE_CODES, type RelayErrorCode, type RelayMessage } from '../public/protocol.ts';
+import { CLOSE_CODES, type Destination, type RelayErrorCode, type RelayMessage } from '../public/protocol.ts';
 
 export { CLOSE_CODES, HEALTH_PATH, STREAM_PATH } from '../public/protocol.ts';
 
@@ -34,6 +34,8 @@ export interface StartMessage {
   readonly mimeType: string;
   /** See the browser-side StartMessage; false unless the client sent `true`. */
   readonly reconnect: boolean;
+  /** Further destinations; empty unless the client sent some. */
+  readonly destinations: readonly Destination[];
 }
 
 /** Frames the relay sends. */
@@ -73,6 +75,13 @@ export function parseClientMessage(text: string): ClientMessage {
   if (obj.reconnect !== undefined && typeof obj.reconnect !== 'boolean') {
     throw new SessionError('BAD_REQUEST', '"reconnect" must be a boolean');
   }
+  const destinations = obj.destinations ?? [];
+  const isDestination = (d: unknown) => typeof d === 'object' && d !== null
+    && typeof (d as Destination).ingest === 'string' && (d as Destination).ingest.length > 0
+    && typeof (d as Destination).streamKey === 'string' && (d as Destination).streamKey.length > 0;
+  if (!Array.isArray(destinations) || !destinations.every(isDestination)) {
+    throw new SessionError('BAD_REQUEST', '"destinations" must be an array of objects with a non-empty string "ingest" and "streamKey"');
+  }
   return {
     type: 'start',
     token: typeof obj.token === 'string' && obj.token.length > 0 ? obj.token : undefined,
@@ -80,5 +89,6 @@ export function parseClientMessage(text: string): ClientMessage {
     streamKey: obj.streamKey as string,
     mimeType: obj.mimeType as string,
     reconnect: obj.reconnect === true,
+    destinations: (destinations as Destination[]).map(({ ingest, streamKey }) => ({ ingest, streamKey })),
   };
 }

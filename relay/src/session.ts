@@ -1,12 +1,14 @@
 import type { ServerWebSocket } from 'bun';
+import type { JWTPayload } from 'jose';
 import { tokenSubject, type TokenVerifier } from './auth.ts';
 import type { BufferBudget, BufferHolder } from './buffer-budget.ts';
 import type { CapacityLimit, Slot, SlotHolder, SlotKind } from './capacity.ts';
 import type { RelayConfig } from './config.ts';
 import type { DelayTrace } from './delay-trace.ts';
 import { checkDestination } from './destination.ts';
-import { FfmpegProcess, type FfmpegExit, type FfmpegProgress } from './ffmpeg.ts';
+import { FfmpegProcess, type FfmpegEvents, type FfmpegExit, type FfmpegProgress } from './ffmpeg.ts';
 import { nonPublicAddressProblem } from './ingest-address.ts';
+import { Fanout, type FanoutDestination as Destination } from './outputs/fanout.ts';
 import type { PendingLimit, PendingTicket } from './pending.ts';
 import { ffmpegArgs, planPipeline, type PipelinePlan } from './pipeline.ts';
 import { CLOSE_CODES, parseClientMessage, SessionError, START_MESSAGE_MAX_BYTES, type ServerMessage, type StartMessage } from './protocol.ts';
@@ -55,7 +57,7 @@ const RETRY_MAX_MS = 4000;
 export class Session implements BufferHolder {
   readonly id = crypto.randomUUID();
   private state: State = 'awaiting-start';
-  private ffmpeg?: FfmpegProcess;
+  private ffmpeg?: FfmpegProcess | Fanout;
   private startTimer?: Timer;
   private watchdog?: Timer;
   private statsTimer?: Timer;
@@ -79,8 +81,8 @@ export class Session implements BufferHolder {
   private progress?: FfmpegProgress;
   private reportedDrops = 0;
   private mediaBytes = 0;
-  /** What the session publishes, kept for a reconnect (docs/protocol.md#reconnecting). */
-  private output?: { readonly plan: PipelinePlan; readonly publishUrl: string; readonly streamKey: string; readonly holder: SlotHolder };
+  /** What the session publishes, and for whom: kept for a reconnect (docs/protocol.md#reconnecting). */
+  private output?: { readonly plan: PipelinePlan; readonly destinations: readonly Destination[]; readonly holder: SlotHolder };
   /** The client asked to be told to start a new recording after an output failure. */
   private reconnect = false;
   private wasLive = false;
@@ -227,33 +229,31 @@ export class Session implements BufferHolder {
     try {
       const claims = await this.host.verifyToken(msg.token);
       if (this.state !== 'validating') return; // the client left during verification
-      const dest = checkDestination(msg.ingest, msg.streamKey, this.host.config.allowedIngests);
-      if (!dest.ok) throw new SessionError(dest.code, dest.reason);
-      const nonPublic = await nonPublicAddressProblem(dest.host);
+      const destinations = await this.checkDestinations(msg, claims);
       if (this.state !== 'validating') return;
-      if (nonPublic) throw new SessionError('DESTINATION_FORBIDDEN', nonPublic);
-      const unbound = bindingProblem(claims, msg.ingest, msg.streamKey);
-      if (unbound) throw new SessionError('UNAUTHORIZED', unbound);
       // Registered only once the client is known to hold a valid token, and only for this session's
       // own lines: what a client chooses as its key must not rewrite anyone else's. (The values are
       // in no log field anyway; this is the second net.) With RELAY_AUTH=none there is no token.
-      registerSecrets(this.id, [...(claims !== undefined && msg.token ? [msg.token] : []), msg.streamKey, dest.publishUrl]);
+      registerSecrets(this.id, [
+        ...(claims !== undefined && msg.token ? [msg.token] : []),
+        ...destinations.flatMap((d) => [d.streamKey, d.publishUrl]),
+      ]);
       const plan = planPipeline(msg.mimeType);
       if (this.host.isDraining()) throw new SessionError('UNAVAILABLE', 'relay is draining; try another relay');
       const subject = claims === undefined ? undefined : tokenSubject(claims, msg.token!);
-      const slot = this.host.reserve(plan.video, { address: this.remote, subject });
-      if (typeof slot === 'string') throw this.unavailable(slot);
-      // A session now: its slot bounds it from here on.
+      this.output = { plan, destinations, holder: { address: this.remote, subject } };
+      const slots = this.reserveSlots();
+      if (typeof slots === 'string') throw this.unavailable(slots);
+      // A session now: its slots bound it from here on.
       this.leavePending();
-      this.output = { plan, publishUrl: dest.publishUrl, streamKey: msg.streamKey, holder: { address: this.remote, subject } };
       this.reconnect = msg.reconnect && this.host.config.reconnectWindowMs > 0;
-      const ffmpeg = this.spawn(plan, slot, dest.publishUrl, msg.streamKey);
+      const ffmpeg = this.spawn(slots);
       log('info', 'session ready', {
         session: this.id,
         pipeline: plan.pipeline,
         inputFormat: plan.inputFormat,
         audio: plan.audio,
-        ingest: `${dest.scheme}://${dest.host}:${dest.port}`,
+        ingest: destinations.map((d) => d.ingest).join(','),
         ffmpegPid: ffmpeg.pid,
       });
       metric('SessionsStarted', 1, 'Count');
@@ -274,47 +274,113 @@ export class Session implements BufferHolder {
     }
   }
 
-  /** Starts FFmpeg holding `slot`, which goes back when FFmpeg has exited (or at once if it cannot start). */
-  private spawn(plan: PipelinePlan, slot: Slot, publishUrl: string, streamKey: string): FfmpegProcess {
+  /**
+   * Checks every destination of the start message, the first one (`ingest`, `streamKey`) and those
+   * in `destinations`, as one would be checked alone (docs/protocol.md#several-destinations).
+   */
+  private async checkDestinations(msg: StartMessage, claims: JWTPayload | undefined): Promise<Destination[]> {
     const cfg = this.host.config;
-    let ffmpeg: FfmpegProcess;
-    try {
-      ffmpeg = new FfmpegProcess({
-        path: cfg.ffmpegPath,
-        memoryLimitMiB: cfg.ffmpegMemoryLimitMiB,
-        args: ffmpegArgs(plan, publishUrl, { rwTimeoutMs: cfg.ingestStallTimeoutMs + 5000, ingestCaFile: cfg.ingestCaFile }),
-        secrets: [publishUrl, streamKey],
-        highWaterBytes: Math.min(HIGH_WATER_BYTES, cfg.maxBufferedBytes / 4),
-        lowWaterBytes: Math.min(LOW_WATER_BYTES, cfg.maxBufferedBytes / 16),
+    const requested = [{ ingest: msg.ingest, streamKey: msg.streamKey }, ...msg.destinations];
+    if (requested.length > cfg.maxDestinations) {
+      throw new SessionError('BAD_REQUEST', `too many destinations (RELAY_MAX_DESTINATIONS: ${cfg.maxDestinations})`);
+    }
+    const destinations: Destination[] = [];
+    for (const { ingest, streamKey } of requested) {
+      const dest = checkDestination(ingest, streamKey, cfg.allowedIngests);
+      if (!dest.ok) throw new SessionError(dest.code, dest.reason);
+      const nonPublic = await nonPublicAddressProblem(dest.host);
+      if (nonPublic) throw new SessionError('DESTINATION_FORBIDDEN', nonPublic);
+      const unbound = bindingProblem(claims, ingest, streamKey);
+      if (unbound) throw new SessionError('UNAUTHORIZED', unbound);
+      if (destinations.some((d) => d.publishUrl === dest.publishUrl)) throw new SessionError('BAD_REQUEST', 'the same destination twice');
+      destinations.push({ ingest: `${dest.scheme}://${dest.host}:${dest.port}`, publishUrl: dest.publishUrl, streamKey });
+    }
+    return destinations;
+  }
+
+  /**
+   * A slot for each destination, all or none: each counts against the session limits. The first is
+   * of the pipeline's kind, so a transcode counts once against RELAY_MAX_TRANSCODES.
+   */
+  private reserveSlots(): Slot[] | CapacityLimit {
+    const { plan, destinations, holder } = this.output!;
+    const slots: Slot[] = [];
+    for (let i = 0; i < destinations.length; i++) {
+      const slot = this.host.reserve(i === 0 ? plan.video : 'copy', holder);
+      if (typeof slot === 'string') {
+        for (const s of slots) s.release();
+        return slot;
+      }
+      slots.push(slot);
+    }
+    return slots;
+  }
+
+  /**
+   * Starts the output: one FFmpeg for one destination, or an encoder and a publisher per destination
+   * (outputs/fanout.ts). The slots go back as the FFmpeg holding each is reaped (at once if none starts).
+   */
+  private spawn(slots: Slot[]): FfmpegProcess | Fanout {
+    const cfg = this.host.config;
+    const { plan, destinations, holder } = this.output!;
+    const highWaterBytes = Math.min(HIGH_WATER_BYTES, cfg.maxBufferedBytes / 4);
+    const lowWaterBytes = Math.min(LOW_WATER_BYTES, cfg.maxBufferedBytes / 16);
+    // Assigned below; the events only ever fire after that.
+    let ffmpeg: FfmpegProcess | Fanout | undefined;
+    const events: FfmpegEvents = {
+      onOutputOpened: () => {
+        if (ffmpeg !== this.ffmpeg) return; // an earlier try's FFmpeg
+        this.isLive = true;
+        this.lastMediaAt = Date.now();
+        if (this.state !== 'streaming' && this.state !== 'stopping') return;
+        this.onLive();
+      },
+      onProgress: (p) => {
+        // Once live, bytes are not proof of media: a client dribbling a byte a second would hold its
+        // slot forever. Only FFmpeg writing more stream time is.
+        if (p.outTimeUs > (this.progress?.outTimeUs ?? 0)) this.lastMediaAt = Date.now();
+        this.progress = p;
+      },
+      onBackpressure: (backedUp) => this.setPaused(backedUp),
+      onQueueChange: (bytes) => {
+        if (ffmpeg === this.ffmpeg) this.host.buffers.set(this, bytes);
+      },
+    };
+    if (destinations.length > 1) {
+      ffmpeg = new Fanout({
+        session: this.id,
+        plan,
+        destinations,
+        slots,
+        config: cfg,
+        highWaterBytes,
+        lowWaterBytes,
         delayTrace: this.host.delayTrace,
-      }, {
-        onOutputOpened: () => {
-          if (ffmpeg !== this.ffmpeg) return; // an earlier try's FFmpeg
-          this.isLive = true;
-          this.lastMediaAt = Date.now();
-          if (this.state !== 'streaming' && this.state !== 'stopping') return;
-          this.onLive();
-        },
-        onProgress: (p) => {
-          // Once live, bytes are not proof of media: a client dribbling a byte a second would hold its
-          // slot forever. Only FFmpeg writing more stream time to the ingest is.
-          if (p.outTimeUs > (this.progress?.outTimeUs ?? 0)) this.lastMediaAt = Date.now();
-          this.progress = p;
-        },
-        onBackpressure: (backedUp) => this.setPaused(backedUp),
-        onQueueChange: (bytes) => {
-          if (ffmpeg === this.ffmpeg) this.host.buffers.set(this, bytes);
-        },
-      });
-    } catch (e) {
-      // Nothing was spawned, so the slot can go back right away.
-      slot.release();
-      throw e;
+        reserve: (i) => this.host.reserve(i === 0 ? plan.video : 'copy', holder),
+      }, events);
+    } else {
+      const [{ publishUrl, streamKey }] = destinations as [Destination];
+      try {
+        ffmpeg = new FfmpegProcess({
+          path: cfg.ffmpegPath,
+          memoryLimitMiB: cfg.ffmpegMemoryLimitMiB,
+          args: ffmpegArgs(plan, publishUrl, { rwTimeoutMs: cfg.ingestStallTimeoutMs + 5000, ingestCaFile: cfg.ingestCaFile }),
+          secrets: [publishUrl, streamKey],
+          highWaterBytes,
+          lowWaterBytes,
+          delayTrace: this.host.delayTrace,
+        }, events);
+      } catch (e) {
+        // Nothing was spawned, so the slot can go back right away.
+        slots[0]!.release();
+        throw e;
+      }
+      void ffmpeg.exited.then(() => slots[0]!.release());
     }
     this.ffmpeg = ffmpeg;
-    void ffmpeg.exited.then((exit) => {
-      slot.release();
-      if (ffmpeg !== this.ffmpeg) return; // an earlier try's FFmpeg, killed when it failed
+    const started = ffmpeg;
+    void started.exited.then((exit) => {
+      if (started !== this.ffmpeg) return; // an earlier try's FFmpeg, killed when it failed
       this.ffmpeg = undefined;
       this.host.buffers.set(this, 0);
       this.onFfmpegExit(exit);
@@ -377,15 +443,15 @@ export class Session implements BufferHolder {
   /** Starts a new FFmpeg and asks the client, with `ready`, for a new recording. */
   private retry(): void {
     if (this.state !== 'reconnecting' || !this.output) return;
-    const { plan, publishUrl, streamKey, holder } = this.output;
-    // The failed try's slot went back when its FFmpeg was reaped; the relay may have filled up since.
-    const slot = this.host.reserve(plan.video, holder);
-    if (typeof slot === 'string') {
-      this.beginReconnect(this.unavailable(slot));
+    const { plan } = this.output;
+    // The failed try's slots went back when its FFmpeg were reaped; the relay may have filled up since.
+    const slots = this.reserveSlots();
+    if (typeof slots === 'string') {
+      this.beginReconnect(this.unavailable(slots));
       return;
     }
     try {
-      const ffmpeg = this.spawn(plan, slot, publishUrl, streamKey);
+      const ffmpeg = this.spawn(slots);
       log('info', 'output restarted', { session: this.id, attempt: this.attempt, ffmpegPid: ffmpeg.pid });
     } catch (e) {
       log('error', 'could not restart the encoder', { session: this.id, error: String(e) });
@@ -470,6 +536,7 @@ export class Session implements BufferHolder {
       bufferedBytes: this.ffmpeg?.bufferedBytes ?? 0,
       reconnects: this.reconnects,
       downMs: this.downMsBefore + (this.downSince === undefined ? 0 : Date.now() - this.downSince),
+      ...(this.ffmpeg instanceof Fanout ? { destinations: this.ffmpeg.destinations } : {}),
     };
     this.send({ type: 'stats', ...stats });
     if (p) {
