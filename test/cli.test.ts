@@ -171,7 +171,7 @@ describe('token', () => {
     const expected = createHmac('sha256', key).update(`${header}.${payload}`).digest('base64url');
     expect(signature).toBe(expected);
     expect(JSON.parse(Buffer.from(header, 'base64url').toString())).toMatchObject({ alg: 'HS256' });
-    return JSON.parse(Buffer.from(payload, 'base64url').toString()) as { iat: number; exp: number; ingest?: string; sub?: string; jti?: string };
+    return JSON.parse(Buffer.from(payload, 'base64url').toString()) as { iat: number; exp: number; ingest?: string | string[]; sub?: string; jti?: string };
   }
 
   test('mints an HS256 token from the secret read on stdin, expiring after --ttl', async () => {
@@ -204,6 +204,9 @@ describe('token', () => {
     const res = await run(['token', '--secret-value', '-', '--ingest', 'rtmps://abc.global-contribute.live-video.net:443/app/'], { input: OFFLINE_KEY });
     expect(res.code).toBe(0);
     expect(verify(res.stdout, OFFLINE_KEY)).toMatchObject({ ingest: 'rtmps://abc.global-contribute.live-video.net:443/app/' });
+    const several = await run(['token', '--secret-value', '-', '--ingest', 'rtmps://abc.global-contribute.live-video.net:443/app/', '--ingest', 'rtmp://live.example.com/app/'], { input: OFFLINE_KEY });
+    expect(verify(several.stdout, OFFLINE_KEY)).toMatchObject({ ingest: ['rtmps://abc.global-contribute.live-video.net:443/app/', 'rtmp://live.example.com/app/'] });
+    expect(verify((await run(['token', '--secret-value', '-'], { input: OFFLINE_KEY })).stdout, OFFLINE_KEY).ingest).toBeUndefined();
   });
 
   test('each token has its own jti; --subject sets sub (relays cap sessions per subject, else per jti)', async () => {

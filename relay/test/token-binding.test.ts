@@ -60,3 +60,14 @@ test('unbound tokens, and claims of the wrong type, as the rule says', () => {
   expect(bindingProblem({ ingest: 42 }, 'rtmp://a.example.com/app/', 'k')).toBe('token is bound to another ingest');
   expect(streamKeyHash('k')).toBe('glTDKakoUPbVOd03b0gW7idkUX2l4CNVFK9DMWRIDXo');
 });
+
+test('a token for several destinations lists them: each destination must be among the ingests, and its key among the hashes', () => {
+  const claims = { ingest: ['rtmp://a.example.com/app/', 'rtmps://b.example.com/live'], skh: [streamKeyHash('ka'), streamKeyHash('kb')] };
+  expect(bindingProblem(claims, 'rtmp://a.example.com/app/', 'ka')).toBeUndefined();
+  expect(bindingProblem(claims, 'RTMPS://B.example.com/live/', 'kb')).toBeUndefined();
+  expect(bindingProblem(claims, 'rtmp://c.example.com/app/', 'ka')).toBe('token is bound to another ingest');
+  expect(bindingProblem(claims, 'rtmp://a.example.com/app/', 'kc')).toBe('token is bound to another stream key');
+  // Anything but strings in the list binds to nothing.
+  expect(bindingProblem({ ingest: ['rtmp://a.example.com/app/', 7] }, 'rtmp://a.example.com/app/', 'ka')).toBe('token is bound to another ingest');
+  expect(bindingProblem({ ingest: [] }, 'rtmp://a.example.com/app/', 'ka')).toBe('token is bound to another ingest');
+});

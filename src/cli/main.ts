@@ -25,9 +25,13 @@ program.command('token')
   .option('--secret-id <arn>', 'Secrets Manager secret holding the key (stack output AuthSecretArn)')
   .option('--secret-value <->', "'-': read the key from stdin (for offline use)")
   .option('--ttl <duration>', `lifetime, e.g. 30m, 1h, 12h (at most ${MAX_TTL_HOURS}h)`, parseTtl, '1h')
-  .option('--ingest <url>', 'bind the token to this ingest: relays refuse it for any other')
+  .option('--ingest <url>', 'bind the token to this ingest: relays refuse it for any other (repeat it for a broadcast to several)', collect, [])
   .option('--subject <name>', 'who the token is for (its sub): relays cap the sessions one subject holds at once')
   .action(tokenCommand);
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
 function parseTtl(value: string): string {
   const m = /^(\d+)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)$/.exec(value);

@@ -12,7 +12,8 @@ interface TokenOptions {
   readonly secretId?: string;
   readonly secretValue?: string;
   readonly ttl: string;
-  readonly ingest?: string;
+  /** Ingests the token is bound to; none: unbound. */
+  readonly ingest: string[];
   readonly subject?: string;
 }
 
@@ -33,8 +34,10 @@ export async function tokenCommand(options: TokenOptions): Promise<void> {
 
   // jose is an ES module; a dynamic import loads it from this CommonJS build.
   const { SignJWT } = await import('jose');
-  // The relay refuses a token with an `ingest` claim for any other ingest (docs/configuration.md#authentication).
-  const jwt = new SignJWT(options.ingest ? { ingest: options.ingest } : {})
+  // The relay refuses a token with an `ingest` claim for any other ingest (docs/configuration.md#authentication):
+  // one ingest is a string, several (a broadcast to several destinations) an array.
+  const bound = options.ingest.length === 0 ? {} : { ingest: options.ingest.length === 1 ? options.ingest[0] : options.ingest };
+  const jwt = new SignJWT(bound)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     // Relays cap concurrent sessions per `sub`, else per `jti` (RELAY_MAX_SESSIONS_PER_SUBJECT):
     // a unique `jti` makes each token without a subject its own identity.
