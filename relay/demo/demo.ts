@@ -2,8 +2,10 @@
  * `npx projen demo`: the whole path on one machine in a minute.
  *
  *   page (camera) ──ws──▶ relay (auth off, loopback) ──▶ FFmpeg ──rtmp──▶ node-media-server
- *        ▲                                                                    │ HTTP-FLV
+ *        ▲                                             └──rtmp──▶ second sink  │ HTTP-FLV
  *        └──── fragmented MP4 (FFmpeg remux, no re-encode) ◀── playback server ◀┘
+ *
+ * The second sink is for "Add a second destination" (docs/protocol.md#several-destinations).
  *
  * Everything binds 127.0.0.1 (the relay allows RELAY_AUTH=none only there). Opens nothing:
  * it prints the page URL. Ctrl-C stops everything.
@@ -19,6 +21,7 @@ const print = (line: string) => console.log(`[demo] ${line}`);
 
 async function main(): Promise<void> {
   let sink: RtmpSink | undefined;
+  let secondSink: RtmpSink | undefined;
   let relay: RelayProcess | undefined;
   let playback: ReturnType<typeof startPlaybackServer> | undefined;
   let stopping: Promise<void> | undefined;
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
       await relay?.stop().catch(() => undefined);
       await playback?.stop().catch(() => undefined);
       await sink?.stop().catch(() => undefined);
+      await secondSink?.stop().catch(() => undefined);
       print('stopped');
       process.exit(code);
     })());
@@ -44,6 +48,8 @@ async function main(): Promise<void> {
       else if (current === key) current = undefined;
       print(`RTMP sink: stream ${state === 'start' ? 'started' : 'ended'} (${key.slice(0, 5)}…)`);
     });
+    secondSink = await startRtmpSink();
+    secondSink.onPublish((key, state) => print(`second RTMP sink: stream ${state === 'start' ? 'started' : 'ended'} (${key.slice(0, 5)}…)`));
     const relayPort = Number(process.env.DEMO_RELAY_PORT ?? 0) || (await freePort());
     playback = startPlaybackServer({
       flvUrl: sink.flvUrl,
@@ -57,7 +63,7 @@ async function main(): Promise<void> {
       {
         RELAY_TLS: 'off',
         RELAY_AUTH: 'none',
-        RELAY_ALLOWED_INGESTS: sink.allowEntry,
+        RELAY_ALLOWED_INGESTS: `${sink.allowEntry},${secondSink.allowEntry}`,
         RELAY_SERVE_PAGE: 'on',
         // Ctrl-C should not wait the production drain time.
         RELAY_DRAIN_TIMEOUT_MS: '3000',
@@ -88,6 +94,8 @@ async function main(): Promise<void> {
       '',
       '  Allow the camera, press "Go live": your preview streams through the relay to the',
       '  embedded RTMP sink, and the right-hand video plays back what the sink received.',
+      '  To publish to two destinations at once, press "Add a second destination" and enter',
+      `  ${secondSink!.ingest} with any stream key.`,
       '  Ctrl-C stops everything.',
       '',
     ].join('\n'),

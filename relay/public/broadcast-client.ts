@@ -196,12 +196,12 @@ class BroadcastSession extends EventTarget implements Broadcast {
     }
     const mimeType = announcedMimeType(requested, recorder.mimeType);
     this.currentMime = mimeType;
-    const { ingest, streamKey } = this.options;
+    const { ingest, streamKey, destinations } = this.options;
     this.leg = new ConnectionLeg(
       {
         url,
         // The leg starts a new recording when the relay asks, after an ingest failure.
-        start: { type: 'start', token, ingest, streamKey, mimeType, reconnect: true },
+        start: { type: 'start', token, ingest, streamKey, mimeType, reconnect: true, ...(destinations?.length ? { destinations } : {}) },
         recorder,
         timesliceMs: this.timesliceMs,
         connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
@@ -232,9 +232,18 @@ class BroadcastSession extends EventTarget implements Broadcast {
         this.advance('reconnecting');
         this.emit('reconnecting', { relayUrl, attempt, code, message, retryInMs });
       },
-      stats: ({ bitrateKbps, fps, speed, droppedFrames, bufferedBytes, reconnects, downMs }, bufferedAmount) => {
+      stats: ({ bitrateKbps, fps, speed, droppedFrames, bufferedBytes, reconnects, downMs, destinations }, bufferedAmount) => {
         this.emit('stats', {
-          bitrateKbps, fps, speed, droppedFrames, bufferedBytes, reconnects, downMs, bufferedAmount, videoBitsPerSecond: this.videoBps,
+          bitrateKbps,
+          fps,
+          speed,
+          droppedFrames,
+          bufferedBytes,
+          reconnects,
+          downMs,
+          bufferedAmount,
+          videoBitsPerSecond: this.videoBps,
+          ...(destinations ? { destinations } : {}),
         });
       },
       congested: (verdict, bufferedAmount) => this.congested(verdict, bufferedAmount),

@@ -4,7 +4,7 @@
  */
 
 import type { PreferredCodec } from './mime-types.js';
-import type { RelayErrorCode, StatsMessage } from './protocol.js';
+import type { Destination, RelayErrorCode, StatsMessage } from './protocol.js';
 
 /** Options of `startBroadcast`. */
 export interface BroadcastOptions {
@@ -24,6 +24,12 @@ export interface BroadcastOptions {
   readonly ingest: string;
   /** The ingest's stream key. Sent only inside the start message, never logged. */
   readonly streamKey: string;
+  /**
+   * More destinations for the same broadcast, each its own ingest and key: the relay encodes once
+   * and publishes to all, each failing and reconnecting on its own (docs/protocol.md#several-destinations).
+   * `stats` then carries each one's state. @default none
+   */
+  readonly destinations?: readonly Destination[];
   /** Camera and microphone, e.g. from `getUserMedia`. The client never stops its tracks. */
   readonly stream: MediaStream;
   /** Target video bitrate. @default 2_500_000 */

@@ -24,6 +24,10 @@ const ui = {
   ingest: $<HTMLInputElement>('ingest'),
   streamKey: $<HTMLInputElement>('stream-key'),
   showKey: $<HTMLButtonElement>('show-key'),
+  addDestination: $<HTMLButtonElement>('add-destination'),
+  secondDestination: $<HTMLElement>('second-destination'),
+  ingest2: $<HTMLInputElement>('ingest-2'),
+  streamKey2: $<HTMLInputElement>('stream-key-2'),
   relays: $<HTMLInputElement>('relays'),
   token: $<HTMLInputElement>('token'),
   codec: $<HTMLSelectElement>('codec'),
@@ -39,6 +43,7 @@ const ui = {
   codecInfo: $<HTMLElement>('codec-info'),
   pipeline: $<HTMLElement>('pipeline'),
   relay: $<HTMLElement>('relay'),
+  destinations: $<HTMLElement>('destinations'),
   bitrateInfo: $<HTMLElement>('bitrate-info'),
   fps: $<HTMLElement>('fps'),
   speed: $<HTMLElement>('speed'),
@@ -141,7 +146,7 @@ function setLiveControls(active: boolean): void {
 }
 
 function resetStats(): void {
-  for (const el of [ui.codecInfo, ui.pipeline, ui.relay, ui.bitrateInfo, ui.fps, ui.speed, ui.dropped, ui.buffered]) el.textContent = '–';
+  for (const el of [ui.codecInfo, ui.pipeline, ui.relay, ui.destinations, ui.bitrateInfo, ui.fps, ui.speed, ui.dropped, ui.buffered]) el.textContent = '–';
 }
 
 /**
@@ -185,6 +190,13 @@ async function goLive(): Promise<void> {
     showMessage('Enter the stream key from your ingest (Amazon IVS: channel → stream key).', 'error', 'STREAM_KEY');
     return;
   }
+  const ingest2 = ui.ingest2.value.trim();
+  const streamKey2 = ui.streamKey2.value.trim();
+  const second = !ui.secondDestination.hidden && (ingest2 !== '' || streamKey2 !== '');
+  if (second && (!/^rtmps?:\/\//i.test(ingest2) || streamKey2 === '')) {
+    showMessage('Second destination: enter its ingest URL (rtmps:// or rtmp://) and its stream key, or leave both empty.', 'error', 'INGEST_URL');
+    return;
+  }
   let relayUrl: string[];
   try {
     relayUrl = relayAddresses();
@@ -200,6 +212,7 @@ async function goLive(): Promise<void> {
     token: ui.token.value.trim(),
     ingest,
     streamKey,
+    destinations: second ? [{ ingest: ingest2, streamKey: streamKey2 }] : [],
     stream,
     videoBitsPerSecond: Number(ui.bitrate.value),
     preferCodec: ui.codec.value as PreferredCodec,
@@ -233,6 +246,7 @@ async function goLive(): Promise<void> {
     ui.speed.textContent = `${s.speed}×`;
     ui.dropped.textContent = `${s.droppedFrames}`;
     ui.buffered.textContent = `${Math.round(s.bufferedAmount / 1024)} KiB`;
+    if (s.destinations) ui.destinations.textContent = s.destinations.map((d) => `${d.ingest} ${d.state}`).join(' · ');
   });
   b.on('warning', (w) => {
     showMessage(w.message, 'warning', w.code);
@@ -270,6 +284,12 @@ function init(): void {
   }
   updateCertNote();
   ui.relays.addEventListener('change', () => updateCertNote());
+  ui.addDestination.addEventListener('click', () => {
+    const show = ui.secondDestination.hidden;
+    ui.secondDestination.hidden = !show;
+    ui.addDestination.textContent = show ? 'Remove the second destination' : 'Add a second destination';
+    ui.addDestination.setAttribute('aria-expanded', String(show));
+  });
   ui.showKey.addEventListener('click', () => {
     const show = ui.streamKey.type === 'password';
     ui.streamKey.type = show ? 'text' : 'password';

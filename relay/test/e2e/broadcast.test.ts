@@ -143,6 +143,34 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
     expect(probe.durationS).toBeGreaterThan(3.5);
   });
 
+  test('a second destination added in the page: one upload, two recordings, each destination\'s state in the panel', async () => {
+    const second = await startRtmpServer();
+    const both = await startRelay({
+      RELAY_AUTH_SECRET: SECRET,
+      RELAY_ALLOWED_INGESTS: [rtmp, second].map((s) => s.rtmpUrl.replace(/\/live\/$/, '')).join(','),
+    });
+    const [key, key2] = [`e2e-first-${Date.now()}`, `e2e-second-${Date.now()}`];
+    const page = await browser.newPage();
+    try {
+      await goLive(page, `${both.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey: key, token: await makeToken(SECRET), codec: 'h264', second: { ingest: second.rtmpUrl, streamKey: key2 } });
+      await waitForState(page, 'live');
+      await page.waitForFunction(() => (document.getElementById('destinations')?.textContent ?? '').split('live').length === 3, undefined, { timeout: 15_000 });
+      expect(await page.textContent('#destinations')).toBe([rtmp, second].map((s) => `${s.rtmpUrl.replace(/\/live\/$/, '')} live`).join(' · '));
+      await page.waitForTimeout(6000);
+      await stopBroadcast(page);
+    } finally {
+      await page.close();
+      await both.stop();
+    }
+    for (const [sink, k] of [[rtmp, key], [second, key2]] as const) {
+      const probe = await probeRecording(await sink.waitForRecording(k));
+      expect([probe.videoCodec, probe.audioCodec]).toEqual(['h264', 'aac']);
+      expect(probe.startsWithKeyframe).toBe(true);
+      expect(probe.durationS).toBeGreaterThan(5);
+    }
+    await second.stop();
+  });
+
   test('the client module on its own: events in order, bufferedAmount, stop() ends with `ended`', async () => {
     const page = await browser.newPage();
     try {

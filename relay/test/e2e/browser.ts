@@ -31,6 +31,8 @@ export interface GoLiveInput {
   /** Comma-separated relay addresses; empty = the page's own relay. */
   readonly relays?: string;
   readonly codec?: 'auto' | 'h264' | 'vp8';
+  /** A second destination, entered after pressing "Add a second destination". */
+  readonly second?: { readonly ingest: string; readonly streamKey: string };
 }
 
 /** Opens the page, waits for the camera preview, fills the form and presses "Go live". */
@@ -43,6 +45,11 @@ export async function goLive(page: Page, url: string, input: GoLiveInput): Promi
   await page.fill('#token', input.token ?? '');
   await page.fill('#relays', input.relays ?? '');
   await page.selectOption('#codec', input.codec ?? 'auto');
+  if (input.second) {
+    await page.click('#add-destination');
+    await page.fill('#ingest-2', input.second.ingest);
+    await page.fill('#stream-key-2', input.second.streamKey);
+  }
   await page.click('#start');
 }
 

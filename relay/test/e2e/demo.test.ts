@@ -78,6 +78,11 @@ test('demo: camera → relay → node-media-server, played back in the page; SIG
   // The demo pre-fills everything: the page works with one click.
   const streamKey = await page.inputValue('#stream-key');
   expect(streamKey).toMatch(/^demo-[0-9a-f]+$/);
+  // The second sink the demo prints, as a second destination.
+  const second = /enter\s+(rtmp:\/\/127\.0\.0\.1:\d+\/live\/) with any stream key/.exec(output)![1]!;
+  await page.click('#add-destination');
+  await page.fill('#ingest-2', second);
+  await page.fill('#stream-key-2', 'demo-second');
   await page.click('#start');
   await waitForState(page, 'live');
   // The sink's stream, played back: decoded video frames in the second <video>.
@@ -94,7 +99,8 @@ test('demo: camera → relay → node-media-server, played back in the page; SIG
   const status = await readStatus(page);
   expect(status.state).toBe('live');
   expect(status.pipeline).toStartWith('copy');
-  expect(output).toContain('RTMP sink: stream started');
+  expect(output).toContain('[demo] RTMP sink: stream started');
+  await waitFor(() => output.includes('[demo] second RTMP sink: stream started'), 15_000, 'the second sink to get the stream');
   // The playback came from the demo's server, and no URL the page asked for held the stream key.
   expect(requests.some((u) => u.startsWith(playbackBase))).toBe(true);
   expect(requests.filter((u) => u.includes(streamKey))).toEqual([]);
