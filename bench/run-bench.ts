@@ -55,8 +55,9 @@ try {
   const h264 = await makeClip('h264', clipSecondsFor(env, Math.max(1, ...opts.copySteps)));
   const transcodeEnv = { ...env, stepSeconds: opts.transcodeSeconds };
   const vp8 = opts.transcodeSteps.length > 0 ? await makeClip('vp8', clipSecondsFor(transcodeEnv, Math.max(...opts.transcodeSteps))) : h264;
-  copyCost = await copyCostBreakdown(h264);
-  log(`copy pipeline cost per stream, unpaced: ${copyCost.whole.toFixed(2)}% of a core (video copy ${copyCost.videoCopyOnly.toFixed(2)}%, Opus→AAC ${copyCost.audioToAacOnly.toFixed(2)}%)`);
+  copyCost = await copyCostBreakdown(h264, workDir);
+  log(`copy pipeline cost per stream, unpaced: ${copyCost.whole.toFixed(2)}% of a core (video copy ${copyCost.videoCopyOnly.toFixed(2)}%, Opus→AAC ${copyCost.audioToAacOnly.toFixed(2)}%;`
+    + ` each further destination +${copyCost.perFurtherDestination.toFixed(2)}%)`);
   for (const [pipeline, steps, clip, out] of [
     ['copy', opts.copySteps, h264, copy],
     ['transcode', opts.transcodeSteps, vp8, transcode],

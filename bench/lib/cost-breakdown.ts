@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Clip } from './media.ts';
 
 /** CPU one second of media costs FFmpeg, per part of the copy pipeline, in percent of one core. */
@@ -6,6 +7,11 @@ export interface CostBreakdown {
   whole: number;
   videoCopyOnly: number;
   audioToAacOnly: number;
+  /**
+   * What each further destination adds (docs/pipeline.md#several-destinations): a publisher copying
+   * the encoder's FLV. A session with n destinations costs about whole + n × this.
+   */
+  perFurtherDestination: number;
 }
 
 // The relay's copy pipeline, without the pacing and the network: FFmpeg reads the clip as fast as
@@ -13,12 +19,12 @@ export interface CostBreakdown {
 const AAC = ['-c:a', 'aac', '-profile:a', 'aac_low', '-b:a', '128k', '-ar', '48000', '-ac', '2'];
 
 /** Measures (from the children's own rusage) what each part of the copy pipeline costs on this clip. */
-export async function copyCostBreakdown(clip: Clip): Promise<CostBreakdown> {
-  const run = async (maps: string[]) => {
+export async function copyCostBreakdown(clip: Clip, workDir: string): Promise<CostBreakdown> {
+  const run = async (input: string[], maps: string[], output = '/dev/null') => {
     let best = Number.POSITIVE_INFINITY;
     // Best of three: the machine may be busy with something else for a moment.
     for (let i = 0; i < 3; i++) {
-      const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'matroska', '-i', clip.path, ...maps, '-f', 'flv', '-y', '/dev/null'], {
+      const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', ...input, ...maps, '-f', 'flv', '-y', output], {
         stdin: 'ignore', stdout: 'ignore', stderr: 'ignore',
       });
       await proc.exited;
@@ -27,9 +33,13 @@ export async function copyCostBreakdown(clip: Clip): Promise<CostBreakdown> {
     }
     return (best / clip.seconds) * 100;
   };
+  const mkv = ['-f', 'matroska', '-i', clip.path];
+  const encoded = join(workDir, 'encoder-output.flv');
+  const whole = await run(mkv, ['-map', '0:v:0', '-map', '0:a:0', '-c:v', 'copy', ...AAC], encoded);
   return {
-    whole: await run(['-map', '0:v:0', '-map', '0:a:0', '-c:v', 'copy', ...AAC]),
-    videoCopyOnly: await run(['-map', '0:v:0', '-c:v', 'copy']),
-    audioToAacOnly: await run(['-map', '0:a:0', ...AAC]),
+    whole,
+    videoCopyOnly: await run(mkv, ['-map', '0:v:0', '-c:v', 'copy']),
+    audioToAacOnly: await run(mkv, ['-map', '0:a:0', ...AAC]),
+    perFurtherDestination: await run(['-f', 'flv', '-i', encoded], ['-map', '0', '-c', 'copy']),
   };
 }

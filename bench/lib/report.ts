@@ -132,7 +132,8 @@ export function writeMarkdown(r: BenchResults): string {
     '- The publishers, nginx and the relay share the machine; their CPU is shown so that a saturated machine is visible.',
     ...(r.copyCost
       ? [`- Where a copy stream's CPU goes (FFmpeg reading the clip from a file as fast as it can, rusage, best of 3): the whole copy pipeline costs ${round(r.copyCost.whole, 2)}% of a core per second of media;`
-        + ` copying the video alone ${round(r.copyCost.videoCopyOnly, 2)}%, Opus → AAC alone ${round(r.copyCost.audioToAacOnly, 2)}%. The audio transcode the pipeline requires (docs/pipeline.md#copy-pipeline), not the relay, is what bounds the copy pipeline's stream count.`]
+        + ` copying the video alone ${round(r.copyCost.videoCopyOnly, 2)}%, Opus → AAC alone ${round(r.copyCost.audioToAacOnly, 2)}%. The audio transcode the pipeline requires (docs/pipeline.md#copy-pipeline), not the relay, is what bounds the copy pipeline's stream count.`,
+      `- A second destination (docs/pipeline.md#several-destinations) adds a publisher copying the encoder's FLV: ${round(r.copyCost.perFurtherDestination, 2)}% of a core per second of media for each further destination.`]
       : []),
     ...r.notes.map((n) => `- ${n}`),
     '',
