@@ -461,6 +461,8 @@ export class Session implements BufferHolder {
     this.state = 'streaming';
     this.awaitingResume = true;
     this.mediaBytes = 0;
+    // The new FFmpeg counts its dropped frames from 0.
+    this.reportedDrops = 0;
     this.readyAt = Date.now();
     this.lastMediaAt = this.readyAt;
     this.send({ type: 'ready', session: this.id, pipeline: plan.pipeline });

@@ -22,7 +22,11 @@ let clip: string;
 
 beforeAll(async () => {
   [rtmp, clip] = await Promise.all([startRtmpServer(), makeTestMedia('h264-opus-mkv', CLIP_SECONDS)]);
-  relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`, RELAY_RECONNECT_WINDOW_MS: '20000' });
+  // A short media timeout: once live again, the new FFmpeg's progress (its output time starting over
+  // at 0) must count as media moving, or the session would end with 4408 within the 5 s that follow.
+  relay = await startRelay({
+    RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`, RELAY_RECONNECT_WINDOW_MS: '20000', RELAY_MEDIA_TIMEOUT_MS: '3000',
+  });
 });
 
 afterAll(async () => {
@@ -82,7 +86,8 @@ describe('the session stays open through', () => {
     await s.until('live');
     const session = s.messages.find((m) => m.type === 'ready').session;
     await waitFor(() => relay.ffmpegPidOf(session) !== undefined, 5000, 'the session ready line');
-    await Bun.sleep(2000);
+    // Longer than the media timeout: the new FFmpeg's output time restarts far below the old one's.
+    await Bun.sleep(6000);
     process.kill(relay.ffmpegPidOf(session)!, 'SIGKILL');
     await s.until('live', 2);
     expect(s.messages.find((m) => m.type === 'reconnecting')).toMatchObject({ attempt: 1, code: 'INTERNAL', message: 'encoder crashed' });
