@@ -24,7 +24,7 @@ const startedAt = new Date();
 const loadBefore = loadAverage();
 const machine = await machineInfo();
 log(`machine: ${machine.cores} cores, ${machine.cpuModel}; load ${loadBefore.join(' ')}`);
-log(`steps: copy ${opts.copySteps.join(',')} (${opts.stepSeconds} s), transcode ${opts.transcodeSteps.join(',')} (${opts.transcodeSeconds} s)`);
+log(`steps: copy ${opts.copySteps.join(',')}, full copy ${opts.fullCopySteps.join(',')} (${opts.stepSeconds} s), transcode ${opts.transcodeSteps.join(',')} (${opts.transcodeSeconds} s)`);
 
 const workDir = await mkdtemp(join(tmpdir(), 'relay-bench-'));
 const rtmp = await startRtmpServer();
@@ -48,11 +48,13 @@ const env: StepEnv = {
 };
 
 const copy: RelayStep[] = [];
+const fullCopy: RelayStep[] = [];
 const transcode: RelayStep[] = [];
 let copyCost: CostBreakdown | undefined;
 try {
   // One clip long enough for the largest step's ramp plus the steady part; publishers stream a prefix.
   const h264 = await makeClip('h264', clipSecondsFor(env, Math.max(1, ...opts.copySteps)));
+  const h264Aac = await makeClip('h264-aac', clipSecondsFor(env, Math.max(1, ...opts.fullCopySteps)));
   const transcodeEnv = { ...env, stepSeconds: opts.transcodeSeconds };
   const vp8 = opts.transcodeSteps.length > 0 ? await makeClip('vp8', clipSecondsFor(transcodeEnv, Math.max(...opts.transcodeSteps))) : h264;
   copyCost = await copyCostBreakdown(h264, workDir);
@@ -60,12 +62,13 @@ try {
     + ` each further destination +${copyCost.perFurtherDestination.toFixed(2)}%)`);
   for (const [pipeline, steps, clip, out] of [
     ['copy', opts.copySteps, h264, copy],
+    ['full-copy', opts.fullCopySteps, h264Aac, fullCopy],
     ['transcode', opts.transcodeSteps, vp8, transcode],
   ] as const) {
     let failuresLeft = opts.stepsAfterFailure;
     const run = async (n: number, baseline: boolean) => {
       log(`${pipeline} n=${n}: relay`);
-      const stepEnv = pipeline === 'copy' ? env : transcodeEnv;
+      const stepEnv = pipeline === 'transcode' ? transcodeEnv : env;
       const step = await runRelayStep(stepEnv, clip, pipeline, n);
       if (baseline) {
         log(`${pipeline} n=${n}: FFmpeg alone`);
@@ -102,8 +105,9 @@ const results: BenchResults = {
   machine,
   loadBefore,
   loadAfter: loadAverage(),
-  settings: { ...opts, outDir: undefined, clip: '1280x720 30 fps testsrc2, H.264 (x264 ultrafast) or VP8 (libvpx realtime) at 2500 kb/s + Opus 96 kb/s' },
+  settings: { ...opts, outDir: undefined, clip: '1280x720 30 fps testsrc2, H.264 (x264 ultrafast) or VP8 (libvpx realtime) at 2500 kb/s + Opus 96 kb/s (full copy: H.264 + AAC 128 kb/s in 250 ms MP4 fragments)' },
   copy,
+  fullCopy,
   transcode,
   copyCost,
   targets: [],

@@ -3,8 +3,12 @@ import { mkdir, rename } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The two recordings the benchmark streams: Chrome's H.264 Matroska, and VP8 WebM for the transcode pipeline. */
-export type ClipKind = 'h264' | 'vp8';
+/**
+ * The recordings the benchmark streams: Chrome's H.264 + Opus Matroska (copy pipeline), H.264 + AAC
+ * fragmented MP4 as Safari and Chrome on macOS/Windows record it (full copy: no encoder at all), and
+ * VP8 WebM (transcode pipeline).
+ */
+export type ClipKind = 'h264' | 'h264-aac' | 'vp8';
 
 /** A clip ready to be streamed: its bytes and where each moment of media ends in them. */
 export interface Clip {
@@ -24,26 +28,33 @@ export interface Clip {
 }
 
 export const MIME: Record<ClipKind, string> = {
-  h264: 'video/x-matroska;codecs=avc1.42E01F,opus',
-  vp8: 'video/webm;codecs=vp8,opus',
+  'h264': 'video/x-matroska;codecs=avc1.42E01F,opus',
+  'h264-aac': 'video/mp4;codecs=avc1.42E01F,mp4a.40.2',
+  'vp8': 'video/webm;codecs=vp8,opus',
 };
+
+const EXTENSION: Record<ClipKind, string> = { 'h264': 'mkv', 'h264-aac': 'mp4', 'vp8': 'webm' };
 
 const CACHE = join(tmpdir(), 'transwrap-relay-bench-media');
 // testsrc2 moves and is detailed enough that the encoder really spends 2.5 Mbps on it
 // (plain testsrc compresses to about half that, which would flatter the relay).
 const SOURCE = ['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'];
 const AUDIO = ['-c:a', 'libopus', '-b:a', '96k', '-ac', '2'];
+// Chrome's MediaRecorder: H.264 without B-frames, a keyframe every 2 s (the client asks for it).
+const H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', '60', '-keyint_min', '60',
+  '-sc_threshold', '0', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k'];
 const ENCODE: Record<ClipKind, string[]> = {
-  // Chrome's MediaRecorder: H.264 without B-frames, a keyframe every 2 s (the client asks for it).
-  h264: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', '60', '-keyint_min', '60',
-    '-sc_threshold', '0', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k', ...AUDIO, '-f', 'matroska'],
-  vp8: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2500k', '-minrate', '2500k', '-maxrate', '2500k',
+  'h264': [...H264, ...AUDIO, '-f', 'matroska'],
+  // A recorder's fragmented MP4: the header first, then a fragment every 250 ms (its timeslice).
+  'h264-aac': [...H264, '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'mp4',
+    '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '250000'],
+  'vp8': ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2500k', '-minrate', '2500k', '-maxrate', '2500k',
     '-g', '60', '-keyint_min', '60', ...AUDIO, '-f', 'webm'],
 };
 
 /** Generates (once, cached in a temp dir) a 720p30 clip at 2.5 Mbps video + 96 kbps Opus, and indexes its packets. */
 export async function makeClip(kind: ClipKind, seconds: number): Promise<Clip> {
-  const path = join(CACHE, `${kind}-2500k-${seconds}s.${kind === 'h264' ? 'mkv' : 'webm'}`);
+  const path = join(CACHE, `${kind}-2500k-${seconds}s.${EXTENSION[kind]}`);
   if (!existsSync(path)) {
     await mkdir(CACHE, { recursive: true });
     const tmp = `${path}.${process.pid}.tmp`;

@@ -2,6 +2,8 @@
 export interface BenchOptions {
   /** Publisher counts for the copy pipeline, tried in order until real time fails. */
   copySteps: number[];
+  /** Publisher counts for the copy pipeline with H.264 + AAC input (full copy). */
+  fullCopySteps: number[];
   /** Publisher counts for the transcode pipeline. */
   transcodeSteps: number[];
   /** Seconds every publisher streams once all have started: the measured, steady part of a step. */
@@ -25,6 +27,8 @@ export interface BenchOptions {
 // 60 is in the list because it is the target: passing 50 and failing 75 would not say.
 const DEFAULT_COPY = [1, 5, 10, 25, 50, 60, 75, 100, 125, 150];
 const DEFAULT_TRANSCODE = [1, 2, 3, 4, 5, 6, 7, 8];
+// 150 is the full-copy target.
+const DEFAULT_FULL_COPY = [1, 25, 50, 100, 150, 200];
 
 function num(name: string, def: number): number {
   const raw = process.env[name];
@@ -47,6 +51,7 @@ export function benchOptions(outDir: string): BenchOptions {
   const maxT = num('BENCH_MAX_TRANSCODES', 8);
   return {
     copySteps: list('BENCH_STEPS', DEFAULT_COPY, maxN),
+    fullCopySteps: list('BENCH_FULL_COPY_STEPS', DEFAULT_FULL_COPY, num('BENCH_MAX_FULL_COPY', 200)),
     transcodeSteps: list('BENCH_TRANSCODE_STEPS', DEFAULT_TRANSCODE, maxT),
     stepSeconds: num('BENCH_STEP_SECONDS', 20),
     transcodeSeconds: num('BENCH_TRANSCODE_SECONDS', num('BENCH_STEP_SECONDS', 20)),

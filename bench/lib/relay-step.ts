@@ -3,7 +3,7 @@ import type { Clip } from './media.ts';
 import { videoFramesBefore } from './media.ts';
 import { publish, type PublishResult } from './publisher.ts';
 import { between, seededRandom } from './random.ts';
-import type { RelayStep } from './results.ts';
+import type { BenchPipeline, RelayStep } from './results.ts';
 import { WindowSampler } from './sampler.ts';
 import { checkRecordings } from './sink-step.ts';
 import { delayStats, median, percentile, REAL_TIME_DELAY_P99_MS } from './stats.ts';
@@ -70,7 +70,7 @@ export function chunkMsFor(env: StepEnv, n: number, i: number): number {
 }
 
 /** Runs N publishers through a fresh relay and measures it. */
-export async function runRelayStep(env: StepEnv, clip: Clip, pipeline: 'copy' | 'transcode', n: number): Promise<RelayStep> {
+export async function runRelayStep(env: StepEnv, clip: Clip, pipeline: BenchPipeline, n: number): Promise<RelayStep> {
   const delayFile = `${env.workDir}/delays-${pipeline}-${n}.jsonl`;
   await Bun.write(delayFile, '');
   const relay = await startRelay({

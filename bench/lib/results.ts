@@ -4,7 +4,8 @@ import type { WindowUsage } from './sampler.ts';
 
 /** One step of N publishers through the relay. */
 export interface RelayStep {
-  pipeline: 'copy' | 'transcode';
+  /** The bench's name for the step's pipeline: `full-copy` is the copy pipeline fed H.264 + AAC. */
+  pipeline: BenchPipeline;
   n: number;
   usage: WindowUsage;
   /** Relay CPU as a fraction of its FFmpeg children's CPU. */
@@ -61,6 +62,9 @@ export interface BaselineStep {
   failures: string[];
 }
 
+/** The pipelines the bench steps through. */
+export type BenchPipeline = 'copy' | 'full-copy' | 'transcode';
+
 /** results.json. */
 export interface BenchResults {
   startedAt: string;
@@ -71,6 +75,8 @@ export interface BenchResults {
   loadAfter: [number, number, number];
   settings: Record<string, unknown>;
   copy: RelayStep[];
+  /** The copy pipeline with H.264 + AAC fragmented MP4 input: FFmpeg copies both streams. */
+  fullCopy: RelayStep[];
   transcode: RelayStep[];
   /** What one second of media costs FFmpeg in the copy pipeline, part by part (unpaced, from a file). */
   copyCost?: CostBreakdown;
@@ -78,7 +84,7 @@ export interface BenchResults {
   notes: string[];
 }
 
-/** One of issue 7's targets and whether this run met it. */
+/** One of the bench's targets (issues 7 and 13) and whether this run met it. */
 export interface TargetVerdict {
   target: string;
   measured: string;
