@@ -165,6 +165,8 @@ describe('the relay image', () => {
     // and mode into the volume (without it the volume is root's, 0755, and the relay cannot write).
     expect(Object.keys(config.Volumes ?? {})).toEqual([scratch]);
     expect(config.Env).toContain(`TMPDIR=${scratch}`);
+    // Nothing else is written: Bun's transpiler cache would go to the read-only home.
+    expect(config.Env).toContain('BUN_RUNTIME_TRANSPILER_CACHE_PATH=0');
     const dir = statSync(join(relay.rootfs, scratch));
     expect([dir.uid, dir.gid, permissions(dir)]).toEqual([1000, 1000, '0700']);
   });
