@@ -100,6 +100,26 @@ export interface StreamOptions {
 }
 
 /**
+ * A 10 s near-lossless H.264 + Opus Matroska clip (about 20 MB, 16 Mbit/s): enough to fill every
+ * buffer between FFmpeg and a frozen ingest. Cached like {@link makeTestMedia}.
+ */
+export async function makeBigTestMedia(): Promise<string> {
+  const path = join(CACHE, 'big-h264-opus-10s.mkv');
+  if (existsSync(path)) return path;
+  await mkdir(CACHE, { recursive: true });
+  // A unique name, renamed into place: parallel runs never read a partial clip.
+  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+  // testsrc2 (detailed, moving) so that lossless H.264 stays large.
+  const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin',
+    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-g', '60', '-bf', '0', '-pix_fmt', 'yuv420p',
+    '-c:a', 'libopus', '-f', 'matroska', '-y', tmp], { stderr: 'pipe' });
+  const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+  if (code !== 0) throw new Error(`ffmpeg could not make the big clip: ${err}`);
+  await rename(tmp, path);
+  return path;
+}
+
+/**
  * Streams a file over the relay protocol like the browser client: start → wait for `ready` →
  * chunks paced to real time → `stop` → wait for `ended` and the close.
  */

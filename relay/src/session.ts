@@ -499,6 +499,9 @@ export class Session implements BufferHolder {
     }
     this.setPaused(false);
     this.ffmpeg?.end();
+    // Several destinations bound their own flush (outputs/fanout.ts): one that cannot finish is that
+    // destination's failure, not the session's.
+    if (this.ffmpeg instanceof Fanout) return;
     // FFmpeg gets as long to flush as a stalled ingest gets; then it is an ingest failure.
     this.killTimer = setTimeout(() => {
       this.fail(new SessionError('INGEST_FAILED', 'ingest did not accept the end of the stream in time'));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeBigTestMedia, makeTestMedia, streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
@@ -81,6 +81,46 @@ describe('two destinations', () => {
     expect(probeB.timestampsMonotonic).toBe(true);
     expect(probeB.durationS).toBeGreaterThan(3);
     await waitFor(() => relay.ffmpegChildren().length === 0, 10_000, 'every ffmpeg reaped');
+  });
+
+  test('a destination whose ingest freezes holds no other back: the session ends cleanly, that destination failed', async () => {
+    const frozen = await startRtmpServer();
+    const other = await startRelay({
+      RELAY_AUTH_SECRET: SECRET,
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${a.port},rtmp://127.0.0.1:${frozen.port}`,
+      RELAY_INGEST_STALL_TIMEOUT_MS: '2000',
+    });
+    try {
+      // 16 Mbit/s: enough to fill every buffer between the publisher and the frozen ingest.
+      const seconds = 10;
+      const key = 'sk_dest_beside_frozen_9c0d';
+      let froze = false;
+      const result = await streamFile(other.wsUrl, start(key, [{ ingest: frozen.rtmpUrl, streamKey: 'sk_dest_frozen_1e2f' }]), await makeBigTestMedia(), {
+        seconds,
+        onMessage: (msg) => {
+          if (msg.type === 'stats' && msg.destinations?.every((d: any) => d.state === 'live') && !froze) {
+            froze = true;
+            frozen.freeze(true);
+          }
+        },
+      });
+      expect(froze).toBe(true);
+      // The frozen ingest cannot take the end of the stream: its publisher is killed, the session is not failed for it.
+      expect(result.closeCode).toBe(1000);
+      expect(result.messages.at(-1)).toEqual({ type: 'ended' });
+      // The encoder never waited for it: the relay never held the browser back.
+      expect(result.stats.every((s) => s.bufferedBytes < 1024 * 1024)).toBe(true);
+      const probe = await probeRecording(await a.waitForRecording(key));
+      expect(probe.timestampsMonotonic).toBe(true);
+      expect(probe.durationS).toBeGreaterThan(seconds - 2);
+      expect(other.output()).toContain('"msg":"destination failed","session"');
+      expect(other.output()).toContain('"reason":"ingest did not accept the end of the stream in time"');
+      await waitFor(() => other.ffmpegChildren().length === 0, 10_000, 'every ffmpeg reaped');
+    } finally {
+      frozen.freeze(false);
+      await other.stop();
+      await frozen.stop();
+    }
   });
 
   test('a destination that never goes live fails alone; the session streams to the other', async () => {

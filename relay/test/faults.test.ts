@@ -1,9 +1,8 @@
-import { existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeBigTestMedia, makeTestMedia, streamFile } from '../../harness/media.ts';
 import { freePort, waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { isProcessAlive } from '../../harness/proc.ts';
@@ -44,7 +43,7 @@ beforeAll(async () => {
   token = await makeToken(SECRET);
   pidSampler = setInterval(() => relay.ffmpegChildren().forEach((p) => seenPids.add(p)), 50);
   await Promise.all([makeTestMedia('h264-opus-mkv', 6), makeTestMedia('h264-opus-mkv', 12), makeTestMedia('vp8-opus-webm', 6)]);
-  bigClip = await makeBigClip();
+  bigClip = await makeBigTestMedia();
 });
 
 afterAll(async () => {
@@ -69,21 +68,6 @@ function ffmpegPidOf(session: string): number {
 
 function lastError(messages: any[]) {
   return messages.filter((m) => m.type === 'error').at(-1);
-}
-
-// A 10 s near-lossless clip (~20 MB): enough to fill every buffer between FFmpeg and a frozen ingest.
-async function makeBigClip(): Promise<string> {
-  const path = join(tmpdir(), 'transwrap-relay-test-media', 'big-h264-opus-10s.mkv');
-  if (existsSync(path)) return path;
-  // A unique name, renamed into place: parallel runs never read a partial clip.
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-g', '60', '-bf', '0', '-pix_fmt', 'yuv420p',
-    '-c:a', 'libopus', '-f', 'matroska', '-y', tmp]);
-  expect(await proc.exited).toBe(0);
-  await rename(tmp, path);
-  return path;
 }
 
 describe('faults', () => {

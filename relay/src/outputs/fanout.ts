@@ -78,7 +78,8 @@ export class Fanout {
       // What the encoder wrote last is with the publishers: they flush it to their ingests.
       for (const p of this.publishers) p.end();
       await Promise.all(this.publishers.map((p) => p.done));
-      return this.allFailed() ? { ...exit, failure: 'output', detail: 'every destination failed' } : exit;
+      // As one FFmpeg whose only output failed would end.
+      return this.allFailed() ? { ...exit, exitCode: exit.exitCode === 0 ? 1 : exit.exitCode, failure: 'output', detail: 'every destination failed' } : exit;
     });
   }
 
@@ -103,8 +104,11 @@ export class Fanout {
     this.encoder.write(chunk);
   }
 
+  /** Ends the input: the encoder flushes, then each publisher; each is killed if it cannot within the stall timeout. */
   end(): void {
     this.encoder.end();
+    const encoder = this.encoder;
+    setTimeout(() => encoder.kill('SIGKILL'), this.opts.config.ingestStallTimeoutMs).unref();
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {

@@ -110,7 +110,13 @@ export class Publisher {
     const ffmpeg = this.ffmpeg;
     if (!ffmpeg) return this.finish(this.current === 'failed' ? 'failed' : 'ended');
     ffmpeg.end();
-    setTimeout(() => ffmpeg.kill('SIGKILL'), this.opts.config.ingestStallTimeoutMs).unref();
+    setTimeout(() => {
+      if (ffmpeg !== this.ffmpeg) return;
+      // The ingest did not take the end of the stream: this destination failed, the others did not.
+      log('warn', 'destination failed', { session: this.opts.session, ingest: this.opts.ingest, reason: 'ingest did not accept the end of the stream in time' });
+      this.current = 'failed';
+      ffmpeg.kill('SIGKILL');
+    }, this.opts.config.ingestStallTimeoutMs).unref();
   }
 
   kill(): void {
