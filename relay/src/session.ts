@@ -8,6 +8,7 @@ import type { DelayTrace } from './delay-trace.ts';
 import { checkDestination } from './destination.ts';
 import { FfmpegProcess, type FfmpegEvents, type FfmpegExit, type FfmpegProgress } from './ffmpeg.ts';
 import { nonPublicAddressProblem } from './ingest-address.ts';
+import { Outages } from './outages.ts';
 import { Fanout, type FanoutDestination as Destination } from './outputs/fanout.ts';
 import type { PendingLimit, PendingTicket } from './pending.ts';
 import { ffmpegArgs, planPipeline, type PipelinePlan } from './pipeline.ts';
@@ -45,9 +46,6 @@ const WATCHDOG_INTERVAL_MS = 250;
 // (docs/pipeline.md#backpressure-and-limits).
 const HIGH_WATER_BYTES = 1024 * 1024;
 const LOW_WATER_BYTES = 256 * 1024;
-// Between tries at the output after a failure: 0.5 s, 1 s, 2 s, then every 4 s until the window ends.
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 4000;
 
 /**
  * One client connection: start message, checks, FFmpeg, media, and the end of it all.
@@ -86,13 +84,7 @@ export class Session implements BufferHolder {
   /** The client asked to be told to start a new recording after an output failure. */
   private reconnect = false;
   private wasLive = false;
-  /** When the current outage began; undefined while live. */
-  private downSince?: number;
-  /** Milliseconds of outages that are over. */
-  private downMsBefore = 0;
-  private reconnects = 0;
-  /** Tries at the output in the current outage. */
-  private attempt = 0;
+  private readonly outages: Outages;
   private retryTimer?: Timer;
   /** After a later `ready`: binary frames belong to the old recording until the client's `resume`. */
   private awaitingResume = false;
@@ -102,6 +94,7 @@ export class Session implements BufferHolder {
 
   constructor(private readonly ws: ServerWebSocket<SocketData>, private readonly host: SessionHost) {
     this.remote = ws.remoteAddress;
+    this.outages = new Outages(host.config.reconnectWindowMs);
   }
 
   /** Called when the socket opens. */
@@ -395,13 +388,12 @@ export class Session implements BufferHolder {
       const startToLiveMs = now - this.startAt;
       log('info', 'live', { session: this.id, startToLiveMs });
       metric('StartToLiveMs', startToLiveMs, 'Milliseconds');
-    } else if (this.downSince !== undefined) {
-      const downMs = now - this.downSince;
-      this.downMsBefore += downMs;
-      this.downSince = undefined;
-      this.attempt = 0;
-      log('info', 'live again', { session: this.id, downMs, reconnects: this.reconnects });
-      metric('ReconnectDowntimeMs', downMs, 'Milliseconds');
+    } else {
+      const downMs = this.outages.recovered(now);
+      if (downMs !== undefined) {
+        log('info', 'live again', { session: this.id, downMs, reconnects: this.outages.reconnects });
+        metric('ReconnectDowntimeMs', downMs, 'Milliseconds');
+      }
     }
     this.send({ type: 'live' });
   }
@@ -416,27 +408,21 @@ export class Session implements BufferHolder {
   }
 
   private beginReconnect(err: SessionError): void {
-    const now = Date.now();
-    if (this.downSince === undefined) {
-      this.downSince = now;
-      this.reconnects++;
-      metric('Reconnects', 1, 'Count');
-    }
-    const left = this.downSince + this.host.config.reconnectWindowMs - now;
-    if (left <= 0) {
+    const next = this.outages.failed(Date.now());
+    if (!next) {
       this.fail(err);
       return;
     }
-    this.attempt++;
-    const retryInMs = Math.min(RETRY_FIRST_MS * 2 ** (this.attempt - 1), RETRY_MAX_MS, left);
+    const { attempt, retryInMs } = next;
+    if (attempt === 1) metric('Reconnects', 1, 'Count');
     // A try that stalled or never went live still has its FFmpeg: it goes, with its slot.
     this.ffmpeg?.kill('SIGKILL');
     this.state = 'reconnecting';
     this.isLive = false;
     this.awaitingResume = false;
     this.setPaused(false);
-    log('warn', 'reconnecting', { session: this.id, attempt: this.attempt, code: err.code, reason: err.message, retryInMs });
-    this.send({ type: 'reconnecting', attempt: this.attempt, code: err.code, message: err.message, retryInMs });
+    log('warn', 'reconnecting', { session: this.id, attempt, code: err.code, reason: err.message, retryInMs });
+    this.send({ type: 'reconnecting', attempt, code: err.code, message: err.message, retryInMs });
     this.retryTimer = setTimeout(() => this.retry(), retryInMs);
   }
 
@@ -452,7 +438,7 @@ export class Session implements BufferHolder {
     }
     try {
       const ffmpeg = this.spawn(slots);
-      log('info', 'output restarted', { session: this.id, attempt: this.attempt, ffmpegPid: ffmpeg.pid });
+      log('info', 'output restarted', { session: this.id, attempt: this.outages.attempt, ffmpegPid: ffmpeg.pid });
     } catch (e) {
       log('error', 'could not restart the encoder', { session: this.id, error: String(e) });
       this.fail(new SessionError('INTERNAL', 'could not start the encoder'));
@@ -524,7 +510,7 @@ export class Session implements BufferHolder {
     // byte at a time never lets FFmpeg open its output (nor trips the media timeout), and neither does
     // an ingest that never accepts the publish: either way the slot goes back.
     // A try at reconnecting gets no longer than what is left of the window.
-    const liveBy = Math.min(this.readyAt + cfg.liveTimeoutMs, (this.downSince ?? Infinity) + cfg.reconnectWindowMs);
+    const liveBy = Math.min(this.readyAt + cfg.liveTimeoutMs, this.outages.windowEndsAt ?? Infinity);
     if (this.state === 'streaming' && !this.isLive && now > liveBy) {
       this.outputFailed(new SessionError('INGEST_FAILED', `stream did not go live within ${cfg.liveTimeoutMs} ms`));
     }
@@ -539,8 +525,8 @@ export class Session implements BufferHolder {
       speed: round(p?.speed ?? 0),
       droppedFrames: p?.droppedFrames ?? 0,
       bufferedBytes: this.ffmpeg?.bufferedBytes ?? 0,
-      reconnects: this.reconnects,
-      downMs: this.downMsBefore + (this.downSince === undefined ? 0 : Date.now() - this.downSince),
+      reconnects: this.outages.reconnects,
+      downMs: this.outages.downMs(Date.now()),
       ...(this.ffmpeg instanceof Fanout ? { destinations: this.ffmpeg.destinations } : {}),
     };
     this.send({ type: 'stats', ...stats });

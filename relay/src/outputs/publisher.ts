@@ -1,6 +1,7 @@
 import type { CapacityLimit, Slot } from '../capacity.ts';
 import type { RelayConfig } from '../config.ts';
 import { FfmpegProcess, type FfmpegExit } from '../ffmpeg.ts';
+import { Outages } from '../outages.ts';
 import { publisherArgs } from '../pipeline.ts';
 import { log, metric } from '../telemetry.ts';
 import { withTimestamp, type FlvTag } from './flv.ts';
@@ -36,8 +37,6 @@ export interface PublisherEvents {
   onQueueChange(): void;
 }
 
-const RETRY_FIRST_MS = 500;
-const RETRY_MAX_MS = 4000;
 const WATCHDOG_MS = 250;
 const HIGH_WATER_BYTES = 1024 * 1024;
 
@@ -57,16 +56,14 @@ export class Publisher {
   private startedAt = 0;
   private wasLive = false;
   private ending = false;
-  private downSince?: number;
-  private downMsBefore = 0;
-  private reconnects = 0;
-  private attempt = 0;
+  private readonly outages: Outages;
   private retryTimer?: Timer;
   private readonly watchdog: Timer;
   private resolveDone!: () => void;
 
   constructor(private readonly opts: PublisherOptions, private readonly events: PublisherEvents, firstSlot: Slot) {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
+    this.outages = new Outages(opts.config.reconnectWindowMs);
     this.watchdog = setInterval(() => this.check(), WATCHDOG_MS);
     this.startFfmpeg(firstSlot);
   }
@@ -80,8 +77,7 @@ export class Publisher {
   }
 
   get stats(): DestinationStatus {
-    const downMs = this.downMsBefore + (this.downSince === undefined ? 0 : Date.now() - this.downSince);
-    return { ingest: this.opts.ingest, state: this.current, reconnects: this.reconnects, downMs };
+    return { ingest: this.opts.ingest, state: this.current, reconnects: this.outages.reconnects, downMs: this.outages.downMs(Date.now()) };
   }
 
   /** Hands the destination one tag of the encoder's stream. */
@@ -155,7 +151,7 @@ export class Publisher {
     this.ffmpeg = ffmpeg;
     this.joined = false;
     this.startedAt = Date.now();
-    this.current = this.downSince === undefined ? 'connecting' : 'reconnecting';
+    this.current = this.outages.windowEndsAt === undefined ? 'connecting' : 'reconnecting';
     void ffmpeg.exited.then((exit) => {
       slot.release();
       if (ffmpeg !== this.ffmpeg) return;
@@ -168,12 +164,9 @@ export class Publisher {
 
   private onLive(): void {
     this.wasLive = true;
-    if (this.downSince !== undefined) {
-      const downMs = Date.now() - this.downSince;
-      this.downMsBefore += downMs;
-      this.downSince = undefined;
-      this.attempt = 0;
-      log('info', 'destination live again', { session: this.opts.session, ingest: this.opts.ingest, downMs, reconnects: this.reconnects });
+    const downMs = this.outages.recovered(Date.now());
+    if (downMs !== undefined) {
+      log('info', 'destination live again', { session: this.opts.session, ingest: this.opts.ingest, downMs, reconnects: this.outages.reconnects });
       metric('ReconnectDowntimeMs', downMs, 'Milliseconds');
     } else {
       log('info', 'destination live', { session: this.opts.session, ingest: this.opts.ingest });
@@ -203,22 +196,16 @@ export class Publisher {
     if (this.ending || this.current === 'failed') return;
     this.ffmpeg?.kill('SIGKILL');
     this.ffmpeg = undefined;
-    const now = Date.now();
-    if (this.downSince === undefined && this.wasLive) {
-      this.downSince = now;
-      this.reconnects++;
-      metric('Reconnects', 1, 'Count');
-    }
-    const left = this.downSince === undefined ? 0 : this.downSince + this.opts.config.reconnectWindowMs - now;
-    if (permanent || left <= 0) {
+    const next = this.wasLive && !permanent ? this.outages.failed(Date.now()) : undefined;
+    if (!next) {
       log('warn', 'destination failed', { session: this.opts.session, ingest: this.opts.ingest, reason });
       this.giveUp();
       return;
     }
-    this.attempt++;
-    const retryInMs = Math.min(RETRY_FIRST_MS * 2 ** (this.attempt - 1), RETRY_MAX_MS, left);
+    const { attempt, retryInMs } = next;
+    if (attempt === 1) metric('Reconnects', 1, 'Count');
     this.current = 'reconnecting';
-    log('warn', 'destination reconnecting', { session: this.opts.session, ingest: this.opts.ingest, attempt: this.attempt, reason, retryInMs });
+    log('warn', 'destination reconnecting', { session: this.opts.session, ingest: this.opts.ingest, attempt, reason, retryInMs });
     this.retryTimer = setTimeout(() => {
       const slot = this.opts.reserve();
       if (typeof slot === 'string') this.attemptFailed('relay is at capacity');
