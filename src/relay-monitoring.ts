@@ -44,35 +44,26 @@ export function createAlarms(scope: Construct, t: RelayAlarmTargets): cloudwatch
   const insight = (metricName: string) => new cloudwatch.Metric({
     namespace: 'ECS/ContainerInsights', metricName, dimensionsMap: clusterDims, statistic: cloudwatch.Stats.AVERAGE, period: Duration.minutes(1),
   });
+  // An alarm on something that should never happen at all: one occurrence, in each of `periods` periods, is enough.
+  const onAny = (id: string, alarmDescription: string, metric: cloudwatch.IMetric, periods = 1) => new cloudwatch.Alarm(scope, id, {
+    alarmDescription,
+    metric,
+    threshold: 1,
+    evaluationPeriods: periods,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  });
   return [
-    new cloudwatch.Alarm(scope, 'TrackerErrors', {
-      alarmDescription: 'The task tracker failed: the registry may not list every running relay.',
-      metric: t.trackerFunction.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }),
-    new cloudwatch.Alarm(scope, 'TrackerDeadLetters', {
-      alarmDescription: 'Task state changes the tracker could not record are waiting in its dead-letter queue.',
-      metric: t.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }),
-    new cloudwatch.Alarm(scope, 'TasksBelowDesired', {
-      alarmDescription: 'Fewer relay tasks run than the service wants, for 10 minutes (Container Insights).',
-      metric: new cloudwatch.MathExpression({
+    onAny('TrackerErrors', 'The task tracker failed: the registry may not list every running relay.',
+      t.trackerFunction.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM })),
+    onAny('TrackerDeadLetters', 'Task state changes the tracker could not record are waiting in its dead-letter queue.',
+      t.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM })),
+    onAny('TasksBelowDesired', 'Fewer relay tasks run than the service wants, for 10 minutes (Container Insights).',
+      new cloudwatch.MathExpression({
         expression: 'desired - running',
         usingMetrics: { desired: insight('DesiredTaskCount'), running: insight('RunningTaskCount') },
         period: Duration.minutes(1),
-      }),
-      threshold: 1,
-      evaluationPeriods: 10,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }),
+      }), 10),
     new cloudwatch.Alarm(scope, 'SessionsFailing', {
       alarmDescription: 'More than 20% of sessions failed in 5 minutes (with at least 5 started).',
       metric: new cloudwatch.MathExpression({
@@ -85,14 +76,7 @@ export function createAlarms(scope: Construct, t: RelayAlarmTargets): cloudwatch
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }),
-    new cloudwatch.Alarm(scope, 'RelayBugs', {
-      alarmDescription: 'A relay caught an exception nothing handled: a bug, worth a look even when streams carried on.',
-      metric: t.uncaughtExceptions,
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    }),
+    onAny('RelayBugs', 'A relay caught an exception nothing handled: a bug, worth a look even when streams carried on.', t.uncaughtExceptions),
     new cloudwatch.Alarm(scope, 'CpuHigh', {
       alarmDescription: 'Relay tasks used over 80% CPU for 15 minutes: streams may stop keeping real time.',
       metric: t.service.metricCpuUtilization({ period: fiveMinutes }),

@@ -147,6 +147,7 @@ export class FfmpegProcess {
     this.sink = this.proc.stdin;
     running.add(this);
     const stdout = opts.onStdout ? this.readChunks(this.proc.stdout, opts.onStdout) : this.readLines(this.proc.stdout, (l) => this.onProgressLine(l));
+    // With `-loglevel level+info` every log line has a `[level]`; progress lines (`key=value`) have none.
     const stderr = this.readLines(this.proc.stderr, (l) => (opts.onStdout && !l.includes('[') ? this.onProgressLine(l) : this.onLogLine(l)));
     this.exited = Promise.all([this.proc.exited, stdout, stderr]).then((): FfmpegExit => {
       running.delete(this);

@@ -157,7 +157,6 @@ export class Fanout {
   }
 
   private reportQueue(): void {
-    const publishers = this.publishers ?? [];
-    this.events.onQueueChange(this.encoder.bufferedBytes + publishers.reduce((n, p) => n + p.bufferedBytes, 0));
+    this.events.onQueueChange(this.encoder.bufferedBytes + this.publishers.reduce((n, p) => n + p.bufferedBytes, 0));
   }
 }

@@ -48,11 +48,12 @@ export class FlvReader {
       const size = uint(p, at + 1, 3);
       const total = TAG_HEADER_BYTES + size + 4;
       if (p.byteLength - at < total) break;
-      const bytes = p.slice(at, at + total);
+      // A view, not a copy: `pending` is never written to after it was made (concat makes a new one).
+      const bytes = p.subarray(at, at + total);
       tags.push(describe(bytes, size));
       at += total;
     }
-    this.pending = this.pending.slice(at);
+    this.pending = this.pending.subarray(at);
     return tags;
   }
 }
