@@ -6,6 +6,8 @@ const JOSE_VERSION = '6.2.18';
 const TLDTS_VERSION = '7.6.0';
 /** IP address ranges, for the relay's refusal of ingests that resolve to private or metadata addresses. */
 const IPADDR_VERSION = '2.5.0';
+/** The browser's muxer for the WebCodecs capture path, served by the relay to the page (relay/src/vendor.ts). */
+const MEDIABUNNY_VERSION = '1.61.0';
 /** The CDK CLI's `--app` for the integration test, run from its TypeScript source. */
 const INTEG_APP = '--app \'ts-node --prefer-ts-exts test/integ.relay.ts\' --output cdk.out.integ';
 
@@ -75,8 +77,9 @@ const project = new awscdk.AwsCdkConstructLibrary({
   devDeps: [
     'cdk-nag@^3.0.2',
     'bun@^1.4.5',
-    // The relay's own dependency (relay/package.json), for its tests and type check here.
+    // The relay's own dependencies (relay/package.json), for its tests and type check here.
     `ipaddr.js@${IPADDR_VERSION}`,
+    `mediabunny@${MEDIABUNNY_VERSION}`,
     '@types/bun@^1.4.5',
     '@aws-sdk/client-ec2@^3',
     '@aws-sdk/client-route-53@^3',
@@ -128,7 +131,7 @@ new JsonFile(project, 'relay/package.json', {
     private: true,
     description: 'The relay image: Bun WebSocket server piping browser media into FFmpeg.',
     type: 'module',
-    dependencies: { 'jose': JOSE_VERSION, 'tldts': TLDTS_VERSION, 'ipaddr.js': IPADDR_VERSION },
+    dependencies: { 'jose': JOSE_VERSION, 'tldts': TLDTS_VERSION, 'ipaddr.js': IPADDR_VERSION, 'mediabunny': MEDIABUNNY_VERSION },
   },
 });
 

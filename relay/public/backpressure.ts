@@ -15,6 +15,11 @@ export interface BufferPolicy {
   readonly reduceAfterMs: number;
   /** A backlog above this ends the broadcast: memory must stay bounded. */
   readonly abortBytes: number;
+  /**
+   * A recorder that drops frames (WebCodecs) never reaches `abortBytes`; it gives up after
+   * dropping for this long in one congestion instead.
+   */
+  readonly abortAfterMs: number;
 }
 
 /** What the caller should do after a sample. */
@@ -31,6 +36,7 @@ export function defaultBufferPolicy(totalBitsPerSecond: number): BufferPolicy {
     reduceBytes: Math.max(768 * 1024, 3 * bytesPerSecond),
     reduceAfterMs: 2000,
     abortBytes: Math.max(16 * 1024 * 1024, 20 * bytesPerSecond),
+    abortAfterMs: 20_000,
   };
 }
 
@@ -72,5 +78,51 @@ export class BufferWatch {
       return 'warn';
     }
     return 'ok';
+  }
+}
+
+/** What a {@link DropGate} sample asks of the leg. */
+export interface DropVerdict {
+  /** Skip frames before encoding from now on (false: encode them again). */
+  readonly drop: boolean;
+  /** Frames were dropped for `reduceAfterMs` in this congestion: ask for a lower bitrate (once). */
+  readonly reduce: boolean;
+  /** Frames were dropped for `abortAfterMs` in this congestion: the upload is not keeping up at all. */
+  readonly abort: boolean;
+}
+
+/**
+ * For a recorder that can skip frames before encoding them (WebCodecs): drop from `warnBytes` of
+ * backlog until it is back under half of that. Dropping keeps the backlog near `warnBytes`, so it
+ * never reaches `reduceBytes`; the time spent dropping says instead that the upload is slower than
+ * the bitrate, and a very long time that it is hardly moving. A congestion ends when the backlog is
+ * nearly gone (under a quarter of `warnBytes`).
+ */
+export class DropGate {
+  private dropping = false;
+  private lastSample: number | undefined;
+  private droppedMs = 0;
+  private reduced = false;
+
+  /** @param now injectable clock (ms) for tests. */
+  constructor(
+    private readonly policy: BufferPolicy,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  sample(bufferedAmount: number): DropVerdict {
+    const t = this.now();
+    if (this.dropping && this.lastSample !== undefined) this.droppedMs += t - this.lastSample;
+    this.lastSample = t;
+    const { warnBytes, reduceAfterMs, abortAfterMs } = this.policy;
+    if (bufferedAmount >= warnBytes) this.dropping = true;
+    else if (bufferedAmount < warnBytes / 2) this.dropping = false;
+    if (bufferedAmount < warnBytes / 4) {
+      this.droppedMs = 0;
+      this.reduced = false;
+    }
+    const reduce = !this.reduced && this.droppedMs >= reduceAfterMs;
+    if (reduce) this.reduced = true;
+    return { drop: this.dropping, reduce, abort: this.droppedMs >= abortAfterMs };
   }
 }

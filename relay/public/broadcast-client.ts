@@ -19,11 +19,14 @@
 
 import { defaultBufferPolicy } from './backpressure.js';
 import type { Broadcast, BroadcastErrorCode, BroadcastEventMap, BroadcastOptions, BroadcastState } from './broadcast-types.js';
+import { planCapture, type CapturePlan } from './capture.js';
 import { ConnectionLeg, type LegEvents } from './connection-leg.js';
 import type { LegOutcome } from './leg-outcome.js';
-import { announcedMimeType, pickMimeType } from './mime-types.js';
+import { announcedMimeType } from './mime-types.js';
+import type { Recorder } from './recorder.js';
 import { toStreamUrls } from './relay-urls.js';
 
+export type { CapturePath } from './capture.js';
 export type { PreferredCodec } from './mime-types.js';
 export type { RelayErrorCode } from './protocol.js';
 export type {
@@ -36,9 +39,9 @@ export type {
 } from './broadcast-types.js';
 
 /**
- * Starts a broadcast: connects to the first relay, sends the start message (with the mimeType
- * the constructed `MediaRecorder` reports) and starts that recorder once the relay answers
- * `ready`. Returns at once; progress arrives as events (listeners added right after the call see
+ * Starts a broadcast: chooses the capture path (WebCodecs or MediaRecorder), connects to the
+ * first relay, sends the start message (with the mimeType the constructed recorder reports) and
+ * starts that recorder once the relay answers `ready`. Returns at once; progress arrives as events (listeners added right after the call see
  * every event, `connecting` included).
  */
 export function startBroadcast(options: BroadcastOptions): Broadcast {
@@ -59,6 +62,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
   /** The mimeType announced to the relay (what the recorder reports, when it says more). */
   private currentMime: string | undefined;
   private currentPipeline: 'copy' | 'transcode' | undefined;
+  private currentCapture: 'webcodecs' | 'mediarecorder' | undefined;
   private currentUrl: string | undefined;
   private videoBps: number;
   /** The connection in use, from its socket's creation until it settles. */
@@ -84,6 +88,9 @@ class BroadcastSession extends EventTarget implements Broadcast {
   }
   get mimeType(): string | undefined {
     return this.currentMime;
+  }
+  get capture(): 'webcodecs' | 'mediarecorder' | undefined {
+    return this.currentCapture;
   }
   get pipeline(): 'copy' | 'transcode' | undefined {
     return this.currentPipeline;
@@ -121,13 +128,18 @@ class BroadcastSession extends EventTarget implements Broadcast {
 
   /** The failover loop: one leg per connection, until stopped or out of relays. */
   private async run(): Promise<void> {
-    // The mimeType every leg asks its recorder for.
-    const requested = this.options.mimeType ?? pickMimeType(this.options.preferCodec ?? 'auto');
-    const recordable = (type: string) => typeof MediaRecorder !== 'undefined' && MediaRecorder.isTypeSupported(type);
-    if (!requested || !recordable(requested)) {
-      const wanted = this.options.mimeType ?? this.options.preferCodec ?? 'auto';
-      return this.fail({ code: 'NO_SUPPORTED_MIME_TYPE', message: `This browser cannot record ${wanted} video with MediaRecorder.` });
-    }
+    // How every leg records.
+    const plan = await planCapture({
+      capture: this.options.capture ?? 'auto',
+      preferCodec: this.options.preferCodec ?? 'auto',
+      mimeType: this.options.mimeType,
+      stream: this.options.stream,
+      videoBitsPerSecond: this.videoBps,
+      audioBitsPerSecond: this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
+      keyFrameIntervalMs: this.options.keyFrameIntervalMs ?? 2000,
+    });
+    if ('error' in plan) return this.fail({ code: 'NO_SUPPORTED_MIME_TYPE', message: plan.error });
+    this.currentCapture = plan.path;
     let index = 0;
     // Relays tried since the last session went live: each address gets one chance per outage.
     let triesSinceLive = 0;
@@ -141,7 +153,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
       this.currentUrl = this.urls[index];
       this.currentState = 'connecting';
       this.emit('connecting', { relayUrl: this.currentUrl, attempt, reason, previousCode });
-      const outcome = await this.runLeg(this.currentUrl, requested, () => (triesSinceLive = 0));
+      const outcome = await this.runLeg(this.currentUrl, plan, () => (triesSinceLive = 0));
       if (outcome.kind === 'stopped' || this.stopRequested) return this.finish();
       if (outcome.kind === 'reduce') {
         reason = 'bitrate';
@@ -177,7 +189,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
   }
 
   /** Gets a token and a recorder, then runs one connection leg to its end. Never rejects. */
-  private async runLeg(url: string, requested: string, onLive: () => void): Promise<LegOutcome> {
+  private async runLeg(url: string, plan: CapturePlan, onLive: () => void): Promise<LegOutcome> {
     let token: string;
     try {
       const t = this.options.token ?? '';
@@ -188,13 +200,13 @@ class BroadcastSession extends EventTarget implements Broadcast {
     if (this.stopRequested) return { kind: 'stopped' };
     // The recorder is made (not started) before the start message, so that the message carries
     // what the recorder reports (docs/protocol.md#start-message). It starts only after `ready`.
-    let recorder: MediaRecorder;
+    let recorder: Recorder;
     try {
-      recorder = this.createRecorder(requested);
+      recorder = plan.createRecorder(this.videoBps);
     } catch (e) {
-      return { kind: 'failed', code: 'NO_SUPPORTED_MIME_TYPE', message: `MediaRecorder refused ${requested}: ${String(e)}`, failover: false };
+      return { kind: 'failed', code: 'NO_SUPPORTED_MIME_TYPE', message: `The recorder refused ${plan.mimeType}: ${String(e)}`, failover: false };
     }
-    const mimeType = announcedMimeType(requested, recorder.mimeType);
+    const mimeType = announcedMimeType(plan.mimeType, recorder.mimeType);
     this.currentMime = mimeType;
     const { ingest, streamKey, destinations } = this.options;
     this.leg = new ConnectionLeg(
@@ -208,7 +220,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
         stopTimeoutMs: this.options.stopTimeoutMs ?? 10_000,
         bufferPolicy: defaultBufferPolicy(this.videoBps + (this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS)),
       },
-      this.legEvents(url, mimeType, onLive),
+      this.legEvents(url, mimeType, plan.path, onLive),
     );
     const outcome = await this.leg.outcome;
     this.leg = undefined;
@@ -216,12 +228,12 @@ class BroadcastSession extends EventTarget implements Broadcast {
   }
 
   /** What a leg's progress means for the broadcast: its state, its events, its bitrate. */
-  private legEvents(relayUrl: string, mimeType: string, onLive: () => void): LegEvents {
+  private legEvents(relayUrl: string, mimeType: string, capture: CapturePlan['path'], onLive: () => void): LegEvents {
     return {
       ready: ({ session, pipeline }) => {
         this.currentPipeline = pipeline;
         this.advance('ready');
-        this.emit('ready', { relayUrl, session, pipeline, mimeType, videoBitsPerSecond: this.videoBps });
+        this.emit('ready', { relayUrl, session, pipeline, mimeType, capture, videoBitsPerSecond: this.videoBps });
       },
       live: (session) => {
         this.advance('live');
@@ -270,17 +282,5 @@ class BroadcastSession extends EventTarget implements Broadcast {
       videoBitsPerSecond: this.videoBps,
     });
     return false;
-  }
-
-  /** A recorder for one leg, with this leg's bitrate; not started. Throws when the browser refuses the options. */
-  private createRecorder(mimeType: string): MediaRecorder {
-    // videoKeyFrameIntervalDuration is in the MediaRecorder spec but not yet in TypeScript's DOM lib.
-    const options: MediaRecorderOptions & { videoKeyFrameIntervalDuration?: number } = {
-      mimeType,
-      videoBitsPerSecond: this.videoBps,
-      audioBitsPerSecond: this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
-      videoKeyFrameIntervalDuration: this.options.keyFrameIntervalMs ?? 2000,
-    };
-    return new MediaRecorder(this.options.stream, options);
   }
 }

@@ -3,6 +3,7 @@
  * Kept apart from the behaviour (broadcast-client.ts) so that the API reads in one place.
  */
 
+import type { CapturePath } from './capture.js';
 import type { PreferredCodec } from './mime-types.js';
 import type { Destination, RelayErrorCode, StatsMessage } from './protocol.js';
 
@@ -37,6 +38,15 @@ export interface BroadcastOptions {
   /** Target audio bitrate. @default 128_000 */
   readonly audioBitsPerSecond?: number;
   /**
+   * How the browser records (docs/embedding.md#capture-paths). `'webcodecs'`: the browser's
+   * `VideoEncoder` and `AudioEncoder` (H.264 with a key frame every `keyFrameIntervalMs`, constant
+   * bitrate; AAC where the browser has it, else Opus), muxed by mediabunny, which the relay serves
+   * at `vendor/mediabunny.js` beside this file. `'mediarecorder'`: `MediaRecorder`. `'auto'` takes
+   * WebCodecs when the browser has it, unless only MediaRecorder records AAC; else MediaRecorder.
+   * @default 'auto'
+   */
+  readonly capture?: CapturePath;
+  /**
    * Codec family: `'auto'` picks H.264 (Matroska/WebM, then Safari MP4) and falls back to VP8;
    * `'vp8'` forces VP8 (the relay then transcodes); `'h264'` refuses to fall back.
    * @default 'auto'
@@ -48,7 +58,10 @@ export interface BroadcastOptions {
    * container makes it guess.
    */
   readonly mimeType?: string;
-  /** MediaRecorder timeslice in ms, at most 250 (short slices keep latency and bursts small). @default 200 */
+  /**
+   * MediaRecorder timeslice in ms, at most 250 (short slices keep latency and bursts small). The
+   * WebCodecs recorder needs none: each group of frames leaves as soon as it is muxed. @default 200
+   */
   readonly timesliceMs?: number;
   /** Keyframe interval asked of the encoder (IVS wants an IDR at least every 2 s). @default 2000 */
   readonly keyFrameIntervalMs?: number;
@@ -73,9 +86,9 @@ export type BroadcastErrorCode =
   | 'CONNECTION_FAILED'
   /** An open connection dropped without an error frame, and no other relay took over. */
   | 'CONNECTION_LOST'
-  /** This browser cannot record any mimeType the relay understands (or the forced one). */
+  /** This browser cannot record any format the relay understands (or the forced mimeType or capture path). */
   | 'NO_SUPPORTED_MIME_TYPE'
-  /** MediaRecorder failed (e.g. the camera was unplugged). */
+  /** The recorder failed (e.g. the camera was unplugged). */
   | 'RECORDER_FAILED'
   /** The upload stayed slower than the lowest bitrate: stopped before memory grew without bound. */
   | 'CONGESTED'
@@ -105,6 +118,8 @@ export interface BroadcastEventMap {
     readonly session: string;
     readonly pipeline: 'copy' | 'transcode';
     readonly mimeType: string;
+    /** The capture path in use. */
+    readonly capture: 'webcodecs' | 'mediarecorder';
     readonly videoBitsPerSecond: number;
   };
   /** FFmpeg is connected to the ingest and writing. */
@@ -154,6 +169,8 @@ export interface Broadcast extends EventTarget {
    * names its codecs, else the one asked for. Undefined until the first connection attempt.
    */
   readonly mimeType: string | undefined;
+  /** The capture path, once chosen (before the first connection). */
+  readonly capture: 'webcodecs' | 'mediarecorder' | undefined;
   /** The relay's pipeline for the current session, once `ready`. */
   readonly pipeline: 'copy' | 'transcode' | undefined;
   /** The endpoint in use (or being tried). */

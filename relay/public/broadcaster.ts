@@ -3,10 +3,10 @@
  * All protocol work lives in broadcast-client.ts; this file is only UI.
  */
 
-import { startBroadcast, type Broadcast, type PreferredCodec } from './broadcast-client.js';
+import { startBroadcast, type Broadcast, type CapturePath, type PreferredCodec } from './broadcast-client.js';
 import { describeMediaError, listDevices, openStream, stopStream } from './devices.js';
 import { describeError } from './error-messages.js';
-import { describeMimeType } from './mime-types.js';
+import { describeMimeType, describePipeline } from './mime-types.js';
 import { readPageParams, sameOriginRelay } from './page-params.js';
 import { PLAYBACK_PATH, playLiveMp4 } from './playback.js';
 import { certificatePageUrl, toStreamUrls } from './relay-urls.js';
@@ -31,6 +31,7 @@ const ui = {
   relays: $<HTMLInputElement>('relays'),
   token: $<HTMLInputElement>('token'),
   codec: $<HTMLSelectElement>('codec'),
+  capture: $<HTMLSelectElement>('capture'),
   bitrate: $<HTMLSelectElement>('bitrate'),
   start: $<HTMLButtonElement>('start'),
   stop: $<HTMLButtonElement>('stop'),
@@ -139,7 +140,7 @@ async function openDevices(): Promise<void> {
 }
 
 function setLiveControls(active: boolean): void {
-  for (const el of [ui.camera, ui.microphone, ui.ingest, ui.streamKey, ui.relays, ui.token, ui.codec, ui.bitrate, ui.start]) {
+  for (const el of [ui.camera, ui.microphone, ui.ingest, ui.streamKey, ui.relays, ui.token, ui.codec, ui.capture, ui.bitrate, ui.start]) {
     el.disabled = active;
   }
   ui.stop.disabled = !active;
@@ -216,6 +217,7 @@ async function goLive(): Promise<void> {
     stream,
     videoBitsPerSecond: Number(ui.bitrate.value),
     preferCodec: ui.codec.value as PreferredCodec,
+    capture: ui.capture.value as CapturePath,
   });
   broadcast = b;
   b.on('connecting', (d) => {
@@ -225,9 +227,9 @@ async function goLive(): Promise<void> {
   });
   b.on('ready', (d) => {
     setState('ready');
-    ui.codecInfo.textContent = `${describeMimeType(d.mimeType)} (${d.mimeType})`;
-    ui.pipeline.textContent = d.pipeline === 'copy' ? 'copy (H.264 passed through, audio to AAC)' : 'transcode (re-encoded to H.264 by the relay)';
-    log(`ready: session ${d.session}, pipeline ${d.pipeline}`);
+    ui.codecInfo.textContent = `${describeMimeType(d.mimeType)} from ${d.capture === 'webcodecs' ? 'WebCodecs' : 'MediaRecorder'} (${d.mimeType})`;
+    ui.pipeline.textContent = describePipeline(d.pipeline, d.mimeType);
+    log(`ready: session ${d.session}, pipeline ${d.pipeline}, capture ${d.capture}`);
   });
   b.on('live', () => {
     setState('live');
@@ -257,7 +259,7 @@ async function goLive(): Promise<void> {
     if (e.code === 'CONNECTION_FAILED') updateCertNote(true);
     const certHint = e.code === 'CONNECTION_FAILED' && !ui.certNote.hidden ? ' Accept the relay’s certificate first: see the note at the top.' : '';
     showMessage(`${advice.title} ${advice.action}${certHint}`, 'error', e.code);
-    log(`error ${e.code}${e.closeCode ? ` (close ${e.closeCode})` : ''}`);
+    log(`error ${e.code}${e.closeCode ? ` (close ${e.closeCode})` : ''}: ${e.message}`);
   });
   b.on('ended', (d) => {
     setState(d.reason === 'error' ? 'failed' : 'ended');
@@ -273,6 +275,7 @@ function init(): void {
   // No relay-address preset from the URL: a crafted link could otherwise send the token and the
   // stream key to someone else's relay. Empty means this page's own relay.
   if ([...ui.codec.options].some((o) => o.value === params.codec)) ui.codec.value = params.codec;
+  if ([...ui.capture.options].some((o) => o.value === params.capture)) ui.capture.value = params.capture;
   ui.relays.placeholder = sameOriginRelay(window.location);
   if (params.scrubbedSecret) {
     showMessage('A stream key or token was in the address; it was removed from it. Paste secrets only into the fields.', 'warning');

@@ -1,5 +1,5 @@
 /**
- * One connection ("leg") of a broadcast: one WebSocket to one relay, one MediaRecorder. The
+ * One connection ("leg") of a broadcast: one WebSocket to one relay, one recorder. The
  * broadcast (broadcast-client.ts) runs legs one after another; a failover or a bitrate restart
  * is a new leg. Shaped like the relay's own `Session` (relay/src/session.ts): an explicit state,
  * one handler per event, and the transitions between them.
@@ -14,7 +14,7 @@
  * The messages, close codes and the way to stop are those of docs/protocol.md.
  */
 
-import { BufferWatch, type BufferPolicy } from './backpressure.js';
+import { BufferWatch, DropGate, type BufferPolicy } from './backpressure.js';
 import { outcomeOfClose, type ErrorFrame, type LegOutcome } from './leg-outcome.js';
 import {
   parseRelayMessage,
@@ -26,6 +26,7 @@ import {
   type StatsMessage,
   type StopMessage,
 } from './protocol.js';
+import type { Recorder } from './recorder.js';
 
 /** Where a leg is; `settled` is final. */
 export type LegState = 'opening' | 'awaiting-ready' | 'recording' | 'reconnecting' | 'leaving' | 'settled';
@@ -35,7 +36,7 @@ export interface LegOptions {
   readonly url: string;
   readonly start: StartMessage;
   /** Constructed but not started (its mimeType is in `start`): it starts on `ready`. */
-  readonly recorder: MediaRecorder;
+  readonly recorder: Recorder;
   readonly timesliceMs: number;
   /** For the socket to open and `ready` to arrive. */
   readonly connectTimeoutMs: number;
@@ -72,6 +73,9 @@ export class ConnectionLeg {
   private resolveOutcome!: (outcome: LegOutcome) => void;
   private readonly ws: WebSocket;
   private readonly watch: BufferWatch;
+  /** Only for a recorder that can drop frames (WebCodecs). */
+  private readonly gate: DropGate | undefined;
+  private dropping = false;
   private session = '';
   /** Set by the relay's `error` frame: the close that follows is classified by it. */
   private errorFrame: ErrorFrame | undefined;
@@ -86,6 +90,7 @@ export class ConnectionLeg {
   constructor(private readonly options: LegOptions, private readonly events: LegEvents) {
     this.outcome = new Promise((resolve) => (this.resolveOutcome = resolve));
     this.watch = new BufferWatch(options.bufferPolicy);
+    if (options.recorder.dropFrames) this.gate = new DropGate(options.bufferPolicy);
     this.ws = (options.openSocket ?? ((url) => new WebSocket(url)))(options.url);
     this.ws.binaryType = 'arraybuffer';
     this.ws.onopen = () => this.onOpen();
@@ -224,8 +229,10 @@ export class ConnectionLeg {
     this.checkBacklog();
   }
 
-  private onRecorderError(): void {
-    this.leave({ kind: 'failed', code: 'RECORDER_FAILED', message: 'The browser stopped recording (camera or microphone lost?).', failover: false });
+  private onRecorderError(event: ErrorEvent): void {
+    // MediaRecorder's error events often carry no message; the WebCodecs recorder's say what broke.
+    const detail = event.message ? ` (${event.message})` : '';
+    this.leave({ kind: 'failed', code: 'RECORDER_FAILED', message: `The browser stopped recording${detail}: camera or microphone lost?`, failover: false });
   }
 
   // Timers.
@@ -241,13 +248,25 @@ export class ConnectionLeg {
     this.settle(this.leavingFor!);
   }
 
-  /** Turns a backlog sample into a warning, a restart at a lower bitrate, or the end. */
+  /**
+   * Turns a backlog sample into a warning, a restart at a lower bitrate, or the end. A recorder
+   * that can drop frames drops them first, so its backlog stays bounded without a restart.
+   */
   private checkBacklog(): void {
     // Once leaving, the recorder's last chunk is the end of the stream, not a sign of congestion:
     // judging it could lower the bitrate (and say so) with no restart to follow.
     if (this.current !== 'recording') return;
     const buffered = this.ws.bufferedAmount;
-    const verdict = this.watch.sample(buffered);
+    const gated = this.gate?.sample(buffered);
+    if (gated && gated.drop !== this.dropping) {
+      this.dropping = gated.drop;
+      this.options.recorder.dropFrames?.(gated.drop);
+    }
+    if (gated?.reduce && this.events.congested('reduce', buffered)) {
+      this.leave({ kind: 'reduce' });
+      return;
+    }
+    const verdict = gated?.abort ? 'abort' : this.watch.sample(buffered);
     if (verdict === 'ok') return;
     if (verdict === 'abort') {
       this.leave({
@@ -266,11 +285,12 @@ export class ConnectionLeg {
   private startRecorder(): void {
     const recorder = this.options.recorder;
     recorder.ondataavailable = (event: BlobEvent) => this.onRecorderData(event);
-    recorder.onerror = () => this.onRecorderError();
+    recorder.onerror = (event: ErrorEvent) => this.onRecorderError(event);
+    this.dropping = false;
     try {
       recorder.start(this.options.timesliceMs);
     } catch (e) {
-      this.leave({ kind: 'failed', code: 'RECORDER_FAILED', message: `MediaRecorder could not start: ${String(e)}`, failover: false });
+      this.leave({ kind: 'failed', code: 'RECORDER_FAILED', message: `The recorder could not start: ${String(e)}`, failover: false });
       return;
     }
     this.poll = setInterval(() => this.checkBacklog(), BACKLOG_POLL_MS);

@@ -94,3 +94,9 @@ export function describeMimeType(mimeType: string): string {
   const container = lower.startsWith('video/mp4') ? 'MP4' : lower.startsWith('video/x-matroska') ? 'Matroska' : 'WebM';
   return `${video}${audio} in ${container}`;
 }
+
+/** What the relay does with a session, for the status panel: which streams it copies and which it encodes. */
+export function describePipeline(pipeline: 'copy' | 'transcode', mimeType: string): string {
+  if (pipeline === 'transcode') return 'transcode (re-encoded to H.264 + AAC by the relay)';
+  return describeMimeType(mimeType).includes('+ AAC') ? 'copy (H.264 and AAC passed through: no encoder)' : 'copy (H.264 passed through, audio to AAC)';
+}

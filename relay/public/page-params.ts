@@ -16,6 +16,8 @@ export interface PageParams {
   readonly ingest: string;
   /** Codec preference (`?codec=vp8`). */
   readonly codec: string;
+  /** Capture path (`?capture=mediarecorder`). */
+  readonly capture: string;
   /**
    * Origin of the local demo's playback server (`?playback=http://127.0.0.1:PORT/`), as
    * `http://127.0.0.1:PORT/`; enables the second video. Undefined unless both this page and that
@@ -44,6 +46,7 @@ export function readPageParams(location: Location, history: History): PageParams
   return {
     ingest: params.get('ingest') ?? '',
     codec: params.get('codec') ?? 'auto',
+    capture: params.get('capture') ?? 'auto',
     playback: playback === null ? undefined : loopbackPlaybackBase(url, playback),
     scrubbedSecret,
   };

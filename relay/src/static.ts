@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { join, sep } from 'node:path';
+import { VENDOR_MODULES } from './vendor.ts';
 
 const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
@@ -22,7 +23,8 @@ const transpiled = new Map<string, { mtimeMs: number; code: string }>();
 
 /**
  * Serves the broadcaster page and its files from `dir`: `/` is `index.html`; a `.ts` file is sent
- * as JavaScript, also when asked for under its `.js` name. Returns `undefined` when there is no
+ * as JavaScript, also when asked for under its `.js` name; `vendor/` holds the browser modules of
+ * the relay's dependencies (vendor.ts). Returns `undefined` when there is no
  * such file, so the caller answers 404.
  */
 export async function serveStatic(dir: string, pathname: string): Promise<Response | undefined> {
@@ -33,6 +35,8 @@ export async function serveStatic(dir: string, pathname: string): Promise<Respon
     return undefined;
   }
   if (!SAFE_PATH.test(name)) return undefined;
+  const vendored = VENDOR_MODULES.get(name);
+  if (vendored) return send(Bun.file(vendored), TYPES.js!);
   const ext = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
   const file = await existing(dir, name);
   if (file && ext !== 'ts') return send(Bun.file(file), TYPES[ext] ?? 'application/octet-stream');

@@ -31,6 +31,7 @@ export interface GoLiveInput {
   /** Comma-separated relay addresses; empty = the page's own relay. */
   readonly relays?: string;
   readonly codec?: 'auto' | 'h264' | 'vp8';
+  readonly capture?: 'auto' | 'webcodecs' | 'mediarecorder';
   /** A second destination, entered after pressing "Add a second destination". */
   readonly second?: { readonly ingest: string; readonly streamKey: string };
 }
@@ -45,6 +46,7 @@ export async function goLive(page: Page, url: string, input: GoLiveInput): Promi
   await page.fill('#token', input.token ?? '');
   await page.fill('#relays', input.relays ?? '');
   await page.selectOption('#codec', input.codec ?? 'auto');
+  await page.selectOption('#capture', input.capture ?? 'auto');
   if (input.second) {
     await page.click('#add-destination');
     await page.fill('#ingest-2', input.second.ingest);

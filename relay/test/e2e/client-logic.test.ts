@@ -6,13 +6,15 @@
  */
 
 import { describe, expect, test } from 'bun:test';
-import { BufferWatch, defaultBufferPolicy } from '../../public/backpressure.ts';
+import { BufferWatch, DropGate, defaultBufferPolicy } from '../../public/backpressure.ts';
+import { choosePath } from '../../public/capture.ts';
 import { describeError } from '../../public/error-messages.ts';
 import { announcedMimeType, codecsOf, describeMimeType, mimeTypeCandidates, pickMimeType, type PreferredCodec } from '../../public/mime-types.ts';
 import { isLoopbackHost, loopbackPlaybackBase, readPageParams } from '../../public/page-params.ts';
 import { PLAYBACK_PATH, codecsFromInitSegment } from '../../public/playback.ts';
 import { CLOSE_CODES, errorCodeOfClose, parseRelayMessage } from '../../public/protocol.ts';
 import { certificatePageUrl, toStreamUrl, toStreamUrls } from '../../public/relay-urls.ts';
+import { h264Level, type WebCodecsFormat } from '../../public/webcodecs-recorder.ts';
 
 const supports = (...types: string[]) => (t: string) => types.includes(t);
 // What MediaRecorder.isTypeSupported answers in Debian Chromium 156 (checked with the fake camera).
@@ -108,6 +110,66 @@ describe('upload backlog', () => {
     const low = defaultBufferPolicy(100_000);
     expect(low.warnBytes).toBeGreaterThanOrEqual(256 * 1024);
     expect(low.abortBytes).toBeGreaterThanOrEqual(16 * 1024 * 1024);
+  });
+  test('a recorder that drops frames: drops from ~1 s of backlog until half of it is left; 2 s of dropping lowers the bitrate, 20 s gives up', () => {
+    let now = 0;
+    const gate = new DropGate(policy, () => now);
+    expect(gate.sample(policy.warnBytes - 1)).toEqual({ drop: false, reduce: false, abort: false });
+    expect(gate.sample(policy.warnBytes)).toEqual({ drop: true, reduce: false, abort: false });
+    now += 1000;
+    // Between the marks the gate stays as it is (no flapping on every chunk).
+    expect(gate.sample(policy.warnBytes * 0.6).drop).toBe(true);
+    expect(gate.sample(policy.warnBytes * 0.4)).toEqual({ drop: false, reduce: false, abort: false });
+    now += 5000; // not dropping: this time does not count
+    expect(gate.sample(policy.warnBytes * 0.6).drop).toBe(false);
+    expect(gate.sample(policy.warnBytes).drop).toBe(true);
+    now += policy.reduceAfterMs - 1000;
+    expect(gate.sample(policy.warnBytes)).toEqual({ drop: true, reduce: true, abort: false });
+    now += 1000;
+    expect(gate.sample(policy.warnBytes).reduce).toBe(false); // once per congestion
+    now += policy.abortAfterMs;
+    expect(gate.sample(policy.warnBytes).abort).toBe(true);
+  });
+  test('a drained backlog ends the congestion: the dropping time starts again from nothing', () => {
+    let now = 0;
+    const gate = new DropGate(policy, () => now);
+    gate.sample(policy.warnBytes);
+    now += policy.reduceAfterMs - 1;
+    gate.sample(0);
+    gate.sample(policy.warnBytes);
+    now += policy.reduceAfterMs - 1;
+    expect(gate.sample(policy.warnBytes).reduce).toBe(false);
+  });
+});
+
+describe('capture path', () => {
+  const opus: WebCodecsFormat = { videoCodec: 'avc1.42e01f', audioCodec: 'opus', mimeType: 'video/x-matroska;codecs=avc1.42e01f,opus' };
+  const aac: WebCodecsFormat = { videoCodec: 'avc1.42e01f', audioCodec: 'aac', mimeType: 'video/x-matroska;codecs=avc1.42e01f,mp4a.40.2' };
+  test('auto takes WebCodecs, unless it would send Opus where MediaRecorder records AAC (both copied)', () => {
+    expect(choosePath('auto', 'auto', 'video/x-matroska;codecs=avc1,opus', opus)).toBe('webcodecs'); // Chromium on Linux
+    expect(choosePath('auto', 'auto', 'video/mp4;codecs=avc1,mp4a.40.2', aac)).toBe('webcodecs'); // Chrome on Windows, macOS
+    expect(choosePath('auto', 'auto', 'video/mp4;codecs=avc1,mp4a', opus)).toBe('mediarecorder');
+    expect(choosePath('auto', 'auto', 'video/mp4', opus)).toBe('mediarecorder'); // a bare MP4 is H.264 + AAC
+    expect(choosePath('auto', 'auto', 'video/webm;codecs=vp8,opus', opus)).toBe('webcodecs'); // Firefox: H.264 instead of a transcode
+    expect(choosePath('auto', 'auto', 'video/webm;codecs=vp8,opus', undefined)).toBe('mediarecorder');
+    expect(choosePath('auto', 'auto', undefined, undefined)).toBeUndefined();
+  });
+  test('a forced path never falls back; VP8 exists only on MediaRecorder', () => {
+    expect(choosePath('webcodecs', 'auto', 'video/mp4;codecs=avc1,mp4a', opus)).toBe('webcodecs');
+    expect(choosePath('webcodecs', 'auto', 'video/webm;codecs=vp8,opus', undefined)).toBeUndefined();
+    expect(choosePath('webcodecs', 'vp8', 'video/webm;codecs=vp8,opus', opus)).toBeUndefined();
+    expect(choosePath('mediarecorder', 'auto', 'video/x-matroska;codecs=avc1,opus', aac)).toBe('mediarecorder');
+    expect(choosePath('mediarecorder', 'h264', undefined, aac)).toBeUndefined();
+    expect(choosePath('auto', 'vp8', 'video/webm;codecs=vp8,opus', aac)).toBe('mediarecorder');
+  });
+  test('the H.264 level fits the size and the frame rate', () => {
+    expect(h264Level(640, 480, 30)).toBe('1f');
+    expect(h264Level(1280, 720, 30)).toBe('1f');
+    expect(h264Level(1280, 720, 60)).toBe('20');
+    expect(h264Level(1920, 1080, 30)).toBe('28');
+    expect(h264Level(1920, 1080, 60)).toBe('2a');
+    expect(h264Level(3840, 2160, 30)).toBe('33');
+    expect(h264Level(7680, 4320, 30)).toBeUndefined();
   });
 });
 

@@ -1,5 +1,7 @@
 /**
- * The client's answer to a slow uplink, in real Chromium with a real MediaRecorder. On loopback
+ * The client's answer to a slow uplink, in real Chromium, on both capture paths: MediaRecorder
+ * (the backlog grows until a lower bitrate or the abort mark) and WebCodecs (frames are dropped
+ * before encoding, so the backlog stays bounded; the time spent dropping decides). On loopback
  * the socket never backs up, so the page's WebSocket is replaced by the harness's stand-in relay,
  * which never drains `bufferedAmount`: every chunk counts `bufferFactor` times, which turns
  * minutes of a slow link into seconds.
@@ -25,18 +27,19 @@ afterAll(async () => {
   await relay?.stop();
 });
 
-describe('slow uplink', () => {
+describe.each(['mediarecorder', 'webcodecs'] as const)('slow uplink, %s', (capture) => {
   test('warns, then restarts the session at a lower bitrate before the backlog grows', async () => {
     const page = await browser.newPage();
     try {
       await page.goto(`${relay.httpUrl}/healthz`);
       await installStandInSocket(page, { bufferFactor: 40 });
-      const result = await page.evaluate(async () => {
+      const result = await page.evaluate(async (path) => {
         const moduleUrl = '/broadcast-client.js';
         const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');
         const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
         const log: string[] = [];
-        const b = startBroadcast({ relayUrl: 'ws://127.0.0.1:9/v1/stream', ingest: 'rtmp://127.0.0.1:1/live/', streamKey: 'k', stream, videoBitsPerSecond: 1_000_000 });
+        const b = startBroadcast({ relayUrl: 'ws://127.0.0.1:9/v1/stream', ingest: 'rtmp://127.0.0.1:1/live/', streamKey: 'k', stream, videoBitsPerSecond: 1_000_000, capture: path });
+        b.on('ready', (d) => d.capture !== path && log.push(`wrong capture path: ${d.capture}`));
         b.on('connecting', (d) => log.push(`connecting:${d.reason}`));
         b.on('ready', (d) => log.push(`ready:${d.videoBitsPerSecond}`));
         b.on('warning', (w) => log.push(`warning:${w.code}`));
@@ -48,7 +51,7 @@ describe('slow uplink', () => {
         await b.stop();
         stream.getTracks().forEach((t) => t.stop());
         return { log, sockets: (window as unknown as { standIn: StandInRecord }).standIn.sockets, done: await b.done };
-      });
+      }, capture);
       expect(result.log.slice(0, 2)).toEqual(['connecting:start', 'ready:1000000']);
       expect(result.log).toContain('warning:CONGESTED');
       const lowered = result.log.indexOf('warning:BITRATE_LOWERED');
@@ -67,18 +70,18 @@ describe('slow uplink', () => {
     try {
       await page.goto(`${relay.httpUrl}/healthz`);
       await installStandInSocket(page, { bufferFactor: 600 });
-      const result = await page.evaluate(async () => {
+      const result = await page.evaluate(async (path) => {
         const moduleUrl = '/broadcast-client.js';
         const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');
         const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
         const log: string[] = [];
-        const b = startBroadcast({ relayUrl: 'ws://127.0.0.1:9/v1/stream', ingest: 'rtmp://127.0.0.1:1/live/', streamKey: 'k', stream, adaptBitrate: false });
+        const b = startBroadcast({ relayUrl: 'ws://127.0.0.1:9/v1/stream', ingest: 'rtmp://127.0.0.1:1/live/', streamKey: 'k', stream, adaptBitrate: false, capture: path });
         b.on('warning', (w) => log.push(`warning:${w.code}`));
         b.on('error', (e) => log.push(`error:${e.code}`));
         const done = await Promise.race([b.done, new Promise((r) => setTimeout(() => r('timeout'), 30_000))]);
         stream.getTracks().forEach((t) => t.stop());
         return { log, done, state: b.state };
-      });
+      }, capture);
       expect(result.log[0]).toBe('warning:CONGESTED');
       expect(result.log).not.toContain('warning:BITRATE_LOWERED');
       expect(result.log.at(-1)).toBe('error:CONGESTED');

@@ -9,6 +9,7 @@ import { describe, expect, test } from 'bun:test';
 import type { BufferPolicy } from '../../public/backpressure.ts';
 import { ConnectionLeg, type LegEvents, type LegOptions } from '../../public/connection-leg.ts';
 import { outcomeOfClose } from '../../public/leg-outcome.ts';
+import type { Recorder } from '../../public/recorder.ts';
 
 /** A WebSocket that does nothing by itself: the test opens it, speaks for the relay and closes it. */
 class StandInSocket {
@@ -73,7 +74,7 @@ class StandInRecorder {
   }
 }
 
-const POLICY: BufferPolicy = { warnBytes: 100, reduceBytes: 1000, reduceAfterMs: 0, abortBytes: 10_000 };
+const POLICY: BufferPolicy = { warnBytes: 100, reduceBytes: 1000, reduceAfterMs: 0, abortBytes: 10_000, abortAfterMs: 60_000 };
 const START = { type: 'start', token: 't', ingest: 'rtmp://127.0.0.1:1/live/', streamKey: 'k', mimeType: 'video/webm;codecs=vp8,opus' } as const;
 const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
 
@@ -83,7 +84,7 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
  */
 function startLeg(options: Partial<LegOptions> = {}, events: Partial<LegEvents> = {}) {
   const socket = new StandInSocket();
-  const recorder = new StandInRecorder();
+  const recorder = (options.recorder as StandInRecorder | undefined) ?? new StandInRecorder();
   const calls: string[] = [];
   const logged: LegEvents = {
     ready: (m) => (calls.push(`ready:${m.session}:${m.pipeline}`), events.ready?.(m)),
@@ -96,7 +97,7 @@ function startLeg(options: Partial<LegOptions> = {}, events: Partial<LegEvents> 
     {
       url: 'ws://relay.test/v1/stream',
       start: START,
-      recorder: recorder as unknown as MediaRecorder,
+      recorder: recorder as unknown as Recorder,
       timesliceMs: 200,
       connectTimeoutMs: 10_000,
       stopTimeoutMs: 10_000,
@@ -347,7 +348,7 @@ describe('connection leg: timeouts and failures', () => {
     expect(leg.state).toBe('leaving');
     expect(socket.frames()).toEqual(['start', 'stop']);
     socket.closed(1000);
-    expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'RECORDER_FAILED', message: 'MediaRecorder could not start: Error: NotSupportedError' });
+    expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'RECORDER_FAILED', message: 'The recorder could not start: Error: NotSupportedError' });
   });
 });
 
@@ -383,6 +384,33 @@ describe('connection leg: upload backlog', () => {
     await tick();
     socket.closed(1000);
     expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'CONGESTED', failover: false });
+  });
+
+  test('a recorder that can drop frames drops them while congested, and asks for a lower bitrate instead of queueing', async () => {
+    const drops: boolean[] = [];
+    const dropping = Object.assign(new StandInRecorder(), { dropFrames: (drop: boolean) => drops.push(drop) });
+    const { leg, socket, recorder, calls } = recordingLeg(
+      { recorder: dropping as unknown as Recorder, bufferPolicy: { ...POLICY, reduceAfterMs: 50 } },
+      { congested: (verdict) => verdict === 'reduce' },
+    );
+    socket.bufferedAmount = 100;
+    recorder.chunk();
+    expect(drops).toEqual([true]);
+    socket.bufferedAmount = 40;
+    recorder.chunk();
+    expect(drops).toEqual([true, false]);
+    socket.bufferedAmount = 100;
+    recorder.chunk();
+    expect(drops).toEqual([true, false, true]);
+    // The backlog never reaches reduceBytes (1000): the time spent dropping lowers the bitrate.
+    expect(calls.filter((c) => c.startsWith('congested:reduce'))).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    recorder.chunk();
+    expect(calls.at(-1)).toBe('congested:reduce:100');
+    expect(leg.state).toBe('leaving');
+    await tick();
+    socket.closed(1000);
+    expect(await leg.outcome).toEqual({ kind: 'reduce' });
   });
 
   test('the recorder\'s last chunk after stop is not judged for congestion', async () => {
