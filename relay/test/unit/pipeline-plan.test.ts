@@ -50,6 +50,13 @@ describe('mimeType → pipeline (docs/pipeline.md)', () => {
     expect(copy).not.toContain('-tls_verify');
   });
 
+  test('AAC is encoded with the fast coder, AAC-LC 48 kHz stereo 128 kbit/s, in both pipelines that encode it', () => {
+    for (const mimeType of ['video/x-matroska;codecs=avc1,opus', 'video/webm;codecs=vp8,opus']) {
+      const joined = ffmpegArgs(planPipeline(mimeType), 'rtmp://h:1935/app/key', { rwTimeoutMs: 1000, ingestCaFile: CA }).join(' ');
+      expect(joined).toContain('-c:a aac -aac_coder fast -profile:a aac_low -b:a 128k -ar 48000 -ac 2');
+    }
+  });
+
   test('an rtmps output verifies the ingest: -tls_verify 1 and the CA file, as output options before the URL', () => {
     const plan = planPipeline('video/mp4;codecs=avc1,mp4a.40.2');
     const url = 'rtmps://a.global-contribute.live-video.net:443/app/key';
