@@ -14,6 +14,8 @@ export interface StandInRecord {
   readonly log: string[];
   /** Media chunks sent. */
   chunks: number;
+  /** The first media chunk (the container's header comes first). */
+  first?: Blob;
   /** Sockets opened. */
   sockets: number;
 }
@@ -50,6 +52,7 @@ export async function installStandInSocket(page: Page, options: StandInOptions =
       send(data: string | Blob): void {
         if (typeof data !== 'string') {
           record.chunks += 1;
+          record.first ??= data;
           this.bufferedAmount += data.size * bufferFactor;
           return;
         }

@@ -137,6 +137,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
       videoBitsPerSecond: this.videoBps,
       audioBitsPerSecond: this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
       keyFrameIntervalMs: this.options.keyFrameIntervalMs ?? 2000,
+      loadMuxer: this.options.loadMuxer,
     });
     if ('error' in plan) return this.fail({ code: 'NO_SUPPORTED_MIME_TYPE', message: plan.error });
     this.currentCapture = plan.path;

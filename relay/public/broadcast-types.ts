@@ -6,6 +6,7 @@
 import type { CapturePath } from './capture.js';
 import type { PreferredCodec } from './mime-types.js';
 import type { Destination, RelayErrorCode, StatsMessage } from './protocol.js';
+import type { MediabunnyModule } from './webcodecs-recorder.js';
 
 /** Options of `startBroadcast`. */
 export interface BroadcastOptions {
@@ -46,6 +47,13 @@ export interface BroadcastOptions {
    * @default 'auto'
    */
   readonly capture?: CapturePath;
+  /**
+   * Loads mediabunny for the WebCodecs path. A bundled app passes `() => import('mediabunny')`
+   * (after `npm i mediabunny`); without it the client loads `vendor/mediabunny.js` from beside its
+   * own module, which only the relay serves. If loading fails, `'auto'` records with MediaRecorder.
+   * @default loads `./vendor/mediabunny.js` relative to the client module
+   */
+  readonly loadMuxer?: () => Promise<MediabunnyModule>;
   /**
    * Codec family: `'auto'` picks H.264 (Matroska/WebM, then Safari MP4) and falls back to VP8;
    * `'vp8'` forces VP8 (the relay then transcodes); `'h264'` refuses to fall back.

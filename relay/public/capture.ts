@@ -6,7 +6,7 @@
 
 import { codecsOf, pickMimeType, type PreferredCodec } from './mime-types.js';
 import type { Recorder } from './recorder.js';
-import { loadMediabunny, webCodecsFormat, WebCodecsRecorder, type WebCodecsFormat } from './webcodecs-recorder.js';
+import { loadMediabunny, webCodecsFormat, WebCodecsRecorder, type MediabunnyModule, type WebCodecsFormat } from './webcodecs-recorder.js';
 
 /** Which capture path a broadcast may use. */
 export type CapturePath = 'auto' | 'webcodecs' | 'mediarecorder';
@@ -21,6 +21,8 @@ export interface CaptureRequest {
   readonly videoBitsPerSecond: number;
   readonly audioBitsPerSecond: number;
   readonly keyFrameIntervalMs: number;
+  /** Loads the muxer; the default loads it from the relay's `vendor/` folder. */
+  readonly loadMuxer?: () => Promise<MediabunnyModule>;
 }
 
 /** How each leg of the broadcast records, and what the start message announces. */
@@ -75,9 +77,9 @@ export async function planCapture(request: CaptureRequest): Promise<CapturePlan 
   const path = choosePath(request.capture, request.preferCodec, recorderType, format);
   if (path === 'webcodecs') {
     try {
-      return webCodecsPlan(request, format!, settings!.frameRate, await loadMediabunny());
+      return webCodecsPlan(request, format!, settings!.frameRate, await (request.loadMuxer ?? loadMediabunny)());
     } catch (error) {
-      // The muxer could not be loaded (a client hosted without the relay's vendor/ folder): MediaRecorder, unless forced.
+      // The muxer could not be loaded (a bundled client without `loadMuxer`): MediaRecorder, unless forced.
       if (request.capture === 'webcodecs' || !recorderType) return { error: `The WebCodecs muxer could not be loaded: ${String(error)}` };
       return mediaRecorderPlan(request, recorderType);
     }
@@ -125,7 +127,7 @@ function webCodecsPlan(
   request: CaptureRequest,
   format: WebCodecsFormat,
   frameRate: number,
-  mediabunny: Awaited<ReturnType<typeof loadMediabunny>>,
+  mediabunny: MediabunnyModule,
 ): CapturePlan {
   return {
     path: 'webcodecs',

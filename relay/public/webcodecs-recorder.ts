@@ -12,7 +12,8 @@
 import type * as Mediabunny from 'mediabunny';
 import type { Recorder } from './recorder.js';
 
-type MediabunnyModule = typeof Mediabunny;
+/** The mediabunny module, as `import('mediabunny')` gives it. */
+export type MediabunnyModule = typeof Mediabunny;
 
 /**
  * mediabunny's browser bundle, served by the relay beside this file (relay/src/vendor.ts). Loaded
@@ -22,7 +23,7 @@ const MEDIABUNNY_URL = new URL('./vendor/mediabunny.js', import.meta.url).href;
 
 let loading: Promise<MediabunnyModule> | undefined;
 
-/** Loads mediabunny once. */
+/** Loads mediabunny once, from the relay's `vendor/` folder. */
 export function loadMediabunny(): Promise<MediabunnyModule> {
   loading ??= import(MEDIABUNNY_URL) as Promise<MediabunnyModule>;
   loading.catch(() => (loading = undefined));
