@@ -43,8 +43,12 @@ async function broadcast(options: { capture?: string; preferCodec?: string; fail
       const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');
       const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
       const b = startBroadcast({
-        relayUrl: 'ws://127.0.0.1:9/v1/stream', ingest: 'rtmp://127.0.0.1:1/live/', streamKey: 'k', stream,
-        capture: capture as 'auto', preferCodec: preferCodec as 'auto',
+        relayUrl: 'ws://127.0.0.1:9/v1/stream',
+        ingest: 'rtmp://127.0.0.1:1/live/',
+        streamKey: 'k',
+        stream,
+        capture: capture as 'auto',
+        preferCodec: preferCodec as 'auto',
         ...(failMuxer ? { loadMuxer: () => Promise.reject(new Error('not hosted here')) } : {}),
       });
       let error: { code: string; message: string } | undefined;
