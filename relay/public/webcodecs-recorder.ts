@@ -132,6 +132,8 @@ interface Take {
   readonly output: Mediabunny.Output;
   readonly sources: TrackSource[];
   readonly pending: Uint8Array<ArrayBuffer>[];
+  /** Removes the take's track listeners when it ends. */
+  readonly done: AbortController;
   /** Where the next write must land: appendOnly Matroska never seeks back. */
   position: number;
   flushQueued: boolean;
@@ -176,7 +178,7 @@ export class WebCodecsRecorder implements Recorder {
     let take!: Take;
     const target = new StreamTarget(new WritableStream({ write: (chunk) => this.onWrite(take, chunk) }));
     const output = new Output({ format: new MkvOutputFormat({ appendOnly: true }), target });
-    take = { output, sources: [], pending: [], position: 0, flushQueued: false };
+    take = { output, sources: [], pending: [], done: new AbortController(), position: 0, flushQueued: false };
     const videoSource = new MediaStreamVideoTrackSource(
       video,
       {
@@ -205,7 +207,7 @@ export class WebCodecsRecorder implements Recorder {
     for (const track of [video, audio]) {
       track?.addEventListener('ended', () => {
         if (this.current === 'recording') this.fail(take, new Error(`the ${track.kind} track ended`));
-      }, { once: true });
+      }, { once: true, signal: take.done.signal });
     }
     output.start().catch((error: unknown) => this.fail(take, error));
   }
@@ -215,6 +217,7 @@ export class WebCodecsRecorder implements Recorder {
     const take = this.take;
     if (this.current === 'inactive' || !take) return;
     this.current = 'inactive';
+    take.done.abort();
     take.output.finalize().then(
       () => {
         if (this.take !== take) return;
@@ -262,6 +265,7 @@ export class WebCodecsRecorder implements Recorder {
     if (this.take !== take) return;
     this.take = undefined;
     this.current = 'inactive';
+    take.done.abort();
     void take.output.cancel().catch(() => undefined);
     this.onerror?.(new ErrorEvent('error', { error, message: error instanceof Error ? error.message : String(error) }));
     this.onstop?.(new Event('stop'));
