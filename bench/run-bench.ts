@@ -1,7 +1,8 @@
 // `npx projen bench` → `bun bench/run-bench.ts`: the relay's benchmark (not a test).
 // Steps N synthetic publishers up through a fresh relay into nginx-rtmp on loopback until real
 // time fails, with FFmpeg alone as the baseline at every step, then writes bench/results.md,
-// bench/results.json and bench/chart.svg. Settings: BENCH_* variables, see bench/README.md.
+// bench/results.json and bench/chart.svg. Before the steps, while nothing else of it runs, real Chromium
+// measures glass-to-ingest latency per capture path. Settings: BENCH_* variables, see bench/README.md.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,13 +11,14 @@ import { makeToken } from '../harness/token.ts';
 import { runBaselineStep } from './lib/baseline-step.ts';
 import { writeChart } from './lib/chart.ts';
 import { copyCostBreakdown, type CostBreakdown } from './lib/cost-breakdown.ts';
+import { measureGlassToIngest } from './lib/glass-latency.ts';
 import { makeClip } from './lib/media.ts';
 import { benchOptions } from './lib/options.ts';
 import { childrenOf, loadAverage } from '../harness/proc.ts';
 import { machineInfo } from './lib/machine.ts';
 import { clipSecondsFor, runRelayStep, type StepEnv } from './lib/relay-step.ts';
 import { judgeTargets, writeMarkdown } from './lib/report.ts';
-import type { BenchResults, RelayStep } from './lib/results.ts';
+import type { BenchResults, GlassToIngest, RelayStep } from './lib/results.ts';
 
 const opts = benchOptions(import.meta.dir);
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -51,7 +53,19 @@ const copy: RelayStep[] = [];
 const fullCopy: RelayStep[] = [];
 const transcode: RelayStep[] = [];
 let copyCost: CostBreakdown | undefined;
+let glassToIngest: GlassToIngest[] | undefined;
 try {
+  // First, while nothing else runs: one browser stream is a light load, and the figure should not
+  // carry the queueing of a loaded machine.
+  if (opts.glass) {
+    glassToIngest = await measureGlassToIngest({
+      rtmp, allowedIngests: env.allowedIngests, secret, token: env.token, seconds: opts.glassSeconds, log,
+    });
+    for (const g of glassToIngest) {
+      log(`glass-to-ingest ${g.capture} (${g.mimeType}, ${g.pipeline}): p50 ${g.p50.toFixed(0)} ms, p95 ${g.p95.toFixed(0)} ms, max ${g.max.toFixed(0)} ms`
+        + ` over ${g.samples} frames (${g.fps.toFixed(1)} fps), ${g.unreadable} unreadable`);
+    }
+  }
   // One clip long enough for the largest step's ramp plus the steady part; publishers stream a prefix.
   const h264 = await makeClip('h264', clipSecondsFor(env, Math.max(1, ...opts.copySteps)));
   const h264Aac = await makeClip('h264-aac', clipSecondsFor(env, Math.max(1, ...opts.fullCopySteps)));
@@ -110,6 +124,7 @@ const results: BenchResults = {
   fullCopy,
   transcode,
   copyCost,
+  glassToIngest,
   targets: [],
   notes: [],
 };

@@ -21,6 +21,10 @@ export interface BenchOptions {
   stepsAfterFailure: number;
   /** After the first failure, bisect between the last N that held and the first that failed this many times (no baseline). */
   refine: number;
+  /** Measure glass-to-ingest latency per capture path (Chromium → relay → nginx) before the steps. */
+  glass: boolean;
+  /** Seconds measured per capture path, after 3 s of warm-up. */
+  glassSeconds: number;
   outDir: string;
 }
 
@@ -49,6 +53,7 @@ function list(name: string, def: number[], max: number): number[] {
 export function benchOptions(outDir: string): BenchOptions {
   const maxN = num('BENCH_MAX_N', 150);
   const maxT = num('BENCH_MAX_TRANSCODES', 8);
+  const glassSeconds = num('BENCH_GLASS_SECONDS', 20);
   return {
     copySteps: list('BENCH_STEPS', DEFAULT_COPY, maxN),
     fullCopySteps: list('BENCH_FULL_COPY_STEPS', DEFAULT_FULL_COPY, num('BENCH_MAX_FULL_COPY', 200)),
@@ -62,6 +67,8 @@ export function benchOptions(outDir: string): BenchOptions {
     baseline: process.env.BENCH_BASELINE !== 'off',
     stepsAfterFailure: num('BENCH_STEPS_AFTER_FAILURE', 0),
     refine: num('BENCH_REFINE', 2),
+    glass: process.env.BENCH_GLASS !== 'off' && glassSeconds > 0,
+    glassSeconds,
     outDir: process.env.BENCH_OUT_DIR ?? outDir,
   };
 }

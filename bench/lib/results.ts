@@ -62,6 +62,31 @@ export interface BaselineStep {
   failures: string[];
 }
 
+/**
+ * Glass-to-ingest latency of one capture path: a canvas in Chromium stamps Date.now() into every
+ * frame, the real client broadcasts it through a relay to nginx, and a low-delay FFmpeg player
+ * reads the stamp back from each frame it decodes (bench/lib/glass-latency.ts).
+ */
+export interface GlassToIngest {
+  capture: 'webcodecs' | 'mediarecorder';
+  /** What the client announced to the relay. */
+  mimeType: string;
+  /** The relay's pipeline for it (`copy`: video copied, audio to AAC). */
+  pipeline: 'copy' | 'transcode';
+  /** Arrival at the player − the frame's stamp, ms, over frames with a new stamp in the window. */
+  p50: number;
+  p95: number;
+  max: number;
+  min: number;
+  samples: number;
+  /** Frames in the window whose stamp could not be read (no contrast, or the check value did not match). */
+  unreadable: number;
+  /** Frames whose stamp equals the one before (the same picture again: not a new sample). */
+  repeated: number;
+  /** Decoded frames per second of the window: what reached the player of the 30 drawn. */
+  fps: number;
+}
+
 /** The pipelines the bench steps through. */
 export type BenchPipeline = 'copy' | 'full-copy' | 'transcode';
 
@@ -80,6 +105,8 @@ export interface BenchResults {
   transcode: RelayStep[];
   /** What one second of media costs FFmpeg in the copy pipeline, part by part (unpaced, from a file). */
   copyCost?: CostBreakdown;
+  /** Capture in the browser → arrival at the RTMP sink, per capture path (absent with BENCH_GLASS=off). */
+  glassToIngest?: GlassToIngest[];
   targets: TargetVerdict[];
   notes: string[];
 }
