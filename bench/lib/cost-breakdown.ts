@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Clip } from './media.ts';
+import { AAC_ENCODE } from '../../relay/src/pipeline.ts';
 
 /** CPU one second of media costs FFmpeg, per part of the copy pipeline, in percent of one core. */
 export interface CostBreakdown {
@@ -16,7 +17,6 @@ export interface CostBreakdown {
 
 // The relay's copy pipeline, without the pacing and the network: FFmpeg reads the clip as fast as
 // it can and writes FLV to /dev/null. What each part costs shows where the per-stream CPU goes.
-const AAC = ['-c:a', 'aac', '-profile:a', 'aac_low', '-b:a', '128k', '-ar', '48000', '-ac', '2'];
 
 /** Measures (from the children's own rusage) what each part of the copy pipeline costs on this clip. */
 export async function copyCostBreakdown(clip: Clip, workDir: string): Promise<CostBreakdown> {
@@ -35,11 +35,11 @@ export async function copyCostBreakdown(clip: Clip, workDir: string): Promise<Co
   };
   const mkv = ['-f', 'matroska', '-i', clip.path];
   const encoded = join(workDir, 'encoder-output.flv');
-  const whole = await run(mkv, ['-map', '0:v:0', '-map', '0:a:0', '-c:v', 'copy', ...AAC], encoded);
+  const whole = await run(mkv, ['-map', '0:v:0', '-map', '0:a:0', '-c:v', 'copy', ...AAC_ENCODE], encoded);
   return {
     whole,
     videoCopyOnly: await run(mkv, ['-map', '0:v:0', '-c:v', 'copy']),
-    audioToAacOnly: await run(mkv, ['-map', '0:a:0', ...AAC]),
+    audioToAacOnly: await run(mkv, ['-map', '0:a:0', ...AAC_ENCODE]),
     perFurtherDestination: await run(['-f', 'flv', '-i', encoded], ['-map', '0', '-c', 'copy']),
   };
 }

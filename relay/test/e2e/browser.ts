@@ -1,27 +1,11 @@
 /**
- * Debian Chromium driven by playwright-core, with a fake camera and microphone. Never downloads
- * a browser: the system one at /usr/bin/chromium (override with CHROMIUM_PATH).
+ * The broadcaster page as a user drives it, in the system Chromium that harness/chromium.ts
+ * launches (fake camera and microphone, never a downloaded browser).
  */
 
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 
-/** Flags: fake devices granted without a prompt, and no background traffic or sandbox (containers). */
-export const CHROMIUM_ARGS = [
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-/** Launches the system Chromium. */
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
-}
+export { CHROMIUM_ARGS, launchBrowser } from '../../../harness/chromium.ts';
 
 /** What the broadcaster page's form takes. */
 export interface GoLiveInput {
