@@ -41,8 +41,8 @@ export type {
 /**
  * Starts a broadcast: chooses the capture path (WebCodecs or MediaRecorder), connects to the
  * first relay, sends the start message (with the mimeType the constructed recorder reports) and
- * starts that recorder once the relay answers `ready`. Returns at once; progress arrives as events (listeners added right after the call see
- * every event, `connecting` included).
+ * starts that recorder once the relay answers `ready`. Returns at once; progress arrives as
+ * events (listeners added right after the call see every event, `connecting` included).
  */
 export function startBroadcast(options: BroadcastOptions): Broadcast {
   return new BroadcastSession(options);
