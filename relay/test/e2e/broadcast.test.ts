@@ -60,6 +60,23 @@ async function expectKeyframesAtMost(recording: string, seconds: number): Promis
   expect(gops.maxIntervalS).toBeLessThanOrEqual(seconds);
 }
 
+/**
+ * What nginx recorded for `key` is what IVS takes: H.264 + AAC, starting at a key frame, key frames
+ * at most 2.1 s apart, monotonic timestamps, about STREAM_SECONDS long; and the key never reached
+ * the relay's output.
+ */
+async function expectIvsReadyRecording(key: string): Promise<void> {
+  const recording = await rtmp.waitForRecording(key);
+  const probe = await probeRecording(recording);
+  expect([probe.videoCodec, probe.audioCodec]).toEqual(['h264', 'aac']);
+  expect(probe.startsWithKeyframe).toBe(true);
+  expect(probe.timestampsMonotonic).toBe(true);
+  expect(probe.durationS).toBeGreaterThan(STREAM_SECONDS - 2);
+  expect(probe.durationS).toBeLessThan(STREAM_SECONDS + 10);
+  await expectKeyframesAtMost(recording, 2.1);
+  expect(relay.output()).not.toContain(key);
+}
+
 /** Goes live with `codec` and `capture`, streams for STREAM_SECONDS, stops; returns the status panel as it was while live. */
 async function broadcast(codec: 'h264' | 'vp8', capture: 'webcodecs' | 'mediarecorder', streamKey: string, screenshot?: string) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
@@ -91,15 +108,7 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
     expect(live.pipeline).toStartWith('copy');
     expect(live['bitrate-info']).toMatch(/^\d+ kbps/);
     expect(Number(live.fps)).toBeGreaterThan(0);
-    const recording = await rtmp.waitForRecording(key);
-    const probe = await probeRecording(recording);
-    expect(probe.videoCodec).toBe('h264');
-    expect(probe.audioCodec).toBe('aac');
-    expect(probe.durationS).toBeGreaterThan(STREAM_SECONDS - 2);
-    expect(probe.durationS).toBeLessThan(STREAM_SECONDS + 10);
-    await expectKeyframesAtMost(recording, 2.1);
-    // Secrets never reach the relay's output.
-    expect(relay.output()).not.toContain(key);
+    await expectIvsReadyRecording(key);
   });
 
   test('H.264 from WebCodecs (copy pipeline): 10 s arrive as H.264 + AAC with keyframes at most 2.1 s apart', async () => {
@@ -111,16 +120,7 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
     expect(live.pipeline).toStartWith('copy');
     expect(live['bitrate-info']).toMatch(/^\d+ kbps/);
     expect(Number(live.fps)).toBeGreaterThan(0);
-    const recording = await rtmp.waitForRecording(key);
-    const probe = await probeRecording(recording);
-    expect(probe.videoCodec).toBe('h264');
-    expect(probe.audioCodec).toBe('aac');
-    expect(probe.startsWithKeyframe).toBe(true);
-    expect(probe.timestampsMonotonic).toBe(true);
-    expect(probe.durationS).toBeGreaterThan(STREAM_SECONDS - 2);
-    expect(probe.durationS).toBeLessThan(STREAM_SECONDS + 10);
-    await expectKeyframesAtMost(recording, 2.1);
-    expect(relay.output()).not.toContain(key);
+    await expectIvsReadyRecording(key);
   });
 
   test('VP8 forced (transcode pipeline): 10 s arrive as H.264 + AAC with keyframes at most 2.1 s apart', async () => {
@@ -131,12 +131,7 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
     expect(live['codec-info']).toContain('vp8');
     expect(live.pipeline).toStartWith('transcode');
     expect(live['bitrate-info']).toMatch(/^\d+ kbps/);
-    const recording = await rtmp.waitForRecording(key);
-    const probe = await probeRecording(recording);
-    expect(probe.videoCodec).toBe('h264');
-    expect(probe.audioCodec).toBe('aac');
-    expect(probe.durationS).toBeGreaterThan(STREAM_SECONDS - 2);
-    await expectKeyframesAtMost(recording, 2.1);
+    await expectIvsReadyRecording(key);
   });
 
   test('nginx-rtmp restarting mid-broadcast: the page shows Reconnecting…, goes live again, and the new recording plays', async () => {

@@ -3,7 +3,11 @@
  * launches (fake camera and microphone, never a downloaded browser).
  */
 
-import type { Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'bun:test';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from '../../../harness/chromium.ts';
+import { startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
+import { installStandInSocket, type StandInOptions } from '../../../harness/stand-in-socket.ts';
 
 export { CHROMIUM_ARGS, launchBrowser } from '../../../harness/chromium.ts';
 
@@ -59,4 +63,36 @@ export async function readStatus(page: Page): Promise<Record<string, string>> {
 export async function stopBroadcast(page: Page): Promise<void> {
   await page.click('#stop');
   await waitForState(page, 'ended', 30_000);
+}
+
+/** What {@link standInTestBed} gives a test file. */
+export interface StandInTestBed {
+  /** A new page on the relay's origin (a secure context), its WebSocket replaced by the stand-in relay. */
+  openClientPage(options?: StandInOptions): Promise<Page>;
+}
+
+/**
+ * For tests of the browser client against the harness's stand-in relay: a relay that only serves
+ * the client module (and vendor/mediabunny.js) to the page, which no session ever reaches, and a
+ * Chromium; both start before the file's tests and stop after them.
+ */
+export function standInTestBed(): StandInTestBed {
+  let relay: RelayProcess | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    relay = await startRelay({ RELAY_AUTH: 'none', RELAY_ALLOWED_INGESTS: 'rtmp://127.0.0.1:1' });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await relay?.stop();
+  });
+  return {
+    async openClientPage(options = {}) {
+      const page = await browser!.newPage();
+      await page.goto(`${relay!.httpUrl}/healthz`);
+      await installStandInSocket(page, options);
+      return page;
+    },
+  };
 }

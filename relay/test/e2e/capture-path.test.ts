@@ -4,25 +4,11 @@
  * and what happens when the muxer cannot be loaded or a forced path is impossible.
  */
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { Browser } from 'playwright-core';
-import { launchBrowser } from './browser.ts';
-import { startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
-import { installStandInSocket, type StandInRecord } from '../../../harness/stand-in-socket.ts';
+import { describe, expect, test } from 'bun:test';
+import { standInTestBed } from './browser.ts';
+import type { StandInRecord } from '../../../harness/stand-in-socket.ts';
 
-let relay: RelayProcess;
-let browser: Browser;
-
-beforeAll(async () => {
-  // Only serves the client module (and vendor/mediabunny.js) to the page; no session reaches it.
-  relay = await startRelay({ RELAY_AUTH: 'none', RELAY_ALLOWED_INGESTS: 'rtmp://127.0.0.1:1' });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
+const bed = standInTestBed();
 
 interface Outcome {
   readonly capture: string | undefined;
@@ -34,10 +20,8 @@ interface Outcome {
 
 /** Starts a broadcast with `options` against the stand-in relay; `failMuxer` makes the muxer unloadable. */
 async function broadcast(options: { capture?: string; preferCodec?: string; failMuxer?: boolean }): Promise<Outcome> {
-  const page = await browser.newPage();
+  const page = await bed.openClientPage();
   try {
-    await page.goto(`${relay.httpUrl}/healthz`);
-    await installStandInSocket(page);
     return await page.evaluate(async ({ capture, preferCodec, failMuxer }) => {
       const moduleUrl = '/broadcast-client.js';
       const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');

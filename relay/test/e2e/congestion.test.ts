@@ -7,32 +7,16 @@
  * minutes of a slow link into seconds.
  */
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { Browser } from 'playwright-core';
-import { launchBrowser } from './browser.ts';
-import { startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
-import { installStandInSocket, type StandInRecord } from '../../../harness/stand-in-socket.ts';
+import { describe, expect, test } from 'bun:test';
+import { standInTestBed } from './browser.ts';
+import type { StandInRecord } from '../../../harness/stand-in-socket.ts';
 
-let relay: RelayProcess;
-let browser: Browser;
-
-beforeAll(async () => {
-  // Only serves the client module to the page; no session ever reaches it.
-  relay = await startRelay({ RELAY_AUTH: 'none', RELAY_ALLOWED_INGESTS: 'rtmp://127.0.0.1:1' });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
+const bed = standInTestBed();
 
 describe.each(['mediarecorder', 'webcodecs'] as const)('slow uplink, %s', (capture) => {
   test('warns, then restarts the session at a lower bitrate before the backlog grows', async () => {
-    const page = await browser.newPage();
+    const page = await bed.openClientPage({ bufferFactor: 40 });
     try {
-      await page.goto(`${relay.httpUrl}/healthz`);
-      await installStandInSocket(page, { bufferFactor: 40 });
       const result = await page.evaluate(async (path) => {
         const moduleUrl = '/broadcast-client.js';
         const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');
@@ -66,10 +50,8 @@ describe.each(['mediarecorder', 'webcodecs'] as const)('slow uplink, %s', (captu
   });
 
   test('with adaptBitrate off it warns, and gives up with CONGESTED before memory runs away', async () => {
-    const page = await browser.newPage();
+    const page = await bed.openClientPage({ bufferFactor: 600 });
     try {
-      await page.goto(`${relay.httpUrl}/healthz`);
-      await installStandInSocket(page, { bufferFactor: 600 });
       const result = await page.evaluate(async (path) => {
         const moduleUrl = '/broadcast-client.js';
         const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');

@@ -6,25 +6,11 @@
  * given mimeType, as other browsers do.
  */
 
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import type { Browser } from 'playwright-core';
-import { launchBrowser } from './browser.ts';
-import { startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
-import { installStandInSocket, type StandInRecord } from '../../../harness/stand-in-socket.ts';
+import { describe, expect, test } from 'bun:test';
+import { standInTestBed } from './browser.ts';
+import type { StandInRecord } from '../../../harness/stand-in-socket.ts';
 
-let relay: RelayProcess;
-let browser: Browser;
-
-beforeAll(async () => {
-  // Only serves the client module to the page; no session ever reaches it.
-  relay = await startRelay({ RELAY_AUTH: 'none', RELAY_ALLOWED_INGESTS: 'rtmp://127.0.0.1:1' });
-  browser = await launchBrowser();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await relay?.stop();
-});
+const bed = standInTestBed();
 
 interface Run {
   /** `recorder.new`, `send start <mimeType>`, `ready`, `recorder.start`, in order. */
@@ -37,11 +23,9 @@ interface Run {
 
 /** One broadcast against the stand-in relay; `report` overrides what MediaRecorder.mimeType says. */
 async function run(requested: string, report: string | undefined): Promise<Run> {
-  const page = await browser.newPage();
+  // A relay takes a moment to validate: a recorder started before `ready` would show up first.
+  const page = await bed.openClientPage({ readyDelayMs: 300 });
   try {
-    await page.goto(`${relay.httpUrl}/healthz`);
-    // A relay takes a moment to validate: a recorder started before `ready` would show up first.
-    await installStandInSocket(page, { readyDelayMs: 300 });
     return await page.evaluate(
       async ({ requested: wanted, report: reported }) => {
         const standIn = (window as unknown as { standIn: StandInRecord }).standIn;
