@@ -84,6 +84,8 @@ export class Session implements BufferHolder {
   /** The client asked to be told to start a new recording after an output failure. */
   private reconnect = false;
   private wasLive = false;
+  /** The output's latest failure while reconnecting: the session ends with it if the window runs out during a try. */
+  private lastOutputFailure: SessionError | undefined;
   private readonly outages: Outages;
   private retryTimer?: Timer;
   /** After a later `ready`: binary frames belong to the old recording until the client's `resume`. */
@@ -413,6 +415,7 @@ export class Session implements BufferHolder {
       this.fail(err);
       return;
     }
+    this.lastOutputFailure = err;
     const { attempt, retryInMs } = next;
     if (attempt === 1) metric('Reconnects', 1, 'Count');
     // A try that stalled or never went live still has its FFmpeg: it goes, with its slot.
@@ -509,9 +512,13 @@ export class Session implements BufferHolder {
     // A slot is worth holding only for a stream that reaches the ingest. A client that dribbles a
     // byte at a time never lets FFmpeg open its output (nor trips the media timeout), and neither does
     // an ingest that never accepts the publish: either way the slot goes back.
-    // A try at reconnecting gets no longer than what is left of the window.
-    const liveBy = Math.min(this.readyAt + cfg.liveTimeoutMs, this.outages.windowEndsAt ?? Infinity);
-    if (this.state === 'streaming' && !this.isLive && now > liveBy) {
+    if (this.state !== 'streaming' || this.isLive) return;
+    // A try at reconnecting gets no longer than what is left of the window. Cut short, it has not
+    // failed: the session ends with the failure that led to it.
+    const windowEndsAt = this.outages.windowEndsAt;
+    if (windowEndsAt !== undefined && now > windowEndsAt && this.lastOutputFailure) {
+      this.fail(this.lastOutputFailure);
+    } else if (now > this.readyAt + cfg.liveTimeoutMs) {
       this.outputFailed(new SessionError('INGEST_FAILED', `stream did not go live within ${cfg.liveTimeoutMs} ms`));
     }
   }

@@ -124,6 +124,28 @@ describe('the window', () => {
     }
   });
 
+  test('a try still connecting when the window runs out: the session ends with the failure before it, not a live timeout', async () => {
+    const vanishing = await startRtmpServer();
+    const port = vanishing.port;
+    const windowMs = 3000;
+    const short = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port}`, RELAY_RECONNECT_WINDOW_MS: String(windowMs) });
+    let silent: { stop(closeActive?: boolean): void } | undefined;
+    try {
+      const s = await stream('sk_reconnect_silent_9c1d', vanishing.rtmpUrl, short);
+      await s.until('live');
+      await vanishing.stop();
+      await s.until('reconnecting');
+      // The port now accepts connections and never answers the RTMP handshake: every try hangs.
+      silent = Bun.listen({ hostname: '127.0.0.1', port, socket: { data() {} } });
+      expect(await s.closed).toBe(4502);
+      const first = s.messages.find((m) => m.type === 'reconnecting');
+      expect(s.messages.at(-1)).toEqual({ type: 'error', code: first.code, message: expect.not.stringContaining('did not go live') });
+    } finally {
+      silent?.stop(true);
+      await short.stop();
+    }
+  });
+
   test('a client that did not ask for reconnects gets 4502 at once, as before', async () => {
     const other = await startRtmpServer();
     const plain = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${other.port}` });
