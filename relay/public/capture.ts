@@ -4,9 +4,10 @@
  * work at the relay: both streams copied beats video copied, which beats a transcode.
  */
 
-import { codecsOf, pickMimeType, type PreferredCodec } from './mime-types.js';
+import { hasAacAudio, pickMimeType, type PreferredCodec } from './mime-types.js';
 import type { Recorder } from './recorder.js';
-import { loadMediabunny, webCodecsFormat, WebCodecsRecorder, type MediabunnyModule, type WebCodecsFormat } from './webcodecs-recorder.js';
+import { webCodecsFormat, type WebCodecsFormat } from './webcodecs-format.js';
+import { loadMediabunny, WebCodecsRecorder, type MediabunnyModule } from './webcodecs-recorder.js';
 
 /** Which capture path a broadcast may use. */
 export type CapturePath = 'auto' | 'webcodecs' | 'mediarecorder';
@@ -50,11 +51,6 @@ export function choosePath(
   if (capture === 'webcodecs') return webCodecs && preferCodec !== 'vp8' ? 'webcodecs' : undefined;
   if (!webCodecs || preferCodec === 'vp8') return recorder;
   return webCodecs.audioCodec === 'opus' && recorderType && hasAacAudio(recorderType) ? 'mediarecorder' : 'webcodecs';
-}
-
-function hasAacAudio(mimeType: string): boolean {
-  const codecs = codecsOf(mimeType);
-  return codecs.length === 0 ? mimeType.toLowerCase().startsWith('video/mp4') : codecs.some((c) => /^(mp4a|aac)/i.test(c));
 }
 
 /**

@@ -95,8 +95,17 @@ export function describeMimeType(mimeType: string): string {
   return `${video}${audio} in ${container}`;
 }
 
+/**
+ * True when the recording's audio is AAC, which the relay copies: named as `mp4a`/`aac`, or a bare
+ * `video/mp4` (which the relay takes for H.264 + AAC, docs/pipeline.md#input).
+ */
+export function hasAacAudio(mimeType: string): boolean {
+  const codecs = codecsOf(mimeType);
+  return codecs.length === 0 ? mimeType.trim().toLowerCase().startsWith('video/mp4') : codecs.some((c) => /^(mp4a|aac)(\.|$)/i.test(c));
+}
+
 /** What the relay does with a session, for the status panel: which streams it copies and which it encodes. */
 export function describePipeline(pipeline: 'copy' | 'transcode', mimeType: string): string {
   if (pipeline === 'transcode') return 'transcode (re-encoded to H.264 + AAC by the relay)';
-  return describeMimeType(mimeType).includes('+ AAC') ? 'copy (H.264 and AAC passed through: no encoder)' : 'copy (H.264 passed through, audio to AAC)';
+  return hasAacAudio(mimeType) ? 'copy (H.264 and AAC passed through: no encoder)' : 'copy (H.264 passed through, audio to AAC)';
 }

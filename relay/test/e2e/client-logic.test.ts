@@ -9,12 +9,12 @@ import { describe, expect, test } from 'bun:test';
 import { BufferWatch, DropGate, defaultBufferPolicy } from '../../public/backpressure.ts';
 import { choosePath } from '../../public/capture.ts';
 import { describeError } from '../../public/error-messages.ts';
-import { announcedMimeType, codecsOf, describeMimeType, mimeTypeCandidates, pickMimeType, type PreferredCodec } from '../../public/mime-types.ts';
+import { announcedMimeType, codecsOf, describeMimeType, describePipeline, mimeTypeCandidates, pickMimeType, type PreferredCodec } from '../../public/mime-types.ts';
 import { isLoopbackHost, loopbackPlaybackBase, readPageParams } from '../../public/page-params.ts';
 import { PLAYBACK_PATH, codecsFromInitSegment } from '../../public/playback.ts';
 import { CLOSE_CODES, errorCodeOfClose, parseRelayMessage } from '../../public/protocol.ts';
 import { certificatePageUrl, toStreamUrl, toStreamUrls } from '../../public/relay-urls.ts';
-import { h264Level, type WebCodecsFormat } from '../../public/webcodecs-recorder.ts';
+import { h264Level, type WebCodecsFormat } from '../../public/webcodecs-format.ts';
 
 const supports = (...types: string[]) => (t: string) => types.includes(t);
 // What MediaRecorder.isTypeSupported answers in Debian Chromium 156 (checked with the fake camera).
@@ -36,6 +36,12 @@ describe('mimeType choice', () => {
   test('the page names the choice, audio included', () => {
     expect(describeMimeType('video/mp4;codecs=avc1,mp4a.40.2')).toBe('H.264 + AAC in MP4');
     expect(describeMimeType('video/x-matroska;codecs=avc1,opus')).toBe('H.264 + Opus in Matroska');
+  });
+  test('the page says which streams the relay copies', () => {
+    expect(describePipeline('copy', 'video/x-matroska;codecs=avc1.42e01f,mp4a.40.2')).toStartWith('copy (H.264 and AAC passed through');
+    expect(describePipeline('copy', 'video/mp4')).toStartWith('copy (H.264 and AAC passed through');
+    expect(describePipeline('copy', 'video/x-matroska;codecs=avc1.42e01f,opus')).toStartWith('copy (H.264 passed through, audio to AAC');
+    expect(describePipeline('transcode', 'video/webm;codecs=vp8,opus')).toStartWith('transcode');
   });
   test('preferCodec forces VP8, and h264 refuses to fall back', () => {
     expect(pickMimeType('vp8', chromium)).toBe('video/webm;codecs=vp8,opus');

@@ -1,4 +1,6 @@
+import { join } from 'node:path';
 import { describe, expect, test } from 'bun:test';
+import { REPO_ROOT } from '../../../harness/relay-process.ts';
 import { ffmpegArgs, planPipeline } from '../../src/pipeline.ts';
 import { SessionError } from '../../src/protocol.ts';
 
@@ -65,5 +67,31 @@ describe('mimeType → pipeline (docs/pipeline.md)', () => {
     expect(args.slice(verify, verify + 4)).toEqual(['-tls_verify', '1', '-ca_file', CA]);
     expect(verify).toBeGreaterThan(args.lastIndexOf('-i'));
     expect(args.at(-1)).toBe(url);
+  });
+});
+
+describe('docs/pipeline.md shows the arguments the relay passes', () => {
+  /** The lines of the first code block under `heading`, each without its `(when)` note. */
+  async function documentedLines(heading: string): Promise<string[]> {
+    const doc = await Bun.file(join(REPO_ROOT, 'docs', 'pipeline.md')).text();
+    const section = doc.slice(doc.indexOf(`\n${heading}\n`));
+    const block = /```\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    return block.split('\n').map((line) => line.replace(/\s+\([^)]*\)\s*$/, '').trim()).filter((line) => line !== '');
+  }
+  const argsOf = (mimeType: string) => ffmpegArgs(planPipeline(mimeType), 'rtmp://h:1935/app/key', { rwTimeoutMs: 1000, ingestCaFile: CA }).join(' ');
+
+  test('copy pipeline', async () => {
+    const lines = await documentedLines('## Copy pipeline');
+    expect(lines).toHaveLength(3);
+    const [videoCopy, audioCopy, aacEncode] = lines as [string, string, string];
+    expect(argsOf('video/mp4;codecs=avc1,mp4a.40.2')).toContain(`${videoCopy} ${audioCopy}`);
+    expect(argsOf('video/x-matroska;codecs=avc1,opus')).toContain(`${videoCopy} ${aacEncode}`);
+  });
+
+  test('transcode pipeline', async () => {
+    const args = argsOf('video/webm;codecs=vp8,opus');
+    const lines = await documentedLines('## Transcode pipeline');
+    expect(lines.length).toBeGreaterThanOrEqual(5);
+    for (const line of lines) expect(args).toContain(line);
   });
 });
