@@ -82,6 +82,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     `mediabunny@${MEDIABUNNY_VERSION}`,
     '@types/bun@^1.4.5',
     '@aws-sdk/client-ec2@^3',
+    '@aws-sdk/client-ecs@^3',
     '@aws-sdk/client-route-53@^3',
     '@types/aws-lambda@^8',
     'dynalite@^4',
@@ -115,6 +116,7 @@ project.eslint?.addOverride({
 // Lambda code gets the AWS SDK from the Lambda runtime (esbuild leaves @aws-sdk/* external).
 project.eslint?.allowDevDeps('src/tracker/**');
 project.eslint?.allowDevDeps('src/endpoints/**');
+project.eslint?.allowDevDeps('src/reconciler/**');
 
 // The dev tsconfig (tests, lint) covers the library, its tests and this file; the Bun code (relay, harness,
 // bench) has its own, relay/tsconfig.json. (jest still loads the few harness modules written for Node too.)

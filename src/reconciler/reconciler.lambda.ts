@@ -1,0 +1,2 @@
+// The registry reconciler (docs/registry.md#reconciler): placeholder, filled in below.
+export const handler = async (): Promise<void> => {};
