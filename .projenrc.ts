@@ -87,6 +87,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@types/aws-lambda@^8',
     'dynalite@^4',
     'playwright-core@^1.65.0',
+    // Firefox ESR (Debian's) over WebDriver BiDi, for the relay's Firefox tests (harness/firefox.ts).
+    'puppeteer-core@^25.16.0',
     'node-media-server@^4.4.3',
     // The deployable integration test (test/integ.relay.ts). integ-runner is not used: the newest on the
     // registry (2.197.10) cannot read the cloud assembly of aws-cdk-lib >= 2.258 (schema 54), so jest checks
