@@ -20,9 +20,9 @@ export interface FfmpegExit {
   readonly signal: string | null;
   /** True when the relay itself killed the process. */
   readonly killed: boolean;
-  /** The side that reported errors; `undefined` when none did. */
+  /** The side that failed, from the error lines at the exit (see {@link failureCause}); `undefined` when none did. */
   readonly failure?: FailureSide;
-  /** A short, redacted description of the first error line of the failing side; safe to log. */
+  /** A short, redacted description of the failure's first error line of that side; safe to log. */
   readonly detail?: string;
   /** FFmpeg's TLS layer refused the ingest's certificate (untrusted chain or wrong host name). */
   readonly certificateRejected: boolean;
@@ -68,6 +68,36 @@ export interface FfmpegOptions {
 const OUTPUT_CONTEXTS = new Set(['tcp', 'tls', 'rtmp', 'rtmps', 'rtmpt', 'rtmpe']);
 const INPUT_CONTEXTS = /^(matroska,webm|mov,mp4,m4a,3gp,3g2,mj2|h264|hevc|vp8|vp9|av1|libdav1d|opus|libopus|aac|vorbis|pcm_.*)$/;
 const RANK: Record<FailureSide, number> = { unknown: 0, input: 1, output: 2 };
+/** FFmpeg exits right after the error that ends it: lines this close to the exit are the failure's own. */
+export const FAILURE_WINDOW_MS = 2000;
+const ERROR_LINES_KEPT = 64;
+
+/** One `error`, `fatal` or `panic` line of FFmpeg's, classified and redacted as it arrived. */
+export interface ErrorLine {
+  /** `performance.now()` when it was read. */
+  readonly at: number;
+  /** `fatal` or `panic`: FFmpeg gives up. */
+  readonly fatal: boolean;
+  readonly side: FailureSide;
+  readonly detail: string;
+}
+
+/**
+ * Why FFmpeg failed, from its error lines and the moment it exited: the lines logged within
+ * {@link FAILURE_WINDOW_MS} of the exit, else the last fatal line; never an error FFmpeg logged and
+ * lived through (a decoder's complaint about a header at the start of a stream that fails an hour
+ * later for another reason). Among the failure's lines, output errors outrank input errors (once
+ * the ingest failed, the input side only follows) and input errors outrank unclassified ones;
+ * within a side the first line is the cause (e.g. the tls layer's reason) and later ones its echoes
+ * up the stack ("Input/output error"). Undefined when no line qualifies.
+ */
+export function failureCause(lines: readonly ErrorLine[], exitedAt: number): { side: FailureSide; detail: string } | undefined {
+  let pool = lines.filter((l) => l.at >= exitedAt - FAILURE_WINDOW_MS);
+  if (pool.length === 0) pool = lines.filter((l) => l.fatal).slice(-1);
+  let cause: ErrorLine | undefined;
+  for (const line of pool) if (cause === undefined || RANK[line.side] > RANK[cause.side]) cause = line;
+  return cause && { side: cause.side, detail: cause.detail };
+}
 const LINE_RE = /^(?:\[([^\]]+?) @ 0x[0-9a-f]+\] )?\[(\w+)\] (.*)$/;
 
 const running = new Set<FfmpegProcess>();
@@ -117,8 +147,8 @@ export class FfmpegProcess {
   private backedUp = false;
   private killedByUs = false;
   private outputOpened = false;
-  private failure?: FailureSide;
-  private detail?: string;
+  /** FFmpeg's error lines, newest last (at most ERROR_LINES_KEPT): the cause is read from them at exit. */
+  private readonly errors: ErrorLine[] = [];
   private certificateRejected = false;
   private outOfMemory = false;
   private lastInputAt = Date.now();
@@ -149,14 +179,17 @@ export class FfmpegProcess {
     const stdout = opts.onStdout ? this.readChunks(this.proc.stdout, opts.onStdout) : this.readLines(this.proc.stdout, (l) => this.onProgressLine(l));
     // With `-loglevel level+info` every log line has a `[level]`; progress lines (`key=value`) have none.
     const stderr = this.readLines(this.proc.stderr, (l) => (opts.onStdout && !l.includes('[') ? this.onProgressLine(l) : this.onLogLine(l)));
+    let exitedAt = Number.POSITIVE_INFINITY;
+    void this.proc.exited.then(() => (exitedAt = performance.now()));
     this.exited = Promise.all([this.proc.exited, stdout, stderr]).then((): FfmpegExit => {
       running.delete(this);
+      const cause = failureCause(this.errors, exitedAt);
       return {
         exitCode: this.proc.exitCode,
         signal: this.proc.signalCode === null ? null : String(this.proc.signalCode),
         killed: this.killedByUs,
-        failure: this.failure,
-        detail: this.detail,
+        failure: cause?.side,
+        detail: cause?.detail,
         certificateRejected: this.certificateRejected,
         outOfMemory: this.outOfMemory,
       };
@@ -314,16 +347,14 @@ export class FfmpegProcess {
       return;
     }
     if (level !== 'error' && level !== 'fatal' && level !== 'panic') return;
-    const side = this.classify(context, text);
     if (context === 'tls' && /certificate/i.test(text)) this.certificateRejected = true;
-
-    // Output errors outrank input errors (once the ingest failed, the input side only follows),
-    // and input errors outrank unclassified ones. Within a side the first line is the cause (e.g.
-    // the tls layer's reason) and later ones its echoes up the stack ("Input/output error").
-    if (this.failure === undefined || RANK[side] > RANK[this.failure]) {
-      this.failure = side;
-      this.detail = this.redact(`${context ? `${context}: ` : ''}${text}`);
-    }
+    this.errors.push({
+      at: performance.now(),
+      fatal: level !== 'error',
+      side: this.classify(context, text),
+      detail: this.redact(`${context ? `${context}: ` : ''}${text}`),
+    });
+    if (this.errors.length > ERROR_LINES_KEPT) this.errors.shift();
   }
 
   private classify(context: string, text: string): FailureSide {
