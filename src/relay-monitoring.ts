@@ -4,9 +4,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-
-/** The CloudWatch namespace of the relay's metrics (docs/telemetry.md#metrics). */
-export const METRICS_NAMESPACE = 'TranswrapRelay';
+import { METRICS_NAMESPACE } from './metric-names';
 
 /** One of the relay's own metrics, under its `Service` dimension (and `extra` dimensions). */
 export function relayMetric(
@@ -31,6 +29,7 @@ export interface RelayAlarmTargets {
   readonly sessionsStarted: cloudwatch.IMetric;
   readonly sessionsFailed: cloudwatch.IMetric;
   readonly uncaughtExceptions: cloudwatch.IMetric;
+  readonly registryRepairs: cloudwatch.IMetric;
 }
 
 /**
@@ -58,6 +57,16 @@ export function createAlarms(scope: Construct, t: RelayAlarmTargets): cloudwatch
       t.trackerFunction.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM })),
     onAny('TrackerDeadLetters', 'Task state changes the tracker could not record are waiting in its dead-letter queue.',
       t.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: fiveMinutes, statistic: cloudwatch.Stats.MAXIMUM })),
+    new cloudwatch.Alarm(scope, 'RegistryRepairs', {
+      alarmDescription: 'The registry reconciler repaired the registry in 2 of the last 3 five-minute periods: task events keep '
+        + 'getting lost (see the tracker\'s errors and dead-letter queue). One repair alone can be a race with an event in flight.',
+      metric: t.registryRepairs,
+      threshold: 1,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
     onAny('TasksBelowDesired', 'Fewer relay tasks run than the service wants, for 10 minutes (Container Insights).',
       new cloudwatch.MathExpression({
         expression: 'desired - running',

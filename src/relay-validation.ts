@@ -1,4 +1,4 @@
-import { Token } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 
 // Checks of TranswrapRelay's props. Each returns the problems it finds as sentences that start
@@ -47,4 +47,26 @@ export function spotProblems(onDemandBase: number, spotPercent: number): string[
     problems.push(`spot.spotPercent must be a whole percentage from 1 to 100, got ${spotPercent}`);
   }
   return problems;
+}
+
+/** EventBridge schedules run at most once a minute, in whole minutes; 0 turns the schedule off. */
+export function reconcileIntervalProblems(interval: Duration | undefined): string[] {
+  if (interval === undefined) return [];
+  const seconds = interval.toSeconds();
+  if (Number.isInteger(seconds / 60) && seconds >= 0) return [];
+  return [`reconcileInterval must be whole minutes (EventBridge runs a schedule at most once a minute), or 0 to turn the schedule off, got ${interval.toHumanString()}`];
+}
+
+/** Regions without AWS::Lambda::Url (cfn-lint E3006), where the endpoints API cannot be deployed. */
+const REGIONS_WITHOUT_FUNCTION_URLS = [
+  'ap-east-2', 'ap-south-2', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-6', 'ap-southeast-7', 'ca-west-1',
+  'cn-northwest-1', 'eu-central-2', 'eu-south-2', 'il-central-1', 'me-central-1', 'mx-central-1', 'us-gov-east-1', 'us-gov-west-1',
+];
+
+/** The endpoints API is a Lambda function URL, which some regions do not have. */
+export function endpointsApiRegionProblems(region: string): string[] {
+  if (Token.isUnresolved(region) || !REGIONS_WITHOUT_FUNCTION_URLS.includes(region)) return [];
+  return [`endpointsApi: Lambda function URLs do not exist in ${region}, so the endpoints API cannot be deployed there; `
+    + 'leave endpointsApi unset and list relays with the CLI (`endpoints --table`) or from your backend (grantReadRegistry)']
+  ;
 }

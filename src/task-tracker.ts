@@ -14,8 +14,13 @@ import { TrackerFunction } from './tracker/tracker-function';
 
 /** Properties of a {@link TaskTracker}. */
 export interface TaskTrackerProps {
-  /** The service whose tasks are tracked; events of other services in the cluster are ignored. */
-  readonly service: ecs.FargateService;
+  /** The cluster of the relay service. */
+  readonly cluster: ecs.ICluster;
+  /**
+   * The relay service's name, known before the service exists: the rule must not refer to the service, or
+   * CloudFormation would create it only after the service's first tasks had started (docs/registry.md#order).
+   */
+  readonly serviceName: string;
   /** The registry table (docs/registry.md) the tracker writes. */
   readonly table: dynamodb.ITable;
   /** The port relays listen on, recorded in each item. */
@@ -67,16 +72,7 @@ export class TaskTracker extends Construct {
     logGroup.grantWrite(role);
     // grant() rather than a hand-written statement, so a table encrypted with a customer key also grants the key.
     props.table.grant(role, 'dynamodb:PutItem');
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['ec2:DescribeNetworkInterfaces'],
-      // This action supports no resource-level permissions; confine it to this region instead.
-      resources: ['*'],
-      conditions: { StringEquals: { 'aws:RequestedRegion': Stack.of(this).region } },
-    }));
-    Validations.of(role).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'ec2:DescribeNetworkInterfaces has no resource-level permissions; the statement allows only that read-only action, in this region.',
-    });
+    allowEniReads(role);
 
     this.function = new TrackerFunction(this, 'Function', {
       role,
@@ -95,7 +91,11 @@ export class TaskTracker extends Construct {
         } : {}),
       },
     });
-    if (props.dns) this.allowDnsChanges(role, props.table, props.dns);
+    if (props.dns) {
+      // Reading the table orders DNS changes by event version.
+      props.table.grant(role, 'dynamodb:GetItem');
+      allowTaskRecordChanges(role, props.dns);
+    }
 
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       enforceSSL: true,
@@ -107,15 +107,14 @@ export class TaskTracker extends Construct {
       reason: 'This queue is itself the dead-letter queue of the tracker (rule target and function failures).',
     });
 
-    const cluster = props.service.cluster;
     this.rule = new events.Rule(this, 'Rule', {
       description: 'ECS task state changes of the relay service',
       eventPattern: {
         source: ['aws.ecs'],
         detailType: ['ECS Task State Change'],
         detail: {
-          clusterArn: [cluster.clusterArn],
-          group: [`service:${props.service.serviceName}`],
+          clusterArn: [props.cluster.clusterArn],
+          group: [`service:${props.serviceName}`],
         },
       },
     });
@@ -132,24 +131,37 @@ export class TaskTracker extends Construct {
       onFailure: new destinations.SqsDestination(this.deadLetterQueue),
     });
   }
+}
 
-  /** A records under the task domain only; reading the table orders DNS changes by event version. */
-  private allowDnsChanges(role: iam.Role, table: dynamodb.ITable, dns: TaskRecordsOptions): void {
-    table.grant(role, 'dynamodb:GetItem');
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['route53:ChangeResourceRecordSets'],
-      resources: [dns.hostedZone.hostedZoneArn],
-      conditions: {
-        'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': [`*.${dns.domain}`] },
-        'ForAllValues:StringEquals': {
-          'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
-          'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
-        },
+/** ec2:DescribeNetworkInterfaces, for the tasks' public IPs. */
+export function allowEniReads(role: iam.Role): void {
+  role.addToPolicy(new iam.PolicyStatement({
+    actions: ['ec2:DescribeNetworkInterfaces'],
+    // This action supports no resource-level permissions; confine it to this region instead.
+    resources: ['*'],
+    conditions: { StringEquals: { 'aws:RequestedRegion': Stack.of(role).region } },
+  }));
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: 'ec2:DescribeNetworkInterfaces has no resource-level permissions; the statement allows only that read-only action, in this region.',
+  });
+}
+
+/** A records under the task domain only, with UPSERT and DELETE only; and listing the zone's records. */
+export function allowTaskRecordChanges(role: iam.Role, dns: TaskRecordsOptions): void {
+  role.addToPolicy(new iam.PolicyStatement({
+    actions: ['route53:ChangeResourceRecordSets'],
+    resources: [dns.hostedZone.hostedZoneArn],
+    conditions: {
+      'ForAllValues:StringLike': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': [`*.${dns.domain}`] },
+      'ForAllValues:StringEquals': {
+        'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
+        'route53:ChangeResourceRecordSetsActions': ['UPSERT', 'DELETE'],
       },
-    }));
-    role.addToPolicy(new iam.PolicyStatement({
-      actions: ['route53:ListResourceRecordSets'],
-      resources: [dns.hostedZone.hostedZoneArn],
-    }));
-  }
+    },
+  }));
+  role.addToPolicy(new iam.PolicyStatement({
+    actions: ['route53:ListResourceRecordSets'],
+    resources: [dns.hostedZone.hostedZoneArn],
+  }));
 }

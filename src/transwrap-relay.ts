@@ -13,6 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EndpointsApi } from './endpoints-api';
 import { EndpointsApiOptions } from './endpoints-api-options';
+import { REGISTRY_REPAIRS_METRIC } from './metric-names';
 import { DEFAULT_ALLOWED_INGESTS, ingestPorts } from './ingest-allow-list';
 import { PARTITION_KEY, TTL_ATTRIBUTE } from './registry/registry-item';
 import { RelayAuth } from './relay-auth';
@@ -21,8 +22,12 @@ import { RelayDnsOptions, relayDomain } from './relay-dns';
 import { RelayFailureMetricOptions } from './relay-metric-options';
 import { createAlarms, createDashboard, relayMetric } from './relay-monitoring';
 import { applyScaling, RelayScalingOptions } from './relay-scaling';
-import { cidrPeers, desiredCountProblems, portProblems, spotProblems } from './relay-validation';
-import { TaskTracker } from './task-tracker';
+import { relayServiceName } from './relay-service-name';
+import {
+  cidrPeers, desiredCountProblems, endpointsApiRegionProblems, portProblems, reconcileIntervalProblems, spotProblems,
+} from './relay-validation';
+import { RegistryReconciler } from './registry-reconciler';
+import { TaskRecordsOptions, TaskTracker } from './task-tracker';
 
 /** Where the relay image is built from when no `image` is given: the `relay/` folder shipped in this package. */
 const RELAY_SOURCE_DIR = path.join(__dirname, '..', 'relay');
@@ -156,6 +161,14 @@ export interface TranswrapRelayProps {
    * @default RemovalPolicy.RETAIN
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
+
+  /**
+   * How often the registry reconciler compares the registry (and the task DNS records) with the tasks ECS
+   * lists, and repairs what a lost or late task event left wrong (docs/registry.md#reconciler). It also
+   * runs after every deploy that changes the tasks, and on delete. `Duration.minutes(0)` turns the schedule off.
+   * @default Duration.minutes(1)
+   */
+  readonly reconcileInterval?: Duration;
 
   /**
    * Scale the service on live sessions per task.
@@ -293,6 +306,7 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
     this.port = portProblems(port).length > 0 ? 443 : port;
     this.metricsServiceName = metricsServiceName(this);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const reconcileInterval = props.reconcileInterval ?? Duration.minutes(1);
     const allowedIngests = props.allowedIngests ?? [...DEFAULT_ALLOWED_INGESTS];
     const { peers, problems: cidrProblems } = cidrPeers(props.allowedCidrs ?? ['0.0.0.0/0']);
     const { ports: egressPorts, problems: ingestProblems } = ingestPorts(allowedIngests);
@@ -309,6 +323,8 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
       ...(props.existingRegistryTable && props.tableRemovalPolicy !== undefined
         ? ['tableRemovalPolicy: applies only to the table this construct creates, not to existingRegistryTable'] : []),
       ...(props.spot ? spotProblems(props.spot.onDemandBase ?? 1, props.spot.spotPercent ?? 50) : []),
+      ...reconcileIntervalProblems(props.reconcileInterval),
+      ...(props.endpointsApi ? endpointsApiRegionProblems(Stack.of(this).region) : []),
     ]);
 
     this.vpc = props.vpc ?? props.cluster?.vpc ?? this.createVpc(logRetention);
@@ -341,7 +357,39 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
     this.container = this.addRelayContainer(props, auth, allowedIngests, cpuArchitecture);
 
     const spot = props.spot && { base: props.spot.onDemandBase ?? 1, percent: props.spot.spotPercent ?? 50 };
+    const serviceName = relayServiceName(this, this.cluster, spot !== undefined);
+    const dns: TaskRecordsOptions | undefined = props.dns && this.attempt(() => ({
+      hostedZone: props.dns!.hostedZone, domain: relayDomain(props.dns!), recordTtl: props.dns!.recordTtl ?? Duration.seconds(60),
+    }), undefined);
+
+    // CloudFormation's order (docs/registry.md#order): the reconciler's teardown, then the tracker, then the
+    // service, so the first tasks' events find the tracker ready; on delete the reverse, so the last tasks'
+    // events are still recorded, and the teardown closes the registry once nothing else can write it.
+    const reconciler = new RegistryReconciler(this, 'Reconciler', {
+      cluster: this.cluster,
+      serviceName: serviceName.name,
+      serviceGroupPrefix: serviceName.groupPrefix,
+      table: this.table,
+      port: this.port,
+      logRetention,
+      metricsServiceName: this.metricsServiceName,
+      interval: reconcileInterval.toSeconds() > 0 ? reconcileInterval : undefined,
+      dns,
+    });
+    const tracker = new TaskTracker(this, 'Tracker', {
+      cluster: this.cluster,
+      serviceName: serviceName.name,
+      table: this.table,
+      port: this.port,
+      logRetention,
+      dns,
+    });
+    tracker.node.addDependency(reconciler.teardown);
+    this.trackerFunction = tracker.function;
+    this.trackerDeadLetterQueue = tracker.deadLetterQueue;
+
     this.service = new ecs.FargateService(this, 'Service', {
+      serviceName: serviceName.name,
       cluster: this.cluster,
       taskDefinition: this.taskDefinition,
       desiredCount,
@@ -357,24 +405,14 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
         { capacityProvider: 'FARGATE_SPOT', weight: spot.percent },
       ],
     });
+    this.service.node.addDependency(tracker);
+    reconciler.runAfterDeploy(this.service);
     this.connections = this.service.connections;
 
     if (props.scaling) {
       this.scalableTaskCount = this.attempt(
         () => applyScaling(this.service, this.taskDefinition.taskRole, this.metricsServiceName, props.scaling!), undefined);
     }
-
-    const tracker = new TaskTracker(this, 'Tracker', {
-      service: this.service,
-      table: this.table,
-      port: this.port,
-      logRetention,
-      dns: props.dns && this.attempt(() => ({
-        hostedZone: props.dns!.hostedZone, domain: relayDomain(props.dns!), recordTtl: props.dns!.recordTtl ?? Duration.seconds(60),
-      }), undefined),
-    });
-    this.trackerFunction = tracker.function;
-    this.trackerDeadLetterQueue = tracker.deadLetterQueue;
 
     if (props.endpointsApi) {
       const endpointsApi = this.attempt(() => new EndpointsApi(this, 'EndpointsApi', { ...props.endpointsApi!, table: this.table, logRetention }), undefined);
@@ -388,6 +426,7 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
       sessionsStarted: this.metricSessionsStarted({ period: Duration.minutes(5) }),
       sessionsFailed: this.metricSessionsFailed({ period: Duration.minutes(5) }),
       uncaughtExceptions: this.metric('UncaughtExceptions', { statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }),
+      registryRepairs: this.metricRegistryRepairs({ period: Duration.minutes(5) }),
     }) : [];
     if (props.enableDashboard) {
       this.dashboard = createDashboard(this, {
@@ -438,6 +477,14 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
   /** Frames FFmpeg dropped (`DroppedFrames`, summed). */
   public metricDroppedFrames(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return relayMetric(this.metricsServiceName, 'DroppedFrames', { statistic: cloudwatch.Stats.SUM }, props);
+  }
+
+  /**
+   * Repairs the registry reconciler made (`RegistryRepairs`, summed): each is a task event that was lost, or
+   * that the reconciler got to first (docs/registry.md#reconciler).
+   */
+  public metricRegistryRepairs(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return relayMetric(this.metricsServiceName, REGISTRY_REPAIRS_METRIC, { statistic: cloudwatch.Stats.SUM }, props);
   }
 
   /** Lets `grantee` read the registry (a backend handing out relays, the CLI's `endpoints`). */

@@ -38,11 +38,16 @@ describe('alarms and dashboard', () => {
     expect(relay.alarms).toEqual([]);
   });
 
-  test('enableAlarms adds seven alarms without actions; enableDashboard a dashboard that shows them', () => {
+  test('enableAlarms adds eight alarms without actions; enableDashboard a dashboard that shows them', () => {
     const { stack, relay } = relayStack({ enableAlarms: true, enableDashboard: true });
     const template = Template.fromStack(stack);
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
-    expect(relay.alarms).toHaveLength(7);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    expect(relay.alarms).toHaveLength(8);
+    // Repairs in 2 of 3 five-minute periods: events keep getting lost (one repair can be a race with an event in flight).
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'TranswrapRelay', MetricName: 'RegistryRepairs', Dimensions: [{ Name: 'Service', Value: 'RelayStack/Relay' }],
+      Statistic: 'Sum', Period: 300, Threshold: 1, EvaluationPeriods: 3, DatapointsToAlarm: 2,
+    });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'TranswrapRelay', MetricName: 'UncaughtExceptions', Dimensions: [{ Name: 'Service', Value: 'RelayStack/Relay' }], Threshold: 1,
     });
@@ -166,8 +171,9 @@ describe('what is deployed', () => {
   test('every log group the construct creates keeps logRetention, flow logs included', () => {
     const template = Template.fromStack(relayStack({ logRetention: logs.RetentionDays.ONE_WEEK, endpointsApi: { allowedOrigins: ['https://a.example.com'] } }).stack);
     const groups = Object.values(template.findResources('AWS::Logs::LogGroup'));
-    expect(groups.length).toBe(4);
-    expect(groups.map(g => g.Properties.RetentionInDays)).toEqual([7, 7, 7, 7]);
+    // Relay, tracker, reconciler and its custom resource framework, endpoints API, flow logs.
+    expect(groups.length).toBe(6);
+    expect(groups.map(g => g.Properties.RetentionInDays)).toEqual([7, 7, 7, 7, 7, 7]);
     template.hasResourceProperties('AWS::EC2::FlowLog', { LogGroupName: { Ref: Match.stringLikeRegexp('FlowLogGroup') } });
   });
 

@@ -95,14 +95,15 @@ describe('default relay', () => {
 
   test('routes only this service\'s task state changes in this cluster to the tracker, with retries and a DLQ', () => {
     const cluster = template.findResources('AWS::ECS::Cluster');
-    const service = template.findResources('AWS::ECS::Service');
+    const [service] = Object.values(template.findResources('AWS::ECS::Service'));
     template.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         'source': ['aws.ecs'],
         'detail-type': ['ECS Task State Change'],
         'detail': {
           clusterArn: [{ 'Fn::GetAtt': [Object.keys(cluster)[0], 'Arn'] }],
-          group: [{ 'Fn::Join': ['', ['service:', { 'Fn::GetAtt': [Object.keys(service)[0], 'Name'] }]] }],
+          // The service's name, not a reference to it: docs/registry.md#order (test/registry-order.test.ts).
+          group: [`service:${service.Properties.ServiceName}`],
         },
       },
       Targets: [Match.objectLike({

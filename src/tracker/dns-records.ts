@@ -1,6 +1,6 @@
 // Per-task DNS records (optional): `<task-id>.<domain>` → the task's public IP, so browsers can reach
 // each relay by a name its wildcard certificate covers.
-import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, Route53Client, RRType } from '@aws-sdk/client-route-53';
 
 /** Where records go; from the environment the construct sets (DNS_ZONE_ID, DNS_DOMAIN, DNS_TTL). */
 export interface DnsConfig {
@@ -54,4 +54,30 @@ export async function deleteRecord(route53: Route53Client, dns: DnsConfig, name:
     throw e;
   }
   return true;
+}
+
+/** An ECS task id: the last part of a task ARN (32 hex digits), as the first label of a task's name. */
+const TASK_LABEL = /^[0-9a-f]{32}$/;
+
+/**
+ * The task records in the zone: every A record named `<task id>.<domain>` (name → IP). Route 53 lists a
+ * zone sorted by reversed labels, so the domain's names come together, starting at the domain itself.
+ */
+export async function listTaskRecords(route53: Route53Client, dns: DnsConfig): Promise<Map<string, string>> {
+  const records = new Map<string, string>();
+  let start: { name?: string; type?: RRType } = { name: dns.domain };
+  while (start.name !== undefined) {
+    const out = await route53.send(new ListResourceRecordSetsCommand({
+      HostedZoneId: dns.zoneId, StartRecordName: start.name, StartRecordType: start.type, MaxItems: 300,
+    }));
+    for (const record of out.ResourceRecordSets ?? []) {
+      const name = record.Name?.replace(/\.$/, '').toLowerCase() ?? '';
+      if (name !== dns.domain && !name.endsWith(`.${dns.domain}`)) return records;
+      const label = name.slice(0, -(dns.domain.length + 1));
+      const ip = record.ResourceRecords?.[0]?.Value;
+      if (record.Type === 'A' && TASK_LABEL.test(label) && ip !== undefined) records.set(name, ip);
+    }
+    start = out.IsTruncated ? { name: out.NextRecordName, type: out.NextRecordType } : {};
+  }
+  return records;
 }
