@@ -306,7 +306,8 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
     this.port = portProblems(port).length > 0 ? 443 : port;
     this.metricsServiceName = metricsServiceName(this);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const reconcileInterval = props.reconcileInterval ?? Duration.minutes(1);
+    const reconcileInterval = reconcileIntervalProblems(props.reconcileInterval).length > 0
+      ? Duration.minutes(1) : props.reconcileInterval ?? Duration.minutes(1);
     const allowedIngests = props.allowedIngests ?? [...DEFAULT_ALLOWED_INGESTS];
     const { peers, problems: cidrProblems } = cidrPeers(props.allowedCidrs ?? ['0.0.0.0/0']);
     const { ports: egressPorts, problems: ingestProblems } = ingestPorts(allowedIngests);

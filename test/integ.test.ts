@@ -21,6 +21,15 @@ test('deploys the relay with its defaults: two tasks', () => {
   expect(template.toJSON()).toMatchSnapshot();
 });
 
+test('its health probe runs the runtime of the construct\'s own functions', () => {
+  const template = Template.fromStack(stack);
+  const runtimeOf = (description: string) => Object.values(template.findResources('AWS::Lambda::Function'))
+    .find(f => f.Properties.Description === description)?.Properties.Runtime;
+  const probe = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) => id.startsWith('HealthProbe'))![1];
+  expect(probe.Properties.Runtime).toBe(runtimeOf('Records the public address of each relay task in the registry table'));
+  expect(probe.Properties.Runtime).toBe('nodejs24.x');
+});
+
 test('asserts that the registry holds two RUNNING items with a public IP', () => {
   assertionTemplate().hasResourceProperties('Custom::DeployAssert@SdkCallDynamoDBscan', {
     expected: JSON.stringify({ $ObjectLike: { Count: 2 } }),

@@ -3,8 +3,9 @@ import { close, listen } from '../support/loopback-server';
 
 /**
  * Route 53 has no local implementation; this HTTP server speaks the part of its REST-XML API the
- * tracker uses (ChangeResourceRecordSets, ListResourceRecordSets) over an in-memory zone, so the
- * real Route53Client (serialisation, AWS_ENDPOINT_URL_ROUTE_53, error parsing) stays in the loop.
+ * tracker and the reconciler use (ChangeResourceRecordSets; ListResourceRecordSets in Route 53's
+ * order, paged) over an in-memory zone of A records, so the real Route53Client (serialisation,
+ * AWS_ENDPOINT_URL_ROUTE_53, error parsing) stays in the loop.
  */
 export interface Route53Stub {
   readonly endpoint: string;
@@ -38,10 +39,14 @@ export async function startRoute53Stub(): Promise<Route53Stub> {
       res.setHeader('content-type', 'text/xml');
       const url = new URL(req.url ?? '/', 'http://stub');
       if (req.method === 'GET' && /\/rrset\/?$/.test(url.pathname)) {
-        const name = (url.searchParams.get('name') ?? '').replace(/\.$/, '');
-        const ip = stub.records.get(name);
-        const set = ip === undefined ? '' : `<ResourceRecordSet><Name>${name}.</Name><Type>A</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>${ip}</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>`;
-        res.end(`<?xml version="1.0"?>\n<ListResourceRecordSetsResponse xmlns="${NS}"><ResourceRecordSets>${set}</ResourceRecordSets><IsTruncated>false</IsTruncated><MaxItems>1</MaxItems></ListResourceRecordSetsResponse>`);
+        // Route 53's order: by name with its labels reversed (example.com, a.example.com, b.example.com, …).
+        const order = (name: string) => name.split('.').reverse().join('.');
+        const start = order((url.searchParams.get('name') ?? '').replace(/\.$/, ''));
+        const max = Number(url.searchParams.get('maxitems') ?? 300);
+        const names = [...stub.records.keys()].filter(n => order(n) >= start).sort((a, b) => order(a).localeCompare(order(b)));
+        const sets = names.slice(0, max).map(n => `<ResourceRecordSet><Name>${n}.</Name><Type>A</Type><TTL>60</TTL><ResourceRecords><ResourceRecord><Value>${stub.records.get(n)}</Value></ResourceRecord></ResourceRecords></ResourceRecordSet>`);
+        const next = names[max] === undefined ? '<IsTruncated>false</IsTruncated>' : `<IsTruncated>true</IsTruncated><NextRecordName>${names[max]}.</NextRecordName><NextRecordType>A</NextRecordType>`;
+        res.end(`<?xml version="1.0"?>\n<ListResourceRecordSetsResponse xmlns="${NS}"><ResourceRecordSets>${sets.join('')}</ResourceRecordSets>${next}<MaxItems>${max}</MaxItems></ListResourceRecordSetsResponse>`);
         return;
       }
       if (req.method === 'POST' && /\/rrset\/?$/.test(url.pathname)) {
