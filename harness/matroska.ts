@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise -- EBML variable-size integers and avcC are bit fields by nature */
 /**
  * Rewrites the video track's CodecPrivate (for H.264: the avcC) of a Matroska file, to make the
  * streams a browser with a broken encoder would send (Firefox's doubled NAL header bytes). Only
@@ -7,7 +8,6 @@
 
 const ID_SEGMENT = 0x18538067;
 const ID_TRACKS = 0x1654ae6b;
-const ID_TRACK_ENTRY = 0xae;
 const ID_TRACK_TYPE = 0x83;
 const ID_CODEC_PRIVATE = 0x63a2;
 const ID_CLUSTER = 0x1f43b675;
@@ -99,7 +99,8 @@ export function withVideoCodecPrivate(mkv: Uint8Array, transform: (codecPrivate:
       const segmentHead = segment.size === undefined
         ? mkv.subarray(segment.start, segment.dataStart)
         : concat([mkv.subarray(segment.start, segment.dataStart - segment.sizeWidth), encodeSize(segment.size + delta, segment.sizeWidth)]);
-      return concat([mkv.subarray(0, segment.start), segmentHead, mkv.subarray(segment.dataStart, el.start), tracks, mkv.subarray(el.dataStart + el.size!)]);
+      const before = [mkv.subarray(0, segment.start), segmentHead, mkv.subarray(segment.dataStart, el.start)];
+      return concat([...before, tracks, mkv.subarray(el.dataStart + el.size!)]);
     }
     if (el.size === undefined) break;
     at = el.dataStart + el.size;

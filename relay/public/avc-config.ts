@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise -- an avcC and NAL unit headers are bit fields by nature */
 /**
  * The H.264 decoder configuration a WebCodecs encoder hands the muxer (`decoderConfig.description`,
  * an `AVCDecoderConfigurationRecord`, ISO/IEC 14496-15 §5.3.3.1), checked before it is muxed: the

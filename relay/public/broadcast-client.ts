@@ -52,6 +52,7 @@ const DEFAULT_VIDEO_BPS = 2_500_000;
 const DEFAULT_AUDIO_BPS = 128_000;
 const MAX_TIMESLICE_MS = 250;
 const FAILOVER_PAUSE_MS = 500;
+const DEFAULT_CAPTURE_START_TIMEOUT_MS = 10_000;
 
 class BroadcastSession extends EventTarget implements Broadcast {
   readonly done: Promise<BroadcastEventMap['ended']>;
@@ -63,6 +64,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
   private currentMime: string | undefined;
   private currentPipeline: 'copy' | 'transcode' | undefined;
   private currentCapture: 'webcodecs' | 'mediarecorder' | undefined;
+  private currentFallback: string | undefined;
   private currentUrl: string | undefined;
   private videoBps: number;
   /** The connection in use, from its socket's creation until it settles. */
@@ -80,6 +82,10 @@ class BroadcastSession extends EventTarget implements Broadcast {
     queueMicrotask(() => void this.run());
   }
 
+  private get captureStartTimeoutMs(): number {
+    return this.options.captureStartTimeoutMs ?? DEFAULT_CAPTURE_START_TIMEOUT_MS;
+  }
+
   get bufferedAmount(): number {
     return this.leg?.bufferedAmount ?? 0;
   }
@@ -91,6 +97,9 @@ class BroadcastSession extends EventTarget implements Broadcast {
   }
   get capture(): 'webcodecs' | 'mediarecorder' | undefined {
     return this.currentCapture;
+  }
+  get captureFallback(): string | undefined {
+    return this.currentFallback;
   }
   get pipeline(): 'copy' | 'transcode' | undefined {
     return this.currentPipeline;
@@ -138,9 +147,12 @@ class BroadcastSession extends EventTarget implements Broadcast {
       audioBitsPerSecond: this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
       keyFrameIntervalMs: this.options.keyFrameIntervalMs ?? 2000,
       loadMuxer: this.options.loadMuxer,
+      startTimeoutMs: this.captureStartTimeoutMs,
     });
-    if ('error' in plan) return this.fail({ code: 'NO_SUPPORTED_MIME_TYPE', message: plan.error });
+    if ('error' in plan) return this.fail({ code: plan.code, message: plan.error });
+    if (this.stopRequested) return this.finish();
     this.currentCapture = plan.path;
+    this.currentFallback = plan.fallback;
     let index = 0;
     // Relays tried since the last session went live: each address gets one chance per outage.
     let triesSinceLive = 0;
@@ -219,6 +231,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
         timesliceMs: this.timesliceMs,
         connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
         stopTimeoutMs: this.options.stopTimeoutMs ?? 10_000,
+        firstChunkTimeoutMs: this.captureStartTimeoutMs,
         bufferPolicy: defaultBufferPolicy(this.videoBps + (this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS)),
       },
       this.legEvents(url, mimeType, plan.path, onLive),
@@ -234,7 +247,8 @@ class BroadcastSession extends EventTarget implements Broadcast {
       ready: ({ session, pipeline }) => {
         this.currentPipeline = pipeline;
         this.advance('ready');
-        this.emit('ready', { relayUrl, session, pipeline, mimeType, capture, videoBitsPerSecond: this.videoBps });
+        const fallback = this.currentFallback ? { captureFallback: this.currentFallback } : {};
+        this.emit('ready', { relayUrl, session, pipeline, mimeType, capture, ...fallback, videoBitsPerSecond: this.videoBps });
       },
       live: (session) => {
         this.advance('live');

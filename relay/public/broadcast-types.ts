@@ -81,6 +81,13 @@ export interface BroadcastOptions {
   readonly adaptBitrate?: boolean;
   /** Lowest bitrate `adaptBitrate` goes down to. @default 300_000 */
   readonly minVideoBitsPerSecond?: number;
+  /**
+   * The bound on each wait for the browser while starting to record: the WebCodecs muxer's load, a
+   * WebCodecs recording's start (encoder, audio capture, muxer: tried before connecting), and the
+   * first chunk of every recording. Past it `'auto'` records with MediaRecorder instead (and says so
+   * in `ready.captureFallback`); a forced path fails with `CAPTURE_FAILED`. @default 10_000
+   */
+  readonly captureStartTimeoutMs?: number;
   /** How long to wait for the WebSocket to open and for `ready`. @default 10_000 */
   readonly connectTimeoutMs?: number;
   /** How long `stop()` waits for the relay's `ended` before closing anyway. @default 10_000 */
@@ -98,6 +105,11 @@ export type BroadcastErrorCode =
   | 'NO_SUPPORTED_MIME_TYPE'
   /** The recorder failed (e.g. the camera was unplugged). */
   | 'RECORDER_FAILED'
+  /**
+   * Recording could not start within `captureStartTimeoutMs`, or the encoder's H.264 header could
+   * not be made valid; the message names what (e.g. the audio capture's AudioContext).
+   */
+  | 'CAPTURE_FAILED'
   /** The upload stayed slower than the lowest bitrate: stopped before memory grew without bound. */
   | 'CONGESTED'
   /** The token function threw or rejected. */
@@ -128,6 +140,8 @@ export interface BroadcastEventMap {
     readonly mimeType: string;
     /** The capture path in use. */
     readonly capture: 'webcodecs' | 'mediarecorder';
+    /** Present when `auto` wanted WebCodecs and it could not start: why MediaRecorder records instead. */
+    readonly captureFallback?: string;
     readonly videoBitsPerSecond: number;
   };
   /** FFmpeg is connected to the ingest and writing. */
@@ -179,6 +193,8 @@ export interface Broadcast extends EventTarget {
   readonly mimeType: string | undefined;
   /** The capture path, once chosen (before the first connection). */
   readonly capture: 'webcodecs' | 'mediarecorder' | undefined;
+  /** Why `auto` records with MediaRecorder although it wanted WebCodecs; undefined otherwise. */
+  readonly captureFallback: string | undefined;
   /** The relay's pipeline for the current session, once `ready`. */
   readonly pipeline: 'copy' | 'transcode' | undefined;
   /** The endpoint in use (or being tried). */

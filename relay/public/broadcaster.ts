@@ -58,6 +58,30 @@ const params = readPageParams(window.location, window.history);
 let stream: MediaStream | undefined;
 let broadcast: Broadcast | undefined;
 let playbackAbort: AbortController | undefined;
+/** Made in the Go-live click: see {@link primeAudio}. */
+let audioPrimer: AudioContext | undefined;
+
+/**
+ * Creates and resumes an AudioContext inside the Go-live click. Autoplay rules (Safari's, Chrome's,
+ * Firefox's) let a page start audio only after a gesture, and the WebCodecs path's audio capture
+ * runs through an AudioContext where the browser lacks MediaStreamTrackProcessor (Firefox, Safari):
+ * started here, the page has its gesture's permission before the capture asks. Must run before
+ * the click handler's first await. Closed when the broadcast ends.
+ */
+function primeAudio(): void {
+  if (audioPrimer || typeof AudioContext === 'undefined') return;
+  try {
+    audioPrimer = new AudioContext();
+    void audioPrimer.resume().catch(() => undefined);
+  } catch {
+    audioPrimer = undefined;
+  }
+}
+
+function releaseAudio(): void {
+  void audioPrimer?.close().catch(() => undefined);
+  audioPrimer = undefined;
+}
 
 function setState(state: string): void {
   ui.state.textContent = state;
@@ -227,9 +251,12 @@ async function goLive(): Promise<void> {
   });
   b.on('ready', (d) => {
     setState('ready');
-    ui.codecInfo.textContent = `${describeMimeType(d.mimeType)} from ${d.capture === 'webcodecs' ? 'WebCodecs' : 'MediaRecorder'} (${d.mimeType})`;
+    const fallback = d.captureFallback ? `; WebCodecs did not start: ${d.captureFallback}` : '';
+    ui.codecInfo.textContent = `${describeMimeType(d.mimeType)} from ${d.capture === 'webcodecs' ? 'WebCodecs' : 'MediaRecorder'} (${d.mimeType})${fallback}`;
+    ui.codecInfo.dataset.fallback = d.captureFallback ? 'mediarecorder' : '';
     ui.pipeline.textContent = describePipeline(d.pipeline, d.mimeType);
     log(`ready: session ${d.session}, pipeline ${d.pipeline}, capture ${d.capture}`);
+    if (d.captureFallback) log(`capture: recording with MediaRecorder because WebCodecs did not start (${d.captureFallback})`);
   });
   b.on('live', () => {
     setState('live');
@@ -258,7 +285,9 @@ async function goLive(): Promise<void> {
     const advice = describeError(e.code);
     if (e.code === 'CONNECTION_FAILED') updateCertNote(true);
     const certHint = e.code === 'CONNECTION_FAILED' && !ui.certNote.hidden ? ' Accept the relay’s certificate first: see the note at the top.' : '';
-    showMessage(`${advice.title} ${advice.action}${certHint}`, 'error', e.code);
+    // A capture failure's message names what did not start: the user needs it to act.
+    const what = e.code === 'CAPTURE_FAILED' ? ` ${e.message}` : '';
+    showMessage(`${advice.title}${what} ${advice.action}${certHint}`, 'error', e.code);
     log(`error ${e.code}${e.closeCode ? ` (close ${e.closeCode})` : ''}: ${e.message}`);
   });
   b.on('ended', (d) => {
@@ -266,6 +295,7 @@ async function goLive(): Promise<void> {
     log(`ended (${d.reason})`);
     setLiveControls(false);
     stopPlayback();
+    releaseAudio();
     if (broadcast === b) broadcast = undefined;
   });
 }
@@ -303,6 +333,7 @@ function init(): void {
   ui.microphone.addEventListener('change', () => void openDevices());
   ui.form.addEventListener('submit', (event) => {
     event.preventDefault();
+    primeAudio();
     void goLive();
   });
   ui.stop.addEventListener('click', () => {

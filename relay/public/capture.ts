@@ -7,7 +7,7 @@
 import { hasAacAudio, pickMimeType, type PreferredCodec } from './mime-types.js';
 import type { Recorder } from './recorder.js';
 import { webCodecsFormat, type WebCodecsFormat } from './webcodecs-format.js';
-import { loadMediabunny, WebCodecsRecorder, type MediabunnyModule } from './webcodecs-recorder.js';
+import { CaptureStartError, loadMediabunny, WebCodecsRecorder, type MediabunnyModule } from './webcodecs-recorder.js';
 
 /** Which capture path a broadcast may use. */
 export type CapturePath = 'auto' | 'webcodecs' | 'mediarecorder';
@@ -24,12 +24,22 @@ export interface CaptureRequest {
   readonly keyFrameIntervalMs: number;
   /** Loads the muxer; the default loads it from the relay's `vendor/` folder. */
   readonly loadMuxer?: () => Promise<MediabunnyModule>;
+  /** The bound on each wait for the browser while starting: the muxer's load, a WebCodecs recording's start. */
+  readonly startTimeoutMs: number;
+}
+
+/** Why there is no plan: the client's error code and a message naming what is missing or did not start. */
+export interface CaptureRefusal {
+  readonly code: 'NO_SUPPORTED_MIME_TYPE' | 'CAPTURE_FAILED';
+  readonly error: string;
 }
 
 /** How each leg of the broadcast records, and what the start message announces. */
 export interface CapturePlan {
   readonly path: 'webcodecs' | 'mediarecorder';
   readonly mimeType: string;
+  /** Set when `auto` chose WebCodecs and it could not start: why, said to the user (`ready.captureFallback`). */
+  readonly fallback?: string;
   /** A recorder for one leg, not started. Throws when the browser refuses the options. */
   createRecorder(videoBitsPerSecond: number): Recorder;
 }
@@ -54,38 +64,77 @@ export function choosePath(
 }
 
 /**
- * Plans the capture for a broadcast. Resolves with a plan, or with the reason there is none (the
- * client's NO_SUPPORTED_MIME_TYPE).
+ * Plans the capture for a broadcast. Resolves with a plan, or with the reason there is none. A
+ * WebCodecs plan is tried before it is taken: a recording is started (and discarded) with every
+ * wait bounded by `startTimeoutMs`, so that a path that cannot start (an `AudioContext` that stays
+ * suspended, an encoder that never answers, an H.264 header that cannot be made valid) is known
+ * before the relay is asked for anything. In `auto` MediaRecorder then takes over and the plan says
+ * why; a forced WebCodecs fails with CAPTURE_FAILED.
  */
-export async function planCapture(request: CaptureRequest): Promise<CapturePlan | { readonly error: string }> {
+export async function planCapture(request: CaptureRequest): Promise<CapturePlan | CaptureRefusal> {
   const recordable = (type: string) => typeof MediaRecorder !== 'undefined' && MediaRecorder.isTypeSupported(type);
+  const unsupported = (error: string): CaptureRefusal => ({ code: 'NO_SUPPORTED_MIME_TYPE', error });
   if (request.mimeType !== undefined) {
-    if (request.capture === 'webcodecs') return { error: 'mimeType names a MediaRecorder type; it cannot be used with capture: \'webcodecs\'.' };
-    if (!recordable(request.mimeType)) return { error: `This browser cannot record ${request.mimeType} with MediaRecorder.` };
+    if (request.capture === 'webcodecs') return unsupported('mimeType names a MediaRecorder type; it cannot be used with capture: \'webcodecs\'.');
+    if (!recordable(request.mimeType)) return unsupported(`This browser cannot record ${request.mimeType} with MediaRecorder.`);
     return mediaRecorderPlan(request, request.mimeType);
   }
   const recorderType = pickMimeType(request.preferCodec, recordable);
   const wanted = request.capture !== 'mediarecorder' && request.preferCodec !== 'vp8';
   const settings = wanted ? captureSettings(request.stream) : undefined;
   const format = settings
-    ? await webCodecsFormat({ ...settings, videoBitsPerSecond: request.videoBitsPerSecond, audioBitsPerSecond: request.audioBitsPerSecond })
+    ? await bounded(
+      webCodecsFormat({ ...settings, videoBitsPerSecond: request.videoBitsPerSecond, audioBitsPerSecond: request.audioBitsPerSecond }),
+      request.startTimeoutMs,
+      'the browser\'s answer to VideoEncoder/AudioEncoder.isConfigSupported',
+    ).catch(() => undefined)
     : undefined;
   const path = choosePath(request.capture, request.preferCodec, recorderType, format);
   if (path === 'webcodecs') {
+    let plan: CapturePlan;
     try {
-      return webCodecsPlan(request, format!, settings!.frameRate, await (request.loadMuxer ?? loadMediabunny)());
+      const mediabunny = await bounded((request.loadMuxer ?? loadMediabunny)(), request.startTimeoutMs, 'the WebCodecs muxer to load');
+      plan = webCodecsPlan(request, format!, settings!.frameRate, mediabunny);
     } catch (error) {
       // The muxer could not be loaded (a bundled client without `loadMuxer`): MediaRecorder, unless forced.
-      if (request.capture === 'webcodecs' || !recorderType) return { error: `The WebCodecs muxer could not be loaded: ${String(error)}` };
-      return mediaRecorderPlan(request, recorderType);
+      if (request.capture === 'webcodecs' || !recorderType) return unsupported(`The WebCodecs muxer could not be loaded: ${String(error)}`);
+      return mediaRecorderPlan(request, recorderType, `the WebCodecs muxer could not be loaded (${String(error)})`);
     }
+    const failure = await tryStart(plan);
+    if (failure === undefined) return plan;
+    if (request.capture === 'webcodecs' || !recorderType) return { code: 'CAPTURE_FAILED', error: failure };
+    return mediaRecorderPlan(request, recorderType, failure);
   }
   if (path === 'mediarecorder') return mediaRecorderPlan(request, recorderType!);
-  return {
-    error: request.capture === 'webcodecs'
-      ? 'This browser cannot encode H.264 with WebCodecs (VideoEncoder and AudioEncoder).'
-      : `This browser cannot record ${request.preferCodec} video with MediaRecorder.`,
-  };
+  return unsupported(request.capture === 'webcodecs'
+    ? 'This browser cannot encode H.264 with WebCodecs (VideoEncoder and AudioEncoder).'
+    : `This browser cannot record ${request.preferCodec} video with MediaRecorder.`);
+}
+
+/** Starts a WebCodecs recording and throws it away: undefined when it started, else what did not. */
+async function tryStart(plan: CapturePlan): Promise<string | undefined> {
+  let recorder: WebCodecsRecorder | undefined;
+  try {
+    recorder = plan.createRecorder(DEFAULT_TRIAL_BPS) as WebCodecsRecorder;
+    recorder.start();
+    // Bounded inside the recorder (startTimeoutMs).
+    await recorder.whenStarted();
+    return undefined;
+  } catch (error) {
+    return error instanceof CaptureStartError ? error.message : `The WebCodecs recording did not start: ${String(error)}`;
+  } finally {
+    recorder?.discard();
+  }
+}
+
+/** A trial's bitrate: what it encodes is never sent. */
+const DEFAULT_TRIAL_BPS = 500_000;
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s from ${what}`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The video size and frame rate the encoder is set up for, and the audio track's format. */
@@ -102,10 +151,11 @@ function captureSettings(stream: MediaStream) {
   };
 }
 
-function mediaRecorderPlan(request: CaptureRequest, mimeType: string): CapturePlan {
+function mediaRecorderPlan(request: CaptureRequest, mimeType: string, fallback?: string): CapturePlan {
   return {
     path: 'mediarecorder',
     mimeType,
+    ...(fallback ? { fallback } : {}),
     createRecorder: (videoBitsPerSecond) => {
       // videoKeyFrameIntervalDuration is in the MediaRecorder spec but not yet in TypeScript's DOM lib.
       const options: MediaRecorderOptions & { videoKeyFrameIntervalDuration?: number } = {
@@ -134,6 +184,7 @@ function webCodecsPlan(
       audioBitsPerSecond: request.audioBitsPerSecond,
       keyFrameIntervalMs: request.keyFrameIntervalMs,
       frameRate,
+      startTimeoutMs: request.startTimeoutMs,
     }),
   };
 }

@@ -42,6 +42,8 @@ export interface LegOptions {
   readonly connectTimeoutMs: number;
   /** For the relay to close after the stop message. */
   readonly stopTimeoutMs: number;
+  /** For a started recorder's first chunk of media (CAPTURE_FAILED past it). @default 10_000 */
+  readonly firstChunkTimeoutMs?: number;
   readonly bufferPolicy: BufferPolicy;
   /** Opens the socket; tests pass a stand-in. @default `new WebSocket(url)` */
   readonly openSocket?: (url: string) => WebSocket;
@@ -83,6 +85,8 @@ export class ConnectionLeg {
   private ended = false;
   /** Why the leg is leaving; set on entering `leaving`. */
   private leavingFor: LegOutcome | undefined;
+  /** Set when the recorder started; cleared by its first chunk of media. */
+  private firstChunk: ReturnType<typeof setTimeout> | undefined;
   /** The connect timeout until `ready`; the stop timeout while leaving. */
   private deadline: ReturnType<typeof setTimeout> | undefined;
   private poll: ReturnType<typeof setInterval> | undefined;
@@ -224,12 +228,17 @@ export class ConnectionLeg {
 
   private onRecorderData(event: BlobEvent): void {
     if (this.current === 'settled') return;
+    if (event.data.size > 0) this.clearFirstChunk();
     // In order and unmodified: the relay's FFmpeg reads their concatenation (docs/protocol.md#media).
     if (event.data.size > 0 && this.ws.readyState === WebSocket.OPEN) this.ws.send(event.data);
     this.checkBacklog();
   }
 
   private onRecorderError(event: ErrorEvent): void {
+    if ((event.error as Error | undefined)?.name === 'CaptureStartError') {
+      this.leave({ kind: 'failed', code: 'CAPTURE_FAILED', message: event.message, failover: false });
+      return;
+    }
     // MediaRecorder's error events often carry no message; the WebCodecs recorder's say what broke.
     const detail = event.message ? ` (${event.message})` : '';
     this.leave({ kind: 'failed', code: 'RECORDER_FAILED', message: `The browser stopped recording${detail}: camera or microphone lost?`, failover: false });
@@ -294,10 +303,21 @@ export class ConnectionLeg {
       return;
     }
     this.poll = setInterval(() => this.checkBacklog(), BACKLOG_POLL_MS);
+    const firstChunkMs = this.options.firstChunkTimeoutMs ?? 10_000;
+    this.clearFirstChunk();
+    this.firstChunk = setTimeout(() => {
+      this.leave({ kind: 'failed', code: 'CAPTURE_FAILED', message: `The browser recorded nothing within ${firstChunkMs / 1000} s of starting.`, failover: false });
+    }, firstChunkMs);
+  }
+
+  private clearFirstChunk(): void {
+    clearTimeout(this.firstChunk);
+    this.firstChunk = undefined;
   }
 
   /** Stops the recorder and drops what it still delivers. */
   private stopRecorder(): void {
+    this.clearFirstChunk();
     clearInterval(this.poll);
     this.poll = undefined;
     const recorder = this.options.recorder;
@@ -312,6 +332,7 @@ export class ConnectionLeg {
     if (this.current !== 'recording') return;
     this.current = 'leaving';
     this.leavingFor = outcome;
+    this.clearFirstChunk();
     clearInterval(this.poll);
     this.poll = undefined;
     const recorder = this.options.recorder;

@@ -65,6 +65,10 @@ const ADVICE: Readonly<Record<BroadcastErrorCode, ErrorAdvice>> = {
     title: 'The browser stopped recording.',
     action: 'Check that the camera and microphone are still connected and not used by another app.',
   },
+  CAPTURE_FAILED: {
+    title: 'The browser could not start recording.',
+    action: 'If the audio did not start: connect speakers or headphones (the browser needs an audio output), then press Go live again. Otherwise choose Capture: MediaRecorder, or another browser.',
+  },
   CONGESTED: {
     title: 'The upload is too slow for the video, even at the lowest bitrate.',
     action: 'Use a faster network or a lower resolution.',

@@ -10,6 +10,7 @@
  */
 
 import type * as Mediabunny from 'mediabunny';
+import { cleanAvcConfig } from './avc-config.js';
 import type { Recorder } from './recorder.js';
 import type { WebCodecsFormat } from './webcodecs-format.js';
 
@@ -40,6 +41,28 @@ export interface WebCodecsRecorderOptions {
   readonly keyFrameIntervalMs?: number;
   /** The rate the video track is sampled at: a constant frame rate, whatever the camera delivers. */
   readonly frameRate: number;
+  /**
+   * How long a recording may take to start: the muxer started and a first video frame encoded with
+   * a valid H.264 header. Past it the recording fails with a {@link CaptureStartError}. @default 10000
+   */
+  readonly startTimeoutMs?: number;
+}
+
+/**
+ * A WebCodecs recording that could not start: what did not start, in its message (the H.264
+ * encoder, the audio capture, the muxer), or an H.264 header that could not be made valid.
+ */
+export class CaptureStartError extends Error {
+  override readonly name = 'CaptureStartError';
+}
+
+/**
+ * Whether the browser's audio capture for WebCodecs needs an `AudioContext`: without
+ * `MediaStreamTrackProcessor` (Firefox, Safari) mediabunny reads the microphone through one, and an
+ * `AudioContext` starts only where autoplay rules allow it and an audio output device exists.
+ */
+export function audioNeedsAudioContext(): boolean {
+  return typeof (globalThis as { MediaStreamTrackProcessor?: unknown }).MediaStreamTrackProcessor === 'undefined';
 }
 
 type TrackSource = Mediabunny.MediaStreamVideoTrackSource | Mediabunny.MediaStreamAudioTrackSource;
@@ -54,6 +77,27 @@ interface Take {
   /** Where the next write must land: appendOnly Matroska never seeks back. */
   position: number;
   flushQueued: boolean;
+  /** Set once the muxer started and the first video frame was encoded with a valid header. */
+  readonly started: Deferred;
+  muxerStarted: boolean;
+  videoPackets: number;
+  audioPackets: number;
+  /** True once the first decoder configuration was checked (and repaired if it had to be). */
+  headerChecked: boolean;
+  startTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
 }
 
 /**
@@ -95,7 +139,22 @@ export class WebCodecsRecorder implements Recorder {
     let take!: Take;
     const target = new StreamTarget(new WritableStream({ write: (chunk) => this.onWrite(take, chunk) }));
     const output = new Output({ format: new MkvOutputFormat({ appendOnly: true }), target });
-    take = { output, sources: [], pending: [], done: new AbortController(), position: 0, flushQueued: false };
+    take = {
+      output,
+      sources: [],
+      pending: [],
+      done: new AbortController(),
+      position: 0,
+      flushQueued: false,
+      started: deferred(),
+      muxerStarted: false,
+      videoPackets: 0,
+      audioPackets: 0,
+      headerChecked: false,
+      startTimer: undefined,
+    };
+    // Settled by the take; a caller that never asks must not see an unhandled rejection.
+    take.started.promise.catch(() => undefined);
     const videoSource = new MediaStreamVideoTrackSource(
       video,
       {
@@ -106,6 +165,9 @@ export class WebCodecsRecorder implements Recorder {
         keyFrameInterval: (this.options.keyFrameIntervalMs ?? 2000) / 1000,
         // A camera that changes resolution mid-stream is letterboxed into the first frame's size.
         sizeChangeBehavior: 'contain',
+        // Called with each packet and its metadata just before mediabunny hands the same two to
+        // the muxer: the place to check the H.264 header (avc-config.ts) the muxer will write.
+        onEncodedPacket: (packet, meta) => this.onVideoPacket(take, packet, meta),
       },
       { frameRate },
     );
@@ -113,7 +175,8 @@ export class WebCodecsRecorder implements Recorder {
     take.sources.push(videoSource);
     if (audio && format.audioCodec) {
       const quality = new Quality({ bitrate: Math.round(this.options.audioBitsPerSecond) });
-      const audioSource = new MediaStreamAudioTrackSource(audio, { codec: format.audioCodec, quality });
+      const onEncodedPacket = () => void take.audioPackets++;
+      const audioSource = new MediaStreamAudioTrackSource(audio, { codec: format.audioCodec, quality, onEncodedPacket });
       output.addAudioTrack(audioSource);
       take.sources.push(audioSource);
     }
@@ -126,7 +189,73 @@ export class WebCodecsRecorder implements Recorder {
         if (this.current === 'recording') this.fail(take, new Error(`the ${track.kind} track ended`));
       }, { once: true, signal: take.done.signal });
     }
-    output.start().catch((error: unknown) => this.fail(take, error));
+    const startTimeoutMs = this.options.startTimeoutMs ?? 10_000;
+    const hasAudio = Boolean(audio && format.audioCodec);
+    take.startTimer = setTimeout(() => this.fail(take, new CaptureStartError(this.notStarted(take, startTimeoutMs, hasAudio))), startTimeoutMs);
+    output.start().then(
+      () => {
+        take.muxerStarted = true;
+        this.checkStarted(take);
+      },
+      (error: unknown) => this.fail(take, new CaptureStartError(`The WebCodecs muxer did not start: ${error instanceof Error ? error.message : String(error)}`)),
+    );
+  }
+
+  /**
+   * Resolves once the current recording has started (muxer started, a first video frame encoded
+   * with a valid H.264 header); rejects with why it did not, within `startTimeoutMs`.
+   */
+  whenStarted(): Promise<void> {
+    return this.take?.started.promise ?? Promise.reject(new CaptureStartError('The WebCodecs recorder is not recording.'));
+  }
+
+  /** Ends a recording whose output nobody wants (a trial start): no more events, nothing finalized. */
+  discard(): void {
+    const take = this.take;
+    this.take = undefined;
+    this.current = 'inactive';
+    if (!take) return;
+    clearTimeout(take.startTimer);
+    take.done.abort();
+    void take.output.cancel().catch(() => undefined);
+  }
+
+  /** What did not start, for the error after `startTimeoutMs`. */
+  private notStarted(take: Take, timeoutMs: number, hasAudio: boolean): string {
+    const within = `within ${timeoutMs / 1000} s`;
+    if (take.videoPackets === 0) return `The browser's H.264 encoder (VideoEncoder) produced no frame ${within}.`;
+    if (!take.muxerStarted && hasAudio && take.audioPackets === 0) {
+      return audioNeedsAudioContext()
+        ? `The audio capture did not start ${within}: the browser's AudioContext stayed suspended (no audio output device, or audio not allowed before a click on the page).`
+        : `The browser's audio encoder (AudioEncoder) produced nothing ${within}.`;
+    }
+    return `The WebCodecs muxer did not start ${within}.`;
+  }
+
+  /** Checks (and repairs) the H.264 header before the muxer writes it; counts frames. */
+  private onVideoPacket(take: Take, packet: Mediabunny.EncodedPacket, meta: EncodedVideoChunkMetadata | undefined): void {
+    take.videoPackets++;
+    const description = meta?.decoderConfig?.description;
+    if (!take.headerChecked && description) {
+      take.headerChecked = true;
+      const bytes = ArrayBuffer.isView(description)
+        ? new Uint8Array(description.buffer, description.byteOffset, description.byteLength)
+        : new Uint8Array(description);
+      const result = cleanAvcConfig(bytes, packet.type === 'key' ? packet.data : undefined);
+      if (result.kind === 'invalid') {
+        this.fail(take, new CaptureStartError(`The browser's H.264 encoder gave a header the relay cannot pass on: ${result.reason}.`));
+        return;
+      }
+      // The muxer reads this same metadata object right after this callback returns.
+      if (result.kind === 'repaired') meta!.decoderConfig = { ...meta!.decoderConfig!, description: result.record };
+    }
+    this.checkStarted(take);
+  }
+
+  private checkStarted(take: Take): void {
+    if (this.take !== take || !take.muxerStarted || !take.headerChecked) return;
+    clearTimeout(take.startTimer);
+    take.started.resolve();
   }
 
   /** Ends the recording: the muxer writes what it holds, then the last `dataavailable` and `stop` fire. */
@@ -134,6 +263,8 @@ export class WebCodecsRecorder implements Recorder {
     const take = this.take;
     if (this.current === 'inactive' || !take) return;
     this.current = 'inactive';
+    clearTimeout(take.startTimer);
+    take.started.reject(new CaptureStartError('The recording was stopped before it started.'));
     take.done.abort();
     take.output.finalize().then(
       () => {
@@ -180,6 +311,8 @@ export class WebCodecsRecorder implements Recorder {
   /** Ends the recording with an error, as MediaRecorder does: `error`, then `stop`. */
   private fail(take: Take, error: unknown): void {
     if (this.take !== take) return;
+    clearTimeout(take.startTimer);
+    take.started.reject(error);
     this.take = undefined;
     this.current = 'inactive';
     take.done.abort();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
 import { goLive, launchBrowser, readStatus, stopBroadcast, waitForState } from './browser.ts';
-import { videoGops } from './keyframes.ts';
+import { expectIvsReadyRecording as expectIvsReady } from './recording-checks.ts';
 import { waitFor } from '../../../harness/ports.ts';
 import { probeRecording } from '../../../harness/probe.ts';
 import { isProcessAlive } from '../../../harness/proc.ts';
@@ -49,31 +49,9 @@ afterAll(async () => {
   await rtmp?.stop();
 });
 
-/**
- * IVS wants an IDR at least every 2 s; 0.1 s of slack is one or two frames of capture jitter.
- * Measured on video packets only: probeRecording's maximum also counts audio running on after
- * the last video frame, which says nothing about the GOP.
- */
-async function expectKeyframesAtMost(recording: string, seconds: number): Promise<void> {
-  const gops = await videoGops(recording);
-  if (gops.maxIntervalS > seconds) console.error(`keyframes at ${gops.keyframes.map((t) => t.toFixed(3)).join(', ')}`);
-  expect(gops.maxIntervalS).toBeLessThanOrEqual(seconds);
-}
-
-/**
- * What nginx recorded for `key` is what IVS takes: H.264 + AAC, starting at a key frame, key frames
- * at most 2.1 s apart, monotonic timestamps, about STREAM_SECONDS long; and the key never reached
- * the relay's output.
- */
+/** What nginx recorded for `key` is what IVS takes (recording-checks.ts), and the key never reached the relay's output. */
 async function expectIvsReadyRecording(key: string): Promise<void> {
-  const recording = await rtmp.waitForRecording(key);
-  const probe = await probeRecording(recording);
-  expect([probe.videoCodec, probe.audioCodec]).toEqual(['h264', 'aac']);
-  expect(probe.startsWithKeyframe).toBe(true);
-  expect(probe.timestampsMonotonic).toBe(true);
-  expect(probe.durationS).toBeGreaterThan(STREAM_SECONDS - 2);
-  expect(probe.durationS).toBeLessThan(STREAM_SECONDS + 10);
-  await expectKeyframesAtMost(recording, 2.1);
+  await expectIvsReady(await rtmp.waitForRecording(key), STREAM_SECONDS);
   expect(relay.output()).not.toContain(key);
 }
 

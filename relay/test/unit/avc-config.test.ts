@@ -1,3 +1,4 @@
+/* eslint-disable no-bitwise -- avcC and NAL unit headers are bit fields by nature */
 import { describe, expect, test } from 'bun:test';
 import { avcConfigProblem, cleanAvcConfig, nalUnits, parseAvcConfig } from '../../public/avc-config.ts';
 
