@@ -13,9 +13,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EndpointsApi } from './endpoints-api';
 import { EndpointsApiOptions } from './endpoints-api-options';
-import { REGISTRY_REPAIRS_METRIC } from './metric-names';
 import { DEFAULT_ALLOWED_INGESTS, ingestPorts } from './ingest-allow-list';
+import { REGISTRY_REPAIRS_METRIC } from './metric-names';
 import { PARTITION_KEY, TTL_ATTRIBUTE } from './registry/registry-item';
+import { RegistryReconciler } from './registry-reconciler';
 import { RelayAuth } from './relay-auth';
 import { defaultHealthCheck, relayEnvironment, SCRATCH_DIR } from './relay-container';
 import { RelayDnsOptions, relayDomain } from './relay-dns';
@@ -26,7 +27,6 @@ import { relayServiceName } from './relay-service-name';
 import {
   cidrPeers, desiredCountProblems, endpointsApiRegionProblems, portProblems, reconcileIntervalProblems, spotProblems,
 } from './relay-validation';
-import { RegistryReconciler } from './registry-reconciler';
 import { TaskRecordsOptions, TaskTracker } from './task-tracker';
 
 /** Where the relay image is built from when no `image` is given: the `relay/` folder shipped in this package. */

@@ -45,8 +45,14 @@ describe('alarms and dashboard', () => {
     expect(relay.alarms).toHaveLength(8);
     // Repairs in 2 of 3 five-minute periods: events keep getting lost (one repair can be a race with an event in flight).
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Namespace: 'TranswrapRelay', MetricName: 'RegistryRepairs', Dimensions: [{ Name: 'Service', Value: 'RelayStack/Relay' }],
-      Statistic: 'Sum', Period: 300, Threshold: 1, EvaluationPeriods: 3, DatapointsToAlarm: 2,
+      Namespace: 'TranswrapRelay',
+      MetricName: 'RegistryRepairs',
+      Dimensions: [{ Name: 'Service', Value: 'RelayStack/Relay' }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 2,
     });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'TranswrapRelay', MetricName: 'UncaughtExceptions', Dimensions: [{ Name: 'Service', Value: 'RelayStack/Relay' }], Threshold: 1,

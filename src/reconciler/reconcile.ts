@@ -3,13 +3,13 @@
 import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { listServiceTasks, ServiceRef, taskStateOf } from './service-tasks';
+import { PARTITION_KEY, RegistryItem, unmarshalItem, VERSION_ATTRIBUTE } from '../registry/registry-item';
 import { DnsConfig, deleteRecord, listTaskRecords } from '../tracker/dns-records';
 import { log } from '../tracker/log';
 import {
   errorName, RegistryClients, RegistryConfig, taskAddresses, upsertUnlessStopped, writeTaskItem,
 } from '../tracker/record-task';
 import { toItem } from '../tracker/task-event';
-import { PARTITION_KEY, RegistryItem, unmarshalItem, VERSION_ATTRIBUTE } from '../registry/registry-item';
 
 /**
  * `scheduled` and `deploy` heal; `teardown` runs once the service and the tracker are deleted, and also

@@ -5,8 +5,8 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import type { CloudFormationCustomResourceEvent, ScheduledEvent } from 'aws-lambda';
-import { emitRepairs } from './repair-metric';
 import { reconcile, ReconcileMode, ReconcilerClients, ReconcileTarget } from './reconcile';
+import { emitRepairs } from './repair-metric';
 import { log } from '../tracker/log';
 import { errorName, registryConfigFromEnv } from '../tracker/record-task';
 

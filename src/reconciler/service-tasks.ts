@@ -17,11 +17,12 @@ const DESCRIBE_BATCH = 100;
  */
 export async function listServiceTasks(ecs: ECSClient, service: ServiceRef): Promise<Task[]> {
   const arns: string[] = [];
+  const { clusterArn: cluster, serviceName } = service;
   for (const desiredStatus of ['RUNNING', 'STOPPED'] as const) {
     let nextToken: string | undefined;
     do {
       try {
-        const page = await ecs.send(new ListTasksCommand({ cluster: service.clusterArn, serviceName: service.serviceName, desiredStatus, nextToken }));
+        const page = await ecs.send(new ListTasksCommand({ cluster, serviceName, desiredStatus, nextToken }));
         arns.push(...page.taskArns ?? []);
         nextToken = page.nextToken;
       } catch (e) {

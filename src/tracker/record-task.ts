@@ -95,7 +95,9 @@ export async function writeTaskItem(dynamodb: DynamoDBClient, config: RegistryCo
 }
 
 /** The version and status the registry holds for a task now (consistent read). */
-export async function currentState(dynamodb: DynamoDBClient, tableName: string, taskArn: string): Promise<{ version: number; status?: string } | undefined> {
+export async function currentState(
+  dynamodb: DynamoDBClient, tableName: string, taskArn: string,
+): Promise<{ version: number; status?: string } | undefined> {
   const out = await dynamodb.send(new GetItemCommand({
     TableName: tableName,
     Key: { [PARTITION_KEY]: { S: taskArn } },

@@ -57,7 +57,8 @@ export async function startEcsStub(clusterArn: string): Promise<EcsStub> {
           reply(400, { __type: 'ServiceNotFoundException', message: 'Service not found.' });
           return;
         }
-        reply(200, { taskArns: [...tasks.values()].filter(t => t.serviceName === input.serviceName && t.desiredStatus === wanted).map(t => t.taskArn) });
+        const listed = [...tasks.values()].filter(t => t.serviceName === input.serviceName && t.desiredStatus === wanted);
+        reply(200, { taskArns: listed.map(t => t.taskArn) });
         return;
       }
       if (action === 'DescribeTasks') {

@@ -66,7 +66,8 @@ function event(task: TestTask, lastStatus: string, desiredStatus: string, versio
 }
 
 async function item(task: TestTask): Promise<Record<string, string> | undefined> {
-  const { Item } = await client.send(new GetItemCommand({ TableName: process.env.TABLE_NAME, Key: { taskArn: { S: task.taskArn } }, ConsistentRead: true }));
+  const key = { taskArn: { S: task.taskArn } };
+  const { Item } = await client.send(new GetItemCommand({ TableName: process.env.TABLE_NAME, Key: key, ConsistentRead: true }));
   return Item && Object.fromEntries(Object.entries(Item).map(([k, v]) => [k, v.S ?? v.N!]));
 }
 

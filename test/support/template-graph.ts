@@ -14,13 +14,17 @@ function references(value: unknown, into: Set<string>): void {
   }
   if (typeof value !== 'object' || value === null) return;
   for (const [key, inner] of Object.entries(value)) {
-    if (key === 'Ref' && typeof inner === 'string') into.add(inner);
-    else if (key === 'Fn::GetAtt') into.add(Array.isArray(inner) ? String(inner[0]) : String(inner).split('.')[0]);
-    else if (key === 'Fn::Sub') {
+    if (key === 'Ref' && typeof inner === 'string') {
+      into.add(inner);
+    } else if (key === 'Fn::GetAtt') {
+      into.add(Array.isArray(inner) ? String(inner[0]) : String(inner).split('.')[0]);
+    } else if (key === 'Fn::Sub') {
       const text = Array.isArray(inner) ? inner[0] : inner;
       for (const m of String(text).matchAll(/\$\{([^!}][^}.]*)(\.[^}]*)?\}/g)) into.add(m[1]);
       if (Array.isArray(inner)) references(inner[1], into);
-    } else references(inner, into);
+    } else {
+      references(inner, into);
+    }
   }
 }
 
