@@ -31,15 +31,23 @@ export interface RelayEnvironmentInputs {
 export interface RelayEnvironment {
   readonly environment: { [name: string]: string };
   readonly secrets: { [name: string]: ecs.Secret };
-  /** Names in `extra` the construct manages itself. */
-  readonly refused: string[];
 }
 
+/** Variables the construct always sets itself, besides every `RELAY_AUTH*` and `RELAY_TLS*`. */
+const MANAGED_VARIABLES = [
+  'RELAY_HOST', 'RELAY_PORT', 'RELAY_ALLOWED_INGESTS', 'RELAY_SERVICE_NAME', 'RELAY_DRAIN_TIMEOUT_MS', 'RELAY_SCALE_IN_PROTECTION',
+];
+
 /**
- * The construct's settings for the relay, and the user's `relayEnvironment` on top of what it
- * does not manage. Authentication and TLS variables are always the construct's: a user setting
- * `RELAY_AUTH=none` or `RELAY_TLS=off` would open the relay (the relay refuses them off loopback anyway).
+ * Whether `relayEnvironment` may not set `name`. Authentication and TLS variables are always the construct's: a user
+ * setting `RELAY_AUTH=none` or `RELAY_TLS=off` would open the relay (the relay refuses them off loopback anyway).
  */
+export function isManagedVariable(name: string, readonlyRootFilesystem: boolean): boolean {
+  return MANAGED_VARIABLES.includes(name) || name.startsWith('RELAY_AUTH') || name.startsWith('RELAY_TLS')
+    || (readonlyRootFilesystem && name === 'TMPDIR');
+}
+
+/** The construct's settings for the relay, and the user's `relayEnvironment` where it does not manage them. */
 export function relayEnvironment(inputs: RelayEnvironmentInputs): RelayEnvironment {
   const managed: { [name: string]: string } = {
     RELAY_HOST: '0.0.0.0',
@@ -68,10 +76,8 @@ export function relayEnvironment(inputs: RelayEnvironmentInputs): RelayEnvironme
   } else if (inputs.authSecret) {
     secrets.RELAY_AUTH_SECRET = ecs.Secret.fromSecretsManager(inputs.authSecret);
   }
-  const refused = Object.keys(inputs.extra).filter(name =>
-    name in managed || name in secrets || name.startsWith('RELAY_AUTH') || name.startsWith('RELAY_TLS'));
-  const extra = Object.fromEntries(Object.entries(inputs.extra).filter(([name]) => !refused.includes(name)));
-  return { environment: { ...extra, ...managed }, secrets, refused };
+  const extra = Object.fromEntries(Object.entries(inputs.extra).filter(([name]) => !isManagedVariable(name, inputs.tmpDir !== undefined)));
+  return { environment: { ...extra, ...managed }, secrets };
 }
 
 /**

@@ -30,11 +30,10 @@ export interface RelayDnsOptions {
   readonly recordTtl?: Duration;
 }
 
-/** The domain that holds the task records, validated. */
+/** A DNS name: lower-case labels of letters, digits and hyphens. */
+export const DNS_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** The domain that holds the task records (`dns.subdomain` checked by validateProps). */
 export function relayDomain(options: RelayDnsOptions): string {
-  const subdomain = options.subdomain ?? 'relay';
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(subdomain)) {
-    throw new Error(`dns.subdomain: '${subdomain}' is not a DNS name (lower-case labels of letters, digits and hyphens)`);
-  }
-  return `${subdomain}.${options.hostedZone.zoneName.replace(/\.$/, '')}`;
+  return `${options.subdomain ?? 'relay'}.${options.hostedZone.zoneName.replace(/\.$/, '')}`;
 }

@@ -51,12 +51,6 @@ export function applyScaling(
 ): ecs.ScalableTaskCount {
   const minTasks = options.minTasks ?? 1;
   const target = options.targetSessionsPerTask ?? 20;
-  if (!Number.isInteger(minTasks) || minTasks < 0 || !Number.isInteger(options.maxTasks) || options.maxTasks < Math.max(minTasks, 1)) {
-    throw new Error(`scaling: need whole numbers with 0 <= minTasks <= maxTasks and maxTasks >= 1, got minTasks=${minTasks}, maxTasks=${options.maxTasks}`);
-  }
-  if (!(target > 0)) {
-    throw new Error(`scaling.targetSessionsPerTask must be greater than 0, got ${target}`);
-  }
 
   const scalable = service.autoScaleTaskCount({ minCapacity: minTasks, maxCapacity: options.maxTasks });
   scalable.scaleToTrackCustomMetric('SessionsPerTask', {

@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { acknowledgeFinding } from './nag-finding';
 import { TrackerFunction } from './tracker/tracker-function';
 
 /** Properties of a {@link TaskTracker}. */
@@ -102,10 +103,8 @@ export class TaskTracker extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       retentionPeriod: Duration.days(14),
     });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason: 'This queue is itself the dead-letter queue of the tracker (rule target and function failures).',
-    });
+    acknowledgeFinding(this.deadLetterQueue, 'AwsSolutions-SQS3',
+      'This queue is itself the dead-letter queue of the tracker (rule target and function failures).');
 
     this.rule = new events.Rule(this, 'Rule', {
       description: 'ECS task state changes of the relay service',
@@ -141,10 +140,8 @@ export function allowEniReads(role: iam.Role): void {
     resources: ['*'],
     conditions: { StringEquals: { 'aws:RequestedRegion': Stack.of(role).region } },
   }));
-  Validations.of(role).acknowledge({
-    id: 'AwsSolutions-IAM5[Resource::*]',
-    reason: 'ec2:DescribeNetworkInterfaces has no resource-level permissions; the statement allows only that read-only action, in this region.',
-  });
+  acknowledgeFinding(role, 'AwsSolutions-IAM5[Resource::*]',
+    'ec2:DescribeNetworkInterfaces has no resource-level permissions; the statement allows only that read-only action, in this region.');
 }
 
 /** A records under the task domain only, with UPSERT and DELETE only; and listing the zone's records. */

@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -15,6 +15,7 @@ import { EndpointsApi } from './endpoints-api';
 import { EndpointsApiOptions } from './endpoints-api-options';
 import { DEFAULT_ALLOWED_INGESTS, ingestPorts } from './ingest-allow-list';
 import { REGISTRY_REPAIRS_METRIC } from './metric-names';
+import { acknowledgeFinding } from './nag-finding';
 import { PARTITION_KEY, TTL_ATTRIBUTE } from './registry/registry-item';
 import { RegistryReconciler } from './registry-reconciler';
 import { RelayAuth } from './relay-auth';
@@ -24,9 +25,7 @@ import { RelayFailureMetricOptions } from './relay-metric-options';
 import { createAlarms, createDashboard, relayMetric } from './relay-monitoring';
 import { applyScaling, RelayScalingOptions } from './relay-scaling';
 import { relayServiceName } from './relay-service-name';
-import {
-  cidrPeers, desiredCountProblems, endpointsApiRegionProblems, portProblems, reconcileIntervalProblems, spotProblems,
-} from './relay-validation';
+import { cidrPeers, concerns, validateProps } from './relay-validation';
 import { TaskRecordsOptions, TaskTracker } from './task-tracker';
 
 /** Where the relay image is built from when no `image` is given: the `relay/` folder shipped in this package. */
@@ -251,7 +250,7 @@ export interface RelaySpotOptions {
  * public IP and run the Bun relay, an EventBridge rule and Lambda that record each live task's
  * address, and the DynamoDB table that holds them.
  *
- * Invalid props are reported together as synth errors (`Annotations`), each naming its prop.
+ * Invalid props are reported together as synth errors (`Annotations`), each as `<prop>: <problem>`.
  * The construct's cdk-nag acknowledgements use cdk-nag v3's `Validations` (see the README).
  */
 export class TranswrapRelay extends Construct implements ec2.IConnectable {
@@ -301,32 +300,19 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
   constructor(scope: Construct, id: string, props: TranswrapRelayProps = {}) {
     super(scope, id);
 
-    const port = props.port ?? 443;
-    // An invalid prop is reported below; synth goes on with a valid stand-in so every problem shows.
-    this.port = portProblems(port).length > 0 ? 443 : port;
+    // Every invalid prop is reported at once; synth goes on with a valid stand-in (or without the
+    // optional part), so that every problem shows.
+    const problems = validateProps(props, Stack.of(this).region);
+    for (const problem of problems) Annotations.of(this).addError(problem);
+    const invalid = (prop: string) => concerns(problems, prop);
+    this.port = invalid('port') ? 443 : props.port ?? 443;
     this.metricsServiceName = metricsServiceName(this);
     const logRetention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
-    const reconcileInterval = reconcileIntervalProblems(props.reconcileInterval).length > 0
-      ? Duration.minutes(1) : props.reconcileInterval ?? Duration.minutes(1);
+    const reconcileInterval = invalid('reconcileInterval') ? Duration.minutes(1) : props.reconcileInterval ?? Duration.minutes(1);
     const allowedIngests = props.allowedIngests ?? [...DEFAULT_ALLOWED_INGESTS];
-    const { peers, problems: cidrProblems } = cidrPeers(props.allowedCidrs ?? ['0.0.0.0/0']);
-    const { ports: egressPorts, problems: ingestProblems } = ingestPorts(allowedIngests);
+    const { peers } = cidrPeers(props.allowedCidrs ?? ['0.0.0.0/0']);
+    const { ports: egressPorts } = ingestPorts(allowedIngests);
     const desiredCount = props.scaling ? undefined : props.desiredCount ?? 2;
-    this.reportProblems([
-      ...portProblems(port),
-      ...(desiredCount === undefined ? [] : desiredCountProblems(desiredCount)),
-      ...(props.scaling && props.desiredCount !== undefined
-        ? ['desiredCount: leave it unset with scaling; scaling.minTasks and scaling.maxTasks set the task count'] : []),
-      ...cidrProblems,
-      ...ingestProblems,
-      ...(props.vpc && props.cluster && props.vpc !== props.cluster.vpc
-        ? ['vpc: the given cluster is in another VPC; give the cluster alone, or its own VPC'] : []),
-      ...(props.existingRegistryTable && props.tableRemovalPolicy !== undefined
-        ? ['tableRemovalPolicy: applies only to the table this construct creates, not to existingRegistryTable'] : []),
-      ...(props.spot ? spotProblems(props.spot.onDemandBase ?? 1, props.spot.spotPercent ?? 50) : []),
-      ...reconcileIntervalProblems(props.reconcileInterval),
-      ...(props.endpointsApi ? endpointsApiRegionProblems(Stack.of(this).region) : []),
-    ]);
 
     this.vpc = props.vpc ?? props.cluster?.vpc ?? this.createVpc(logRetention);
     this.cluster = props.cluster ?? new ecs.Cluster(this, 'Cluster', {
@@ -359,9 +345,9 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
 
     const spot = props.spot && { base: props.spot.onDemandBase ?? 1, percent: props.spot.spotPercent ?? 50 };
     const serviceName = relayServiceName(this, this.cluster, spot !== undefined);
-    const dns: TaskRecordsOptions | undefined = props.dns && this.attempt(() => ({
-      hostedZone: props.dns!.hostedZone, domain: relayDomain(props.dns!), recordTtl: props.dns!.recordTtl ?? Duration.seconds(60),
-    }), undefined);
+    const dns: TaskRecordsOptions | undefined = props.dns && !invalid('dns') ? {
+      hostedZone: props.dns.hostedZone, domain: relayDomain(props.dns), recordTtl: props.dns.recordTtl ?? Duration.seconds(60),
+    } : undefined;
 
     // CloudFormation's order (docs/registry.md#order): the reconciler's teardown, then the tracker, then the
     // service, so the first tasks' events find the tracker ready; on delete the reverse, so the last tasks'
@@ -410,14 +396,12 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
     reconciler.runAfterDeploy(this.service);
     this.connections = this.service.connections;
 
-    if (props.scaling) {
-      this.scalableTaskCount = this.attempt(
-        () => applyScaling(this.service, this.taskDefinition.taskRole, this.metricsServiceName, props.scaling!), undefined);
+    if (props.scaling && !invalid('scaling')) {
+      this.scalableTaskCount = applyScaling(this.service, this.taskDefinition.taskRole, this.metricsServiceName, props.scaling);
     }
 
-    if (props.endpointsApi) {
-      const endpointsApi = this.attempt(() => new EndpointsApi(this, 'EndpointsApi', { ...props.endpointsApi!, table: this.table, logRetention }), undefined);
-      this.endpointsApiUrl = endpointsApi?.url;
+    if (props.endpointsApi && !invalid('endpointsApi')) {
+      this.endpointsApiUrl = new EndpointsApi(this, 'EndpointsApi', { ...props.endpointsApi, table: this.table, logRetention }).url;
     }
 
     this.alarms = props.enableAlarms ? createAlarms(this, {
@@ -504,21 +488,6 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
     return this.authSecret.grantRead(grantee);
   }
 
-  /** Reports each problem as a synth error on this construct, so one synth lists them all. */
-  private reportProblems(problems: string[]): void {
-    for (const problem of problems) Annotations.of(this).addError(problem);
-  }
-
-  /** Runs a part that checks its own options by throwing; reports the error with the others instead. */
-  private attempt<T>(part: () => T, fallback: T): T {
-    try {
-      return part();
-    } catch (e) {
-      this.reportProblems([(e as Error).message]);
-      return fallback;
-    }
-  }
-
   private createVpc(logRetention: logs.RetentionDays): ec2.Vpc {
     // Public subnets only: every task has its own public IP, so there is nothing to NAT.
     const vpc = new ec2.Vpc(this, 'Vpc', {
@@ -547,10 +516,8 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
       sg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), port === 443 ? 'HTTPS and RTMPS' : 'RTMP(S) ingest');
     }
     if (peers.some(p => p.uniqueId === ec2.Peer.anyIpv4().uniqueId)) {
-      Validations.of(sg).acknowledge({
-        id: 'AwsSolutions-EC23',
-        reason: 'The relay is a public endpoint for browsers anywhere; only its port is open, and every stream needs a signed token.',
-      });
+      acknowledgeFinding(sg, 'AwsSolutions-EC23',
+        'The relay is a public endpoint for browsers anywhere; only its port is open, and every stream needs a signed token.');
     }
     return sg;
   }
@@ -560,10 +527,8 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
       description: 'HS256 key for relay tokens',
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
     });
-    Validations.of(secret).acknowledge({
-      id: 'AwsSolutions-SMG4',
-      reason: 'Relays read the token key at task start and tokens are short-lived; a scheduled rotation would break tokens minted for running tasks. Rotate by putting a new value and redeploying the service (see README).',
-    });
+    acknowledgeFinding(secret, 'AwsSolutions-SMG4',
+      'Relays read the token key at task start and tokens are short-lived; a scheduled rotation would break tokens minted for running tasks. Rotate by putting a new value and redeploying the service (see README).');
     return secret;
   }
 
@@ -571,7 +536,7 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
     props: TranswrapRelayProps, auth: RelayAuth, allowedIngests: string[], cpuArchitecture: ecs.CpuArchitecture,
   ): ecs.ContainerDefinition {
     const readonlyRootFilesystem = props.readonlyRootFilesystem ?? true;
-    const { environment, secrets, refused } = relayEnvironment({
+    const { environment, secrets } = relayEnvironment({
       port: this.port,
       allowedIngests,
       metricsServiceName: this.metricsServiceName,
@@ -583,7 +548,6 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
       tmpDir: readonlyRootFilesystem ? SCRATCH_DIR : undefined,
       extra: props.relayEnvironment ?? {},
     });
-    this.reportProblems(refused.map(name => `relayEnvironment: ${name} is managed by TranswrapRelay; use the matching prop instead`));
 
     const container = this.taskDefinition.addContainer(CONTAINER_NAME, {
       image: props.image ?? ecs.ContainerImage.fromAsset(RELAY_SOURCE_DIR, { platform: this.imagePlatform(cpuArchitecture) }),
@@ -605,15 +569,11 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
     }
     const executionPolicy = this.taskDefinition.executionRole?.node.tryFindChild('DefaultPolicy') as iam.Policy | undefined;
     if (executionPolicy && JSON.stringify(Stack.of(this).resolve(executionPolicy.document)).includes('ecr:GetAuthorizationToken')) {
-      Validations.of(executionPolicy).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason: 'ecr:GetAuthorizationToken, needed to pull the relay image, has no resource-level permissions; image pulls themselves are limited to the image repository.',
-      });
+      acknowledgeFinding(executionPolicy, 'AwsSolutions-IAM5[Resource::*]',
+        'ecr:GetAuthorizationToken, needed to pull the relay image, has no resource-level permissions; image pulls themselves are limited to the image repository.');
     }
-    Validations.of(this.taskDefinition).acknowledge({
-      id: 'AwsSolutions-ECS2',
-      reason: 'The plain environment variables are non-secret relay settings (port, TLS mode, allowed ingests); the token secret is injected as an ECS secret.',
-    });
+    acknowledgeFinding(this.taskDefinition, 'AwsSolutions-ECS2',
+      'The plain environment variables are non-secret relay settings (port, TLS mode, allowed ingests); the token secret is injected as an ECS secret.');
     return container;
   }
 
@@ -625,9 +585,7 @@ export class TranswrapRelay extends Construct implements ec2.IConnectable {
     switch (cpuArchitecture._cpuArchitecture) {
       case ecs.CpuArchitecture.ARM64._cpuArchitecture: return Platform.LINUX_ARM64;
       case ecs.CpuArchitecture.X86_64._cpuArchitecture: return Platform.LINUX_AMD64;
-      default:
-        this.reportProblems([`cpuArchitecture: the relay image is built for X86_64 or ARM64, got ${cpuArchitecture._cpuArchitecture}; give an image built for it`]);
-        return Platform.LINUX_AMD64;
+      default: return Platform.LINUX_AMD64; // reported by validateProps
     }
   }
 

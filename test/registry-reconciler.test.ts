@@ -20,7 +20,7 @@ test('the reconciler runs every minute by default, as often as reconcileInterval
 
 test('a reconcileInterval that is not whole minutes is reported', () => {
   expect(synthErrors(relayStack({ reconcileInterval: Duration.seconds(90) }).stack)).toEqual([
-    expect.stringMatching(/^reconcileInterval must be whole minutes .*got 1 minute 30 seconds/),
+    expect.stringMatching(/^reconcileInterval: must be whole minutes .*got 1 minute 30 seconds/),
   ]);
 });
 

@@ -465,14 +465,14 @@ describe('customised relay', () => {
 
 describe('props validation', () => {
   test.each([
-    [{ desiredCount: -1 }, /desiredCount must be a whole number of tasks \(0 or more\), got -1/],
-    [{ desiredCount: 1.5 }, /desiredCount must be a whole number/],
+    [{ desiredCount: -1 }, /desiredCount: must be a whole number of tasks \(0 or more\), got -1/],
+    [{ desiredCount: 1.5 }, /desiredCount: must be a whole number/],
     [{ allowedCidrs: ['10.0.0.0/33'] }, /allowedCidrs: '10.0.0.0\/33' is not an IPv4 CIDR range/],
     [{ allowedCidrs: ['anywhere'] }, /allowedCidrs: 'anywhere' is not an IPv4 CIDR range/],
     [{ allowedCidrs: ['2001:db8::/32'] }, /allowedCidrs: '2001:db8::\/32' is an IPv6 range, but relay tasks have IPv4 addresses only/],
     [{ relayEnvironment: { RELAY_SCALE_IN_PROTECTION: 'on' } }, /relayEnvironment: RELAY_SCALE_IN_PROTECTION is managed by TranswrapRelay/],
-    [{ spot: { spotPercent: 0 } }, /spot.spotPercent must be a whole percentage from 1 to 100, got 0/],
-    [{ spot: { onDemandBase: -1 } }, /spot.onDemandBase must be a whole number of tasks/],
+    [{ spot: { spotPercent: 0 } }, /spot.spotPercent: must be a whole percentage from 1 to 100, got 0/],
+    [{ spot: { onDemandBase: -1 } }, /spot.onDemandBase: must be a whole number of tasks/],
     [{ allowedIngests: [] }, /allowedIngests: the list is empty/],
     [{ allowedIngests: ['http://example.com'] }, /allowedIngests: 'http:\/\/example.com' is not a valid ingest pattern/],
     [{ allowedIngests: ['rtmps://exa*mple.com'] }, /is not a valid ingest pattern/],
@@ -481,11 +481,11 @@ describe('props validation', () => {
     [{ allowedIngests: ['rtmps://*.com'] }, /'rtmps:\/\/\*.com' is too broad/],
     [{ allowedIngests: ['rtmp://ingest.*.example'] }, /is too broad/],
     [{ allowedIngests: ['rtmp://*.0.1'] }, /is too broad/],
-    [{ port: 0 }, /port must be an integer from 1 to 65535, got 0/],
+    [{ port: 0 }, /port: must be an integer from 1 to 65535, got 0/],
     [{ relayEnvironment: { RELAY_TLS: 'off' } }, /relayEnvironment: RELAY_TLS is managed by TranswrapRelay/],
     [{ relayEnvironment: { RELAY_AUTH: 'none' } }, /relayEnvironment: RELAY_AUTH is managed by TranswrapRelay/],
     [{ scaling: { minTasks: 5, maxTasks: 2 } }, /scaling: need whole numbers with 0 <= minTasks <= maxTasks/],
-    [{ scaling: { maxTasks: 4, targetSessionsPerTask: 0 } }, /scaling.targetSessionsPerTask must be greater than 0, got 0/],
+    [{ scaling: { maxTasks: 4, targetSessionsPerTask: 0 } }, /scaling.targetSessionsPerTask: must be greater than 0, got 0/],
     [{ scaling: { maxTasks: 4 }, desiredCount: 2 }, /desiredCount: leave it unset with scaling; scaling.minTasks and scaling.maxTasks set the task count/],
     [{ cpuArchitecture: ecs.CpuArchitecture.of('RISCV64') }, /cpuArchitecture: the relay image is built for X86_64 or ARM64, got RISCV64/],
     [{ relayEnvironment: { RELAY_TLS_CERT: 'x' } }, /relayEnvironment: RELAY_TLS_CERT is managed by TranswrapRelay/],
@@ -505,7 +505,8 @@ describe('props validation', () => {
       scaling: { minTasks: 5, maxTasks: 2 },
       endpointsApi: { allowedOrigins: [] },
     }).stack);
-    expect(errors.map(e => e.split(/[: ]/)[0]).sort()).toEqual(
+    expect(errors.every(e => /^[a-zA-Z.]+: \S/.test(e))).toBe(true);
+    expect(errors.map(e => e.split(':')[0]).sort()).toEqual(
       ['allowedCidrs', 'allowedIngests', 'allowedIngests', 'endpointsApi.allowedOrigins', 'port', 'relayEnvironment', 'scaling'],
     );
   });
