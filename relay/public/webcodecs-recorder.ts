@@ -82,6 +82,10 @@ interface Take {
   muxerStarted: boolean;
   videoPackets: number;
   audioPackets: number;
+  /** Where the last audio packet ended (s): the earliest the next may start. */
+  audioEnd: number;
+  /** An AAC frame's duration (s): 1024 samples at the encoder's rate, from its first decoder configuration. */
+  aacFrame: number | undefined;
   /** True once the first decoder configuration was checked (and repaired if it had to be). */
   headerChecked: boolean;
   startTimer: ReturnType<typeof setTimeout> | undefined;
@@ -150,6 +154,8 @@ export class WebCodecsRecorder implements Recorder {
       muxerStarted: false,
       videoPackets: 0,
       audioPackets: 0,
+      audioEnd: 0,
+      aacFrame: undefined,
       headerChecked: false,
       startTimer: undefined,
     };
@@ -175,7 +181,7 @@ export class WebCodecsRecorder implements Recorder {
     take.sources.push(videoSource);
     if (audio && format.audioCodec) {
       const quality = new Quality({ bitrate: Math.round(this.options.audioBitsPerSecond) });
-      const onEncodedPacket = () => void take.audioPackets++;
+      const onEncodedPacket = (packet: Mediabunny.EncodedPacket, meta: EncodedAudioChunkMetadata | undefined) => this.onAudioPacket(take, packet, meta);
       const audioSource = new MediaStreamAudioTrackSource(audio, { codec: format.audioCodec, quality, onEncodedPacket });
       output.addAudioTrack(audioSource);
       take.sources.push(audioSource);
@@ -250,6 +256,23 @@ export class WebCodecsRecorder implements Recorder {
       if (result.kind === 'repaired') meta!.decoderConfig = { ...meta!.decoderConfig!, description: result.record };
     }
     this.checkStarted(take);
+  }
+
+  /**
+   * Keeps audio timestamps increasing. WebKitGTK's AAC encoder stamps every frame it makes from one
+   * input buffer with that buffer's timestamp and duration (four 1024-sample frames, one time, each
+   * 93 ms long): copied into FLV they are packets with the same decode time, which decoders reject.
+   * An AAC packet is as long as its 1024 samples; one that starts before the previous one ended is
+   * moved to that end. mediabunny hands the muxer this same packet object right after this callback.
+   */
+  private onAudioPacket(take: Take, packet: Mediabunny.EncodedPacket, meta: EncodedAudioChunkMetadata | undefined): void {
+    take.audioPackets++;
+    const rate = meta?.decoderConfig?.sampleRate;
+    if (take.aacFrame === undefined && this.options.format.audioCodec === 'aac' && rate) take.aacFrame = 1024 / rate;
+    const fixed = packet as { timestamp: number; duration: number };
+    if (take.aacFrame !== undefined) fixed.duration = take.aacFrame;
+    if (take.audioPackets > 1 && packet.timestamp < take.audioEnd - 1e-6) fixed.timestamp = take.audioEnd;
+    take.audioEnd = packet.timestamp + packet.duration;
   }
 
   private checkStarted(take: Take): void {
