@@ -181,7 +181,7 @@ export class WebCodecsRecorder implements Recorder {
     take.sources.push(videoSource);
     if (audio && format.audioCodec) {
       const quality = new Quality({ bitrate: Math.round(this.options.audioBitsPerSecond) });
-      const onEncodedPacket = (packet: Mediabunny.EncodedPacket, meta: EncodedAudioChunkMetadata | undefined) => this.onAudioPacket(take, packet, meta);
+      const onEncodedPacket = (packet: Mediabunny.EncodedPacket, meta?: EncodedAudioChunkMetadata) => this.onAudioPacket(take, packet, meta);
       const audioSource = new MediaStreamAudioTrackSource(audio, { codec: format.audioCodec, quality, onEncodedPacket });
       output.addAudioTrack(audioSource);
       take.sources.push(audioSource);
