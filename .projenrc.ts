@@ -23,7 +23,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   defaultReleaseBranch: 'main',
   packageManager: javascript.NodePackageManager.NPM,
   projenrcTs: true,
-  minNodeVersion: '20.0.0',
+  // Node 20 is end-of-life (2026-04-30): jsii no longer supports it and the AWS SDK's 2027 releases need 22.
+  minNodeVersion: '22.0.0',
 
   // The first aws-cdk-lib whose validation plugins get the construct tree (IPolicyValidationContext.appConstruct):
   // before it, the README's `Validations.of(app).addPlugins(new AwsSolutionsChecks(app))` fails without
@@ -97,7 +98,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-cdk@^2.1148.1',
   ],
 
-  gitignore: ['/test-reports/', '/relay/node_modules/', '/.tmp/', '/cdk.out.integ/'],
+  gitignore: ['/test-reports/', '/relay/node_modules/', '/.tmp/', '/cdk.out.integ/', '/.tools/'],
   npmignoreEnabled: true,
 });
 
