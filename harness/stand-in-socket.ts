@@ -14,8 +14,12 @@ export interface StandInRecord {
   readonly log: string[];
   /** Media chunks sent. */
   chunks: number;
-  /** The first media chunk (the container's header comes first). */
-  first?: Blob;
+  /**
+   * The first bytes of media sent (the container's header comes first): the first chunks, joined
+   * until they hold at least 64 bytes. A recorder may cut its header into several chunks (Chromium's
+   * MediaRecorder on a busy machine has sent a 1-byte first one).
+   */
+  head?: Blob;
   /** Sockets opened. */
   sockets: number;
 }
@@ -52,7 +56,7 @@ export async function installStandInSocket(page: Page, options: StandInOptions =
       send(data: string | Blob): void {
         if (typeof data !== 'string') {
           record.chunks += 1;
-          record.first ??= data;
+          if (!record.head || record.head.size < 64) record.head = record.head ? new Blob([record.head, data]) : data;
           this.bufferedAmount += data.size * bufferFactor;
           return;
         }

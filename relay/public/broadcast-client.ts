@@ -53,6 +53,8 @@ const DEFAULT_AUDIO_BPS = 128_000;
 const MAX_TIMESLICE_MS = 250;
 const FAILOVER_PAUSE_MS = 500;
 const DEFAULT_CAPTURE_START_TIMEOUT_MS = 10_000;
+/** What a token function that did not answer within connectTimeoutMs stands for. */
+const LATE = Symbol('late');
 
 class BroadcastSession extends EventTarget implements Broadcast {
   readonly done: Promise<BroadcastEventMap['ended']>;
@@ -203,13 +205,20 @@ class BroadcastSession extends EventTarget implements Broadcast {
 
   /** Gets a token and a recorder, then runs one connection leg to its end. Never rejects. */
   private async runLeg(url: string, plan: CapturePlan, onLive: () => void): Promise<LegOutcome> {
-    let token: string;
+    const limitMs = this.options.connectTimeoutMs ?? 10_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let token: string | typeof LATE;
     try {
       const t = this.options.token ?? '';
-      token = typeof t === 'function' ? await t() : t;
+      // An app's token function that never settles must not hold the broadcast for ever.
+      const late = new Promise<typeof LATE>((resolve) => (timer = setTimeout(() => resolve(LATE), limitMs)));
+      token = typeof t === 'function' ? await Promise.race([Promise.resolve(t()), late]) : t;
     } catch {
       return { kind: 'failed', code: 'TOKEN_FAILED', message: 'Could not get a relay token.', failover: false };
+    } finally {
+      clearTimeout(timer);
     }
+    if (token === LATE) return { kind: 'failed', code: 'TOKEN_FAILED', message: `The token function gave no token within ${limitMs / 1000} s.`, failover: false };
     if (this.stopRequested) return { kind: 'stopped' };
     // The recorder is made (not started) before the start message, so that the message carries
     // what the recorder reports (docs/protocol.md#start-message). It starts only after `ready`.

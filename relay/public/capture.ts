@@ -82,30 +82,37 @@ export async function planCapture(request: CaptureRequest): Promise<CapturePlan 
   const recorderType = pickMimeType(request.preferCodec, recordable);
   const wanted = request.capture !== 'mediarecorder' && request.preferCodec !== 'vp8';
   const settings = wanted ? captureSettings(request.stream) : undefined;
+  // What stops WebCodecs from being used although the browser may have it: a wait past its bound.
+  let late: string | undefined;
   const format = settings
     ? await bounded(
       webCodecsFormat({ ...settings, videoBitsPerSecond: request.videoBitsPerSecond, audioBitsPerSecond: request.audioBitsPerSecond }),
       request.startTimeoutMs,
-      'the browser\'s answer to VideoEncoder/AudioEncoder.isConfigSupported',
-    ).catch(() => undefined)
+      'the browser\'s VideoEncoder/AudioEncoder.isConfigSupported',
+    ).catch((error: unknown) => void (late = (error as Error).message))
     : undefined;
-  const path = choosePath(request.capture, request.preferCodec, recorderType, format);
+  const path = late === undefined
+    ? choosePath(request.capture, request.preferCodec, recorderType, format)
+    : request.capture === 'webcodecs' ? undefined : 'mediarecorder';
   if (path === 'webcodecs') {
-    let plan: CapturePlan;
+    let plan: CapturePlan | undefined;
     try {
-      const mediabunny = await bounded((request.loadMuxer ?? loadMediabunny)(), request.startTimeoutMs, 'the WebCodecs muxer to load');
+      const mediabunny = await bounded((request.loadMuxer ?? loadMediabunny)(), request.startTimeoutMs, 'the WebCodecs muxer\'s load');
       plan = webCodecsPlan(request, format!, settings!.frameRate, mediabunny);
     } catch (error) {
-      // The muxer could not be loaded (a bundled client without `loadMuxer`): MediaRecorder, unless forced.
-      if (request.capture === 'webcodecs' || !recorderType) return unsupported(`The WebCodecs muxer could not be loaded: ${String(error)}`);
-      return mediaRecorderPlan(request, recorderType, `the WebCodecs muxer could not be loaded (${String(error)})`);
+      if (error instanceof Late) {
+        late = error.message;
+      } else {
+        // The muxer could not be loaded (a bundled client without `loadMuxer`): MediaRecorder, unless forced.
+        if (request.capture === 'webcodecs' || !recorderType) return unsupported(`The WebCodecs muxer could not be loaded: ${String(error)}`);
+        return mediaRecorderPlan(request, recorderType, `the WebCodecs muxer could not be loaded (${String(error)})`);
+      }
     }
-    const failure = await tryStart(plan);
-    if (failure === undefined) return plan;
-    if (request.capture === 'webcodecs' || !recorderType) return { code: 'CAPTURE_FAILED', error: failure };
-    return mediaRecorderPlan(request, recorderType, failure);
+    late ??= await tryStart(plan!);
+    if (late === undefined) return plan!;
   }
-  if (path === 'mediarecorder') return mediaRecorderPlan(request, recorderType!);
+  if (late !== undefined && (request.capture === 'webcodecs' || !recorderType)) return { code: 'CAPTURE_FAILED', error: late };
+  if (path === 'mediarecorder' || path === 'webcodecs') return mediaRecorderPlan(request, recorderType!, late);
   return unsupported(request.capture === 'webcodecs'
     ? 'This browser cannot encode H.264 with WebCodecs (VideoEncoder and AudioEncoder).'
     : `This browser cannot record ${request.preferCodec} video with MediaRecorder.`);
@@ -130,10 +137,13 @@ async function tryStart(plan: CapturePlan): Promise<string | undefined> {
 /** A trial's bitrate: what it encodes is never sent. */
 const DEFAULT_TRIAL_BPS = 500_000;
 
-/** `promise`, or a rejection naming `what` after `ms`. */
+/** A wait on the browser that passed its bound. */
+class Late extends Error {}
+
+/** `promise`, or a {@link Late} naming `what` after `ms`. */
 function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s from ${what}`)), ms)));
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Late(`No answer within ${ms / 1000} s from ${what}.`)), ms)));
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 

@@ -14,15 +14,26 @@ interface Outcome {
   readonly capture: string | undefined;
   readonly mimeType: string | undefined;
   readonly error?: { code: string; message: string };
+  readonly captureFallback?: string;
   /** The first bytes the relay was sent, as hex. */
   readonly head: string;
 }
 
-/** Starts a broadcast with `options` against the stand-in relay; `failMuxer` makes the muxer unloadable. */
-async function broadcast(options: { capture?: string; preferCodec?: string; failMuxer?: boolean }): Promise<Outcome> {
+interface Options {
+  readonly capture?: string;
+  readonly preferCodec?: string;
+  /** The muxer's load rejects. */
+  readonly failMuxer?: boolean;
+  /** The muxer's load never settles. */
+  readonly stallMuxer?: boolean;
+  readonly captureStartTimeoutMs?: number;
+}
+
+/** Starts a broadcast with `options` against the stand-in relay. */
+async function broadcast(options: Options): Promise<Outcome> {
   const page = await bed.openClientPage();
   try {
-    return await page.evaluate(async ({ capture, preferCodec, failMuxer }) => {
+    return await page.evaluate(async ({ capture, preferCodec, failMuxer, stallMuxer, captureStartTimeoutMs }) => {
       const moduleUrl = '/broadcast-client.js';
       const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');
       const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
@@ -34,6 +45,8 @@ async function broadcast(options: { capture?: string; preferCodec?: string; fail
         capture: capture as 'auto',
         preferCodec: preferCodec as 'auto',
         ...(failMuxer ? { loadMuxer: () => Promise.reject(new Error('not hosted here')) } : {}),
+        ...(stallMuxer ? { loadMuxer: () => new Promise<never>(() => undefined) } : {}),
+        ...(captureStartTimeoutMs ? { captureStartTimeoutMs } : {}),
       });
       let error: { code: string; message: string } | undefined;
       b.on('error', (e) => (error = { code: e.code, message: e.message }));
@@ -41,8 +54,8 @@ async function broadcast(options: { capture?: string; preferCodec?: string; fail
       await Promise.race([b.done, new Promise<void>((resolve) => b.on('ready', () => setTimeout(resolve, 1500)))]);
       await b.stop();
       stream.getTracks().forEach((t) => t.stop());
-      const first = new Uint8Array(standIn.first ? await standIn.first.slice(0, 4).arrayBuffer() : new ArrayBuffer(0));
-      return { capture: b.capture, mimeType: b.mimeType, error, head: [...first].map((x) => x.toString(16).padStart(2, '0')).join('') };
+      const first = new Uint8Array(standIn.head ? await standIn.head.slice(0, 4).arrayBuffer() : new ArrayBuffer(0));
+      return { capture: b.capture, captureFallback: b.captureFallback, mimeType: b.mimeType, error, head: [...first].map((x) => x.toString(16).padStart(2, '0')).join('') };
     }, options);
   } finally {
     await page.close();
@@ -74,6 +87,21 @@ describe('capture path', () => {
     const vp8 = await broadcast({ capture: 'webcodecs', preferCodec: 'vp8' });
     expect(vp8.error?.code).toBe('NO_SUPPORTED_MIME_TYPE');
     expect(vp8.capture).toBeUndefined();
+  });
+
+  test('a muxer load that never settles is bounded by captureStartTimeoutMs: auto records with MediaRecorder and says why; forced, CAPTURE_FAILED', async () => {
+    const stalled = await broadcast({ stallMuxer: true, captureStartTimeoutMs: 3000 });
+    expect(stalled.error).toBeUndefined();
+    expect(stalled.capture).toBe('mediarecorder');
+    expect(stalled.captureFallback).toBe('No answer within 3 s from the WebCodecs muxer\'s load.');
+    expect(stalled.head).toBe(EBML_MAGIC);
+    const forced = await broadcast({ capture: 'webcodecs', stallMuxer: true, captureStartTimeoutMs: 3000 });
+    expect(forced.error).toEqual({ code: 'CAPTURE_FAILED', message: 'No answer within 3 s from the WebCodecs muxer\'s load.' });
+    expect(forced.capture).toBeUndefined();
+    // When WebCodecs starts in time, nothing is said.
+    const inTime = await broadcast({});
+    expect(inTime.capture).toBe('webcodecs');
+    expect(inTime.captureFallback).toBeUndefined();
   });
 
   test('VP8 is MediaRecorder\'s alone: auto with preferCodec vp8 records VP8 in WebM', async () => {

@@ -340,6 +340,28 @@ describe('connection leg: timeouts and failures', () => {
     expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'RECORDER_FAILED', failover: false });
   });
 
+  test('a WebCodecs recording that could not start (CaptureStartError) ends the leg with CAPTURE_FAILED and its message', async () => {
+    const { leg, socket, recorder } = recordingLeg();
+    const error = Object.assign(new Error('The audio capture did not start within 10 s.'), { name: 'CaptureStartError' });
+    recorder.onerror?.({ error, message: error.message });
+    expect(leg.state).toBe('leaving');
+    await tick();
+    socket.closed(1000);
+    expect(await leg.outcome).toMatchObject({ kind: 'failed', code: 'CAPTURE_FAILED', message: 'The audio capture did not start within 10 s.', failover: false });
+  });
+
+  test('a recorder that records nothing: CAPTURE_FAILED once firstChunkTimeoutMs passes; a chunk in time disarms it', async () => {
+    const silent = recordingLeg({ firstChunkTimeoutMs: 50 });
+    const talking = recordingLeg({ firstChunkTimeoutMs: 50 });
+    talking.recorder.chunk();
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(silent.leg.state).toBe('leaving');
+    expect(talking.leg.state).toBe('recording');
+    silent.socket.closed(1000);
+    expect(await silent.leg.outcome).toMatchObject({ kind: 'failed', code: 'CAPTURE_FAILED', message: 'The browser recorded nothing within 0.05 s of starting.' });
+    talking.leg.stop();
+  });
+
   test('a recorder that cannot start: the stop message goes out at once', async () => {
     const { leg, socket, recorder } = startLeg();
     recorder.startError = new Error('NotSupportedError');

@@ -88,3 +88,37 @@ describe('start message', () => {
     expect(r.broadcastMime).toBe(r.reportedBeforeStart);
   });
 });
+
+describe('the token function', () => {
+  test('one that never answers ends the broadcast with TOKEN_FAILED after connectTimeoutMs, before any socket', async () => {
+    const page = await bed.openClientPage();
+    try {
+      const result = await page.evaluate(async () => {
+        const moduleUrl = '/broadcast-client.js';
+        const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../public/broadcast-client.ts');
+        const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+        const started = performance.now();
+        const b = startBroadcast({
+          relayUrl: 'ws://127.0.0.1:9/v1/stream',
+          ingest: 'rtmp://127.0.0.1:1/live/',
+          streamKey: 'k',
+          stream,
+          capture: 'mediarecorder',
+          connectTimeoutMs: 500,
+          token: () => new Promise<string>(() => undefined),
+        });
+        let error: { code: string; message: string } | undefined;
+        b.on('error', (e) => (error = { code: e.code, message: e.message }));
+        const done = await Promise.race([b.done, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 10_000))]);
+        stream.getTracks().forEach((t) => t.stop());
+        return { done, error, ms: performance.now() - started, sockets: (window as unknown as { standIn: StandInRecord }).standIn.sockets };
+      });
+      expect(result.done).toEqual({ reason: 'error', code: 'TOKEN_FAILED' });
+      expect(result.error).toEqual({ code: 'TOKEN_FAILED', message: 'The token function gave no token within 0.5 s.' });
+      expect(result.ms).toBeLessThan(5000);
+      expect(result.sockets).toBe(0);
+    } finally {
+      await page.close();
+    }
+  });
+});
