@@ -6,106 +6,13 @@
  * ancestors; a live (unknown-size) Segment stays unknown-size.
  */
 
-const ID_SEGMENT = 0x18538067;
-const ID_TRACKS = 0x1654ae6b;
-const ID_TRACK_TYPE = 0x83;
-const ID_CODEC_PRIVATE = 0x63a2;
-const ID_CLUSTER = 0x1f43b675;
+import { withVideoCodecPrivate as rewrite } from '../relay/src/matroska-header.ts';
 
-interface Element {
-  readonly id: number;
-  readonly start: number;
-  /** Where the data starts. */
-  readonly dataStart: number;
-  /** Undefined for an unknown size. */
-  readonly size: number | undefined;
-  readonly sizeWidth: number;
-}
-
-function readElement(buf: Uint8Array, at: number): Element {
-  const idWidth = Math.clz32(buf[at]!) - 23;
-  let id = 0;
-  for (let i = 0; i < idWidth; i++) id = id * 256 + buf[at + i]!;
-  const sizeAt = at + idWidth;
-  const sizeWidth = Math.clz32(buf[sizeAt]!) - 23;
-  let size = buf[sizeAt]! & (0xff >> sizeWidth);
-  let allOnes = size === 0xff >> sizeWidth;
-  for (let i = 1; i < sizeWidth; i++) {
-    size = size * 256 + buf[sizeAt + i]!;
-    allOnes &&= buf[sizeAt + i] === 0xff;
-  }
-  return { id, start: at, dataStart: sizeAt + sizeWidth, size: allOnes ? undefined : size, sizeWidth };
-}
-
-function encodeSize(size: number, width: number): Uint8Array {
-  while (size >= 2 ** (7 * width) - 1) width++;
-  const out = new Uint8Array(width);
-  let rest = size;
-  for (let i = width - 1; i >= 0; i--) {
-    out[i] = rest % 256;
-    rest = Math.floor(rest / 256);
-  }
-  out[0]! |= 0x80 >> (width - 1);
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
-
-/** An element with new data: its id as it was, its size re-encoded (at least as wide as before). */
-function rebuild(buf: Uint8Array, el: Element, data: Uint8Array): Uint8Array {
-  return concat([buf.subarray(el.start, el.dataStart - el.sizeWidth), encodeSize(data.byteLength, el.sizeWidth), data]);
-}
-
-function children(buf: Uint8Array, el: Element): Element[] {
-  const out: Element[] = [];
-  const end = el.dataStart + (el.size ?? 0);
-  for (let at = el.dataStart; at < end;) {
-    const child = readElement(buf, at);
-    out.push(child);
-    at = child.dataStart + (child.size ?? 0);
-  }
-  return out;
-}
-
-/** `mkv` with the video track's CodecPrivate replaced by `transform(old)`. */
+/** `mkv` with the video track's CodecPrivate replaced by `transform(old)` (the relay's own EBML rewriting). */
 export function withVideoCodecPrivate(mkv: Uint8Array, transform: (codecPrivate: Uint8Array) => Uint8Array): Uint8Array {
-  const ebml = readElement(mkv, 0);
-  const segment = readElement(mkv, ebml.dataStart + ebml.size!);
-  if (segment.id !== ID_SEGMENT) throw new Error('no Segment after the EBML header');
-  for (let at = segment.dataStart; at < mkv.byteLength;) {
-    const el = readElement(mkv, at);
-    if (el.id === ID_CLUSTER) break;
-    if (el.id === ID_TRACKS) {
-      const entries = children(mkv, el).map((entry) => {
-        const fields = children(mkv, entry);
-        const isVideo = fields.some((f) => f.id === ID_TRACK_TYPE && mkv[f.dataStart] === 1);
-        if (!isVideo) return mkv.subarray(entry.start, entry.dataStart + entry.size!);
-        const data = concat(fields.map((f) => {
-          const bytes = mkv.subarray(f.dataStart, f.dataStart + f.size!);
-          return f.id === ID_CODEC_PRIVATE ? rebuild(mkv, f, transform(bytes.slice())) : mkv.subarray(f.start, f.dataStart + f.size!);
-        }));
-        return rebuild(mkv, entry, data);
-      });
-      const tracks = rebuild(mkv, el, concat(entries));
-      const delta = tracks.byteLength - (el.dataStart + el.size! - el.start);
-      const segmentHead = segment.size === undefined
-        ? mkv.subarray(segment.start, segment.dataStart)
-        : concat([mkv.subarray(segment.start, segment.dataStart - segment.sizeWidth), encodeSize(segment.size + delta, segment.sizeWidth)]);
-      const before = [mkv.subarray(0, segment.start), segmentHead, mkv.subarray(segment.dataStart, el.start)];
-      return concat([...before, tracks, mkv.subarray(el.dataStart + el.size!)]);
-    }
-    if (el.size === undefined) break;
-    at = el.dataStart + el.size;
-  }
-  throw new Error('no Tracks element before the first Cluster');
+  const out = rewrite(mkv, transform);
+  if (!out) throw new Error('no Tracks element before the first Cluster');
+  return out;
 }
 
 /** Firefox's defect (docs/embedding.md#browser-support): every SPS and PPS in an avcC with its NAL header byte doubled. */
@@ -126,4 +33,29 @@ export function doubleNalHeaders(avcC: Uint8Array): Uint8Array {
   copy(pps);
   parts.push(...avcC.subarray(at));
   return Uint8Array.from(parts);
+}
+
+/**
+ * An avcC whose SPS keeps a valid NAL header and profile (so the relay's header check passes it)
+ * but whose seq_parameter_set_id is out of range: FFmpeg logs `sps_id 32 out of range` as it
+ * opens such a stream, and goes on.
+ */
+export function garbleSpsId(avcC: Uint8Array): Uint8Array {
+  const out = avcC.slice();
+  // avcC header (6 bytes), the SPS length (2), then the SPS: NAL header, profile, constraints, level, then sps_id.
+  out.set([0x00, 0x01], 6 + 2 + 4);
+  return out;
+}
+
+/**
+ * A live Matroska clip (unknown sizes, as a browser streams it) of 640x360 30 fps H.264 with a key
+ * frame every 2 s and an Opus tone, made by FFmpeg to a pipe.
+ */
+export async function makeLiveH264Matroska(seconds: number): Promise<Uint8Array> {
+  const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+    '-bf', '0', '-g', '60', '-c:a', 'libopus', '-f', 'matroska', '-live', '1', 'pipe:1'], { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
+  const [bytes, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`ffmpeg could not make the live clip: ${err}`);
+  return new Uint8Array(bytes);
 }

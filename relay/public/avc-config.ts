@@ -33,7 +33,8 @@ export interface AvcConfig {
 export type AvcConfigResult =
   | { readonly kind: 'valid'; readonly record: Uint8Array }
   | { readonly kind: 'repaired'; readonly record: Uint8Array; readonly what: string }
-  | { readonly kind: 'invalid'; readonly reason: string };
+  /** `problem`: what is wrong with the record itself; `reason`: that, and that it could not be rebuilt either. */
+  | { readonly kind: 'invalid'; readonly reason: string; readonly problem: string };
 
 /** Parses a record; throws an Error saying what is wrong with its layout. */
 export function parseAvcConfig(record: Uint8Array): AvcConfig {
@@ -128,7 +129,11 @@ export function cleanAvcConfig(description: Uint8Array, keyFrame?: Uint8Array): 
       return { kind: 'repaired', record: writeAvcConfig(rebuilt), what: 'it was rebuilt from the key frame\'s SPS and PPS' };
     }
   }
-  return { kind: 'invalid', reason: `the encoder's H.264 decoder configuration is malformed (${reason}) and the key frame carries no SPS and PPS to rebuild it from` };
+  return {
+    kind: 'invalid',
+    problem: reason,
+    reason: `the encoder's H.264 decoder configuration is malformed (${reason}) and the key frame carries no SPS and PPS to rebuild it from`,
+  };
 }
 
 /** The record with each SPS and PPS rid of a repeated first byte (`67 67 …` → `67 …`), or undefined when none is doubled. */

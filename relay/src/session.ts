@@ -8,6 +8,7 @@ import type { DelayTrace } from './delay-trace.ts';
 import { checkDestination } from './destination.ts';
 import { FfmpegProcess, type FfmpegEvents, type FfmpegExit, type FfmpegProgress } from './ffmpeg.ts';
 import { nonPublicAddressProblem } from './ingest-address.ts';
+import { H264HeaderCheck } from './matroska-header.ts';
 import { Outages } from './outages.ts';
 import { Fanout, type FanoutDestination as Destination } from './outputs/fanout.ts';
 import type { PendingLimit, PendingTicket } from './pending.ts';
@@ -92,6 +93,8 @@ export class Session implements BufferHolder {
   private awaitingResume = false;
   /** Media that arrived on the compatibility route before FFmpeg was ready. */
   private earlyMedia: Uint8Array[] | undefined;
+  /** The current recording's H.264 header, checked before FFmpeg copies it (matroska-header.ts); one per FFmpeg. */
+  private header: H264HeaderCheck | undefined;
   private earlyBytes = 0;
 
   constructor(private readonly ws: ServerWebSocket<SocketData>, private readonly host: SessionHost) {
@@ -214,7 +217,13 @@ export class Session implements BufferHolder {
     if (this.ffmpeg.bufferedBytes + chunk.byteLength > this.host.config.maxBufferedBytes) {
       throw new SessionError('INGEST_FAILED', 'ingest is not keeping up; buffered media limit reached');
     }
-    this.ffmpeg.write(chunk);
+    if (!this.header) {
+      this.ffmpeg.write(chunk);
+      return;
+    }
+    const { bytes, repaired } = this.header.push(chunk);
+    if (repaired) log('info', 'repaired the H.264 header', { session: this.id, detail: repaired });
+    for (const part of bytes) this.ffmpeg.write(part);
   }
 
   private async start(msg: StartMessage): Promise<void> {
@@ -373,6 +382,8 @@ export class Session implements BufferHolder {
       void ffmpeg.exited.then(() => slots[0]!.release());
     }
     this.ffmpeg = ffmpeg;
+    // Each FFmpeg reads a new recording, with its own header.
+    this.header = plan.inputFormat === 'matroska' ? new H264HeaderCheck() : undefined;
     const started = ffmpeg;
     void started.exited.then((exit) => {
       if (started !== this.ffmpeg) return; // an earlier try's FFmpeg, killed when it failed

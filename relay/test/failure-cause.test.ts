@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { doubleNalHeaders, withVideoCodecPrivate } from '../../harness/matroska.ts';
+import { garbleSpsId, makeLiveH264Matroska, withVideoCodecPrivate } from '../../harness/matroska.ts';
 import { streamFile } from '../../harness/media.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
@@ -46,16 +46,12 @@ describe('a stream that warns early and fails later (real FFmpeg)', () => {
   beforeAll(async () => {
     rtmp = await startRtmpServer();
     relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}` });
-    // Live Matroska (unknown sizes, as a browser streams it) whose avcC has Firefox's doubled NAL
-    // header bytes: FFmpeg logs `sps_id 1 out of range` (an input-side error) as it opens the
-    // input, and goes on. The failure comes later, from the ingest.
-    const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30',
-      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '60',
-      '-c:a', 'libopus', '-f', 'matroska', '-live', '1', 'pipe:1'], { stdout: 'pipe', stderr: 'inherit' });
-    const live = new Uint8Array(await new Response(proc.stdout).arrayBuffer());
-    expect(await proc.exited).toBe(0);
+    // Live Matroska (unknown sizes, as a browser streams it) whose SPS passes the relay's header
+    // check but names an impossible sps_id: FFmpeg logs `sps_id 32 out of range` (an input-side
+    // error) as it opens the input, and goes on. The failure comes later, from the ingest.
+    const live = await makeLiveH264Matroska(6);
     clip = join(tmpdir(), `relay-warn-then-fail-${process.pid}.mkv`);
-    await Bun.write(clip, withVideoCodecPrivate(live, doubleNalHeaders));
+    await Bun.write(clip, withVideoCodecPrivate(live, garbleSpsId));
   });
 
   afterAll(async () => {
