@@ -88,6 +88,8 @@ interface Take {
   aacFrame: number | undefined;
   /** True once the first decoder configuration was checked (and repaired if it had to be). */
   headerChecked: boolean;
+  /** True once `started` resolved. */
+  hasStarted: boolean;
   startTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -157,6 +159,7 @@ export class WebCodecsRecorder implements Recorder {
       audioEnd: 0,
       aacFrame: undefined,
       headerChecked: false,
+      hasStarted: false,
       startTimer: undefined,
     };
     // Settled by the take; a caller that never asks must not see an unhandled rejection.
@@ -252,7 +255,8 @@ export class WebCodecsRecorder implements Recorder {
         this.fail(take, new CaptureStartError(`The browser's H.264 encoder gave a header the relay cannot pass on: ${result.reason}.`));
         return;
       }
-      // The muxer reads this same metadata object right after this callback returns.
+      // The muxer reads this same metadata object right after this callback returns (mediabunny
+      // 1.61; the Firefox end-to-end test's avcC check fails if that ever changes).
       if (result.kind === 'repaired') meta!.decoderConfig = { ...meta!.decoderConfig!, description: result.record };
     }
     this.checkStarted(take);
@@ -263,7 +267,8 @@ export class WebCodecsRecorder implements Recorder {
    * input buffer with that buffer's timestamp and duration (four 1024-sample frames, one time, each
    * 93 ms long): copied into FLV they are packets with the same decode time, which decoders reject.
    * An AAC packet is as long as its 1024 samples; one that starts before the previous one ended is
-   * moved to that end. mediabunny hands the muxer this same packet object right after this callback.
+   * moved to that end. mediabunny (1.61) hands the muxer this same packet object right after this
+   * callback; the WebKitGTK end-to-end test's clean decode fails if that ever changes.
    */
   private onAudioPacket(take: Take, packet: Mediabunny.EncodedPacket, meta: EncodedAudioChunkMetadata | undefined): void {
     take.audioPackets++;
@@ -278,6 +283,7 @@ export class WebCodecsRecorder implements Recorder {
   private checkStarted(take: Take): void {
     if (this.take !== take || !take.muxerStarted || !take.headerChecked) return;
     clearTimeout(take.startTimer);
+    take.hasStarted = true;
     take.started.resolve();
   }
 
@@ -287,17 +293,30 @@ export class WebCodecsRecorder implements Recorder {
     if (this.current === 'inactive' || !take) return;
     this.current = 'inactive';
     clearTimeout(take.startTimer);
-    take.started.reject(new CaptureStartError('The recording was stopped before it started.'));
     take.done.abort();
-    take.output.finalize().then(
-      () => {
-        if (this.take !== take) return;
-        this.flush(take);
-        this.take = undefined;
-        this.onstop?.(new Event('stop'));
-      },
-      (error: unknown) => this.fail(take, error),
-    );
+    let finishTimer: ReturnType<typeof setTimeout> | undefined;
+    const end = () => {
+      clearTimeout(finishTimer);
+      if (this.take !== take) return;
+      this.flush(take);
+      this.take = undefined;
+      this.onstop?.(new Event('stop'));
+    };
+    if (!take.hasStarted) {
+      // A muxer that never started may never finish either (it waits for a source that never
+      // delivered): nothing of it is worth waiting for.
+      take.started.reject(new CaptureStartError('The recording was stopped before it started.'));
+      void take.output.cancel().catch(() => undefined);
+      setTimeout(end, 0);
+      return;
+    }
+    // Bounded like the start: a muxer that does not finish must not hold the leg's stop for ever.
+    const limitMs = this.options.startTimeoutMs ?? 10_000;
+    finishTimer = setTimeout(() => this.fail(take, new Error(`the WebCodecs muxer did not finish within ${limitMs / 1000} s`)), limitMs);
+    take.output.finalize().then(end, (error: unknown) => {
+      clearTimeout(finishTimer);
+      this.fail(take, error);
+    });
   }
 
   dropFrames(drop: boolean): void {
