@@ -30,7 +30,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await firefox?.close();
+  await (firefox && step(firefox.close(), 'Firefox to close'));
   await pulse?.stop();
   await relay?.stop();
   await rtmp?.stop();
@@ -47,12 +47,12 @@ async function goLive(page: Page, input: GoLive): Promise<void> {
   await page.goto(`${relay.httpUrl}/`, { timeout: 30_000 });
   await page.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, { timeout: 30_000 });
   const values = { 'ingest': rtmp.rtmpUrl, 'stream-key': input.streamKey, 'token': await makeToken(SECRET), 'relays': '' };
-  await page.evaluate((v: Record<string, string>) => {
+  await step(page.evaluate((v: Record<string, string>) => {
     for (const [id, value] of Object.entries(v)) (document.getElementById(id) as HTMLInputElement).value = value;
-  }, values);
-  await page.select('#codec', input.codec);
-  await page.select('#capture', input.capture);
-  await page.click('#start');
+  }, values), 'the form to be filled');
+  await step(page.select('#codec', input.codec), 'the codec to be chosen');
+  await step(page.select('#capture', input.capture), 'the capture path to be chosen');
+  await step(page.click('#start'), 'the Go-live click');
 }
 
 /** Waits for the status panel's state; the panel's message and log are in the error when it does not come. */
@@ -74,21 +74,33 @@ async function readStatus(page: Page): Promise<Record<string, string>> {
   }), 15_000, 'the status panel');
 }
 
+/** Every puppeteer call without a timeout of its own gets one: a browser that stops answering fails the test, never hangs it. */
+function step<T>(promise: Promise<T>, what: string): Promise<T> {
+  return withTimeout(promise, 30_000, what);
+}
+
+/** A new tab, closed (within its bound) after `use`. */
+async function withPage<T>(browser: Browser, use: (page: Page) => Promise<T>): Promise<T> {
+  const page = await step(browser.newPage(), 'a new tab');
+  try {
+    return await use(page);
+  } finally {
+    await step(page.close(), 'the tab to close');
+  }
+}
+
 /** Goes live, streams STREAM_SECONDS, stops; the status panel as it was while live. */
 async function broadcast(browser: Browser, input: GoLive): Promise<Record<string, string>> {
-  const page = await browser.newPage();
-  try {
+  return withPage(browser, async (page) => {
     await goLive(page, input);
     await waitForState(page, 'live');
     await page.waitForFunction(() => /kbps/.test(document.getElementById('bitrate-info')?.textContent ?? ''), { timeout: 15_000 });
     await new Promise((resolve) => setTimeout(resolve, STREAM_SECONDS * 1000));
     const live = await readStatus(page);
-    await page.click('#stop');
+    await step(page.click('#stop'), 'the Stop click');
     await waitForState(page, 'ended', 30_000);
     return live;
-  } finally {
-    await page.close();
-  }
+  });
 }
 
 /** Every recording from Firefox: IVS-ready, decodable without one error, its avcC well-formed. */
@@ -125,13 +137,12 @@ describe('Firefox ESR without an audio output device (its AudioContext never sta
     muted = await launchFirefox();
   });
   afterAll(async () => {
-    await muted?.close();
+    await (muted && step(muted.close(), 'Firefox to close'));
   });
 
   test('auto goes live through MediaRecorder within the start bound, and the page says why', async () => {
     const key = `ff-fallback-${Date.now()}`;
-    const page = await muted.newPage();
-    try {
+    await withPage(muted, async (page) => {
       await goLive(page, { streamKey: key, codec: 'auto', capture: 'auto' });
       const clicked = Date.now();
       await waitForState(page, 'live', CAPTURE_START_MS + 30_000);
@@ -142,20 +153,17 @@ describe('Firefox ESR without an audio output device (its AudioContext never sta
       // The bound, a relay start and FFmpeg's connection: far below the relay's 15 s MEDIA_TIMEOUT after the bound.
       expect(Date.now() - clicked).toBeLessThan(CAPTURE_START_MS + 25_000);
       await new Promise((resolve) => setTimeout(resolve, 4000));
-      await page.click('#stop');
+      await step(page.click('#stop'), 'the Stop click');
       await waitForState(page, 'ended', 30_000);
-    } finally {
-      await page.close();
-    }
+    });
     const recording = await rtmp.waitForRecording(key);
     await expectCleanDecode(recording);
     await expectWellFormedAvcC(recording);
   });
 
   test('forced WebCodecs fails with CAPTURE_FAILED naming the AudioContext, before the relay is asked, never MEDIA_TIMEOUT', async () => {
-    const page = await muted.newPage();
     const sessionsBefore = relay.logs.filter((l) => l.msg === 'session ready').length;
-    try {
+    await withPage(muted, async (page) => {
       await goLive(page, { streamKey: `ff-forced-${Date.now()}`, codec: 'auto', capture: 'webcodecs' });
       const clicked = Date.now();
       await waitForState(page, 'failed', CAPTURE_START_MS + 20_000);
@@ -166,8 +174,6 @@ describe('Firefox ESR without an audio output device (its AudioContext never sta
       expect(status.message).toContain('speakers or headphones');
       expect(status.log).toContain('error CAPTURE_FAILED');
       expect(relay.logs.filter((l) => l.msg === 'session ready').length).toBe(sessionsBefore);
-    } finally {
-      await page.close();
-    }
+    });
   });
 });
