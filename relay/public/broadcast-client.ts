@@ -53,6 +53,12 @@ const DEFAULT_AUDIO_BPS = 128_000;
 const MAX_TIMESLICE_MS = 250;
 const FAILOVER_PAUSE_MS = 500;
 const DEFAULT_CAPTURE_START_TIMEOUT_MS = 10_000;
+/**
+ * The most a started recording may take to deliver its first chunk: half the relay's default
+ * RELAY_MEDIA_TIMEOUT_MS (10 s), so that the client's own, specific error comes before the relay's.
+ * A working recorder delivers within a timeslice (at most 250 ms), or at once (WebCodecs' header).
+ */
+const FIRST_CHUNK_MS = 5000;
 /** What a token function that did not answer within connectTimeoutMs stands for. */
 const LATE = Symbol('late');
 
@@ -240,7 +246,7 @@ class BroadcastSession extends EventTarget implements Broadcast {
         timesliceMs: this.timesliceMs,
         connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
         stopTimeoutMs: this.options.stopTimeoutMs ?? 10_000,
-        firstChunkTimeoutMs: this.captureStartTimeoutMs,
+        firstChunkTimeoutMs: Math.min(this.captureStartTimeoutMs, FIRST_CHUNK_MS),
         bufferPolicy: defaultBufferPolicy(this.videoBps + (this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS)),
       },
       this.legEvents(url, mimeType, plan.path, onLive),

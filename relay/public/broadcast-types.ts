@@ -82,10 +82,11 @@ export interface BroadcastOptions {
   /** Lowest bitrate `adaptBitrate` goes down to. @default 300_000 */
   readonly minVideoBitsPerSecond?: number;
   /**
-   * The bound on each wait for the browser while starting to record: the WebCodecs muxer's load, a
-   * WebCodecs recording's start (encoder, audio capture, muxer: tried before connecting), and the
-   * first chunk of every recording. Past it `'auto'` records with MediaRecorder instead (and says so
-   * in `ready.captureFallback`); a forced path fails with `CAPTURE_FAILED`. @default 10_000
+   * The bound on each wait for the browser while starting to record: the format check, the WebCodecs
+   * muxer's load and a WebCodecs recording's start (encoder, audio capture, muxer: tried before
+   * connecting). Past it `'auto'` records with MediaRecorder instead (and says so in
+   * `ready.captureFallback`); a forced path fails with `CAPTURE_FAILED`. Once connected, every
+   * recording's first chunk is awaited this long, at most 5 s (`CAPTURE_FAILED` past it). @default 10_000
    */
   readonly captureStartTimeoutMs?: number;
   /** How long to wait for the WebSocket to open and for `ready`. @default 10_000 */

@@ -42,7 +42,7 @@ export interface LegOptions {
   readonly connectTimeoutMs: number;
   /** For the relay to close after the stop message. */
   readonly stopTimeoutMs: number;
-  /** For a started recorder's first chunk of media (CAPTURE_FAILED past it). @default 10_000 */
+  /** For a started recorder's first chunk of media (CAPTURE_FAILED past it). @default 5000 */
   readonly firstChunkTimeoutMs?: number;
   readonly bufferPolicy: BufferPolicy;
   /** Opens the socket; tests pass a stand-in. @default `new WebSocket(url)` */
@@ -83,6 +83,8 @@ export class ConnectionLeg {
   private errorFrame: ErrorFrame | undefined;
   /** Set by the relay's `ended`: the stop was flushed, whatever close code follows. */
   private ended = false;
+  /** The stop message went out (once, whichever of the recorder's `stop` and its deadline comes first). */
+  private stopSent = false;
   /** Why the leg is leaving; set on entering `leaving`. */
   private leavingFor: LegOutcome | undefined;
   /** Set when the recorder started; cleared by its first chunk of media. */
@@ -303,9 +305,12 @@ export class ConnectionLeg {
       return;
     }
     this.poll = setInterval(() => this.checkBacklog(), BACKLOG_POLL_MS);
-    const firstChunkMs = this.options.firstChunkTimeoutMs ?? 10_000;
+    const firstChunkMs = this.options.firstChunkTimeoutMs ?? 5000;
     this.clearFirstChunk();
     this.firstChunk = setTimeout(() => {
+      // A recorder that produced nothing has nothing to flush, and may never fire `stop` either
+      // (WebKitGTK's MediaRecorder without an MP4 muxer): it is let go, and the relay told at once.
+      this.stopRecorder();
       this.leave({ kind: 'failed', code: 'CAPTURE_FAILED', message: `The browser recorded nothing within ${firstChunkMs / 1000} s of starting.`, failover: false });
     }, firstChunkMs);
   }
@@ -341,13 +346,18 @@ export class ConnectionLeg {
       return;
     }
     // The final dataavailable fires before `stop`, so every chunk is sent before the stop message
-    // (docs/protocol.md#stopping).
+    // (docs/protocol.md#stopping). A recorder whose `stop` never comes does not hold the leg: the
+    // stop message goes after stopTimeoutMs anyway.
     recorder.onstop = () => this.sendStop();
+    this.clearDeadline();
+    this.deadline = setTimeout(() => this.sendStop(), this.options.stopTimeoutMs);
     recorder.stop();
   }
 
   private sendStop(): void {
-    if (this.current !== 'leaving') return;
+    if (this.current !== 'leaving' || this.stopSent) return;
+    this.stopSent = true;
+    this.clearDeadline();
     this.send({ type: 'stop' });
     this.deadline = setTimeout(() => this.onStopTimeout(), this.options.stopTimeoutMs);
   }

@@ -181,6 +181,8 @@ export class H264HeaderCheck {
   /** The held bytes are `buf[0, length)`; the buffer doubles as it fills, so holding costs O(bytes) whatever the chunk sizes. */
   private buf = new Uint8Array(4096);
   private length = 0;
+  /** The chunks held, as they came: passed on as the same objects (the delay trace keys frames by them). */
+  private held: Uint8Array[] = [];
   private judged = false;
 
   /**
@@ -196,15 +198,18 @@ export class H264HeaderCheck {
     }
     this.buf.set(chunk, this.length);
     this.length += chunk.byteLength;
+    this.held.push(chunk);
     const start = this.buf.subarray(0, this.length);
     const verdict = checkH264Header(start);
     if (verdict.kind === 'incomplete') return { bytes: [] };
+    const held = this.held;
     this.judged = true;
     this.buf = new Uint8Array(0);
     this.length = 0;
+    this.held = [];
     if (verdict.kind === 'invalid') throw new SessionError('UNSUPPORTED_MEDIA', `the stream's H.264 header is malformed: ${verdict.reason}`);
     if (verdict.kind === 'repaired') return { bytes: [verdict.bytes], repaired: verdict.what };
-    return { bytes: [start] };
+    return { bytes: held };
   }
 
   /** Bytes held, not yet given to FFmpeg. */

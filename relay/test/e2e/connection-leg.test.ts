@@ -362,6 +362,20 @@ describe('connection leg: timeouts and failures', () => {
     talking.leg.stop();
   });
 
+  test('a recorder whose stop never comes: the stop message goes out after stopTimeoutMs anyway', async () => {
+    const recorder = new StandInRecorder();
+    recorder.stop = () => void (recorder.state = 'inactive'); // no last chunk, no `stop` event
+    const { leg, socket } = recordingLeg({ recorder: recorder as unknown as Recorder, stopTimeoutMs: 50 });
+    recorder.chunk();
+    leg.stop();
+    expect(socket.frames().at(-1)).not.toBe('stop');
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    expect(socket.frames().at(-1)).toBe('stop');
+    socket.receive({ type: 'ended' });
+    socket.closed(1000);
+    expect(await leg.outcome).toMatchObject({ kind: 'stopped' });
+  });
+
   test('a recorder that cannot start: the stop message goes out at once', async () => {
     const { leg, socket, recorder } = startLeg();
     recorder.startError = new Error('NotSupportedError');

@@ -42,16 +42,21 @@ async function waitForState(state: string, timeoutMs: number): Promise<void> {
   }
 }
 
+/** Opens the page, waits for the camera preview, fills the form and clicks Go live (a WebDriver click: a user gesture). */
+async function goLive(key: string, capture: 'auto' | 'mediarecorder'): Promise<void> {
+  await webkit.navigate(`${relay.httpUrl}/`);
+  await waitFor(async () => (await webkit.execute<number>('return document.getElementById("preview").videoWidth')) > 0, 30_000, 'the camera preview', 500);
+  await webkit.execute(
+    'for (const [id, value] of Object.entries(arguments[0])) document.getElementById(id).value = value;',
+    { 'ingest': rtmp.rtmpUrl, 'stream-key': key, 'token': await makeToken(SECRET), 'relays': '', 'codec': 'auto', capture },
+  );
+  await webkit.click('#start');
+}
+
 describe('WebKitGTK → relay → nginx-rtmp', () => {
   test('auto: WebCodecs H.264 + AAC, both copied by the relay; the recording is IVS-ready and decodes cleanly', async () => {
     const key = `wk-webcodecs-${Date.now()}`;
-    await webkit.navigate(`${relay.httpUrl}/`);
-    await waitFor(async () => (await webkit.execute<number>('return document.getElementById("preview").videoWidth')) > 0, 30_000, 'the camera preview', 500);
-    await webkit.execute(
-      'for (const [id, value] of Object.entries(arguments[0])) document.getElementById(id).value = value;',
-      { 'ingest': rtmp.rtmpUrl, 'stream-key': key, 'token': await makeToken(SECRET), 'relays': '', 'codec': 'auto', 'capture': 'auto' },
-    );
-    await webkit.click('#start');
+    await goLive(key, 'auto');
     await waitForState('live', 45_000);
     await Bun.sleep(STREAM_SECONDS * 1000);
     const live = await webkit.execute<Record<string, string>>(STATUS);
@@ -65,5 +70,16 @@ describe('WebKitGTK → relay → nginx-rtmp', () => {
     await expectCleanDecode(recording);
     await expectWellFormedAvcC(recording);
     expect(relay.output()).not.toContain(key);
+  });
+
+  test('forced MediaRecorder, which records nothing here (no MP4 muxer in Debian 12\'s GStreamer): CAPTURE_FAILED within 5 s of ready, before the relay\'s MEDIA_TIMEOUT', async () => {
+    await goLive(`wk-mediarecorder-${Date.now()}`, 'mediarecorder');
+    await waitForState('failed', 45_000);
+    const status = await webkit.execute<Record<string, string>>(STATUS);
+    expect(status['codec-info']).toStartWith('H.264 + AAC in MP4 from MediaRecorder');
+    expect(status.log).toContain('error CAPTURE_FAILED');
+    expect(status.log).toContain('The browser recorded nothing within 5 s of starting.');
+    expect(status.log).not.toContain('MEDIA_TIMEOUT');
+    expect(status.message).toStartWith('The browser could not start recording.');
   });
 });
