@@ -82,16 +82,16 @@ export async function planCapture(request: CaptureRequest): Promise<CapturePlan 
   const recorderType = pickMimeType(request.preferCodec, recordable);
   const wanted = request.capture !== 'mediarecorder' && request.preferCodec !== 'vp8';
   const settings = wanted ? captureSettings(request.stream) : undefined;
-  // What stops WebCodecs from being used although the browser may have it: a wait past its bound.
-  let late: string | undefined;
+  // Why WebCodecs cannot be used although the browser may have it: a wait past its bound, or a trial that did not start.
+  let notStarted: string | undefined;
   const format = settings
     ? await bounded(
       webCodecsFormat({ ...settings, videoBitsPerSecond: request.videoBitsPerSecond, audioBitsPerSecond: request.audioBitsPerSecond }),
       request.startTimeoutMs,
       'the browser\'s VideoEncoder/AudioEncoder.isConfigSupported',
-    ).catch((error: unknown) => void (late = (error as Error).message))
+    ).catch((error: unknown) => void (notStarted = (error as Error).message))
     : undefined;
-  const path = late === undefined
+  const path = notStarted === undefined
     ? choosePath(request.capture, request.preferCodec, recorderType, format)
     : request.capture === 'webcodecs' ? undefined : 'mediarecorder';
   if (path === 'webcodecs') {
@@ -101,18 +101,18 @@ export async function planCapture(request: CaptureRequest): Promise<CapturePlan 
       plan = webCodecsPlan(request, format!, settings!.frameRate, mediabunny);
     } catch (error) {
       if (error instanceof Late) {
-        late = error.message;
+        notStarted = error.message;
       } else {
         // The muxer could not be loaded (a bundled client without `loadMuxer`): MediaRecorder, unless forced.
         if (request.capture === 'webcodecs' || !recorderType) return unsupported(`The WebCodecs muxer could not be loaded: ${String(error)}`);
         return mediaRecorderPlan(request, recorderType, `the WebCodecs muxer could not be loaded (${String(error)})`);
       }
     }
-    late ??= await tryStart(plan!);
-    if (late === undefined) return plan!;
+    notStarted ??= await tryStart(plan!);
+    if (notStarted === undefined) return plan!;
   }
-  if (late !== undefined && (request.capture === 'webcodecs' || !recorderType)) return { code: 'CAPTURE_FAILED', error: late };
-  if (path === 'mediarecorder' || path === 'webcodecs') return mediaRecorderPlan(request, recorderType!, late);
+  if (notStarted !== undefined && (request.capture === 'webcodecs' || !recorderType)) return { code: 'CAPTURE_FAILED', error: notStarted };
+  if (path === 'mediarecorder' || path === 'webcodecs') return mediaRecorderPlan(request, recorderType!, notStarted);
   return unsupported(request.capture === 'webcodecs'
     ? 'This browser cannot encode H.264 with WebCodecs (VideoEncoder and AudioEncoder).'
     : `This browser cannot record ${request.preferCodec} video with MediaRecorder.`);
