@@ -90,13 +90,13 @@ describe('capture path', () => {
   });
 
   test('a muxer load that never settles is bounded by captureStartTimeoutMs: auto records with MediaRecorder and says why; forced, CAPTURE_FAILED', async () => {
-    const stalled = await broadcast({ stallMuxer: true, captureStartTimeoutMs: 3000 });
+    const stalled = await broadcast({ stallMuxer: true, captureStartTimeoutMs: 5000 });
     expect(stalled.error).toBeUndefined();
     expect(stalled.capture).toBe('mediarecorder');
-    expect(stalled.captureFallback).toBe('No answer within 3 s from the WebCodecs muxer\'s load.');
+    expect(stalled.captureFallback).toBe('No answer within 5 s from the WebCodecs muxer\'s load.');
     expect(stalled.head).toBe(EBML_MAGIC);
-    const forced = await broadcast({ capture: 'webcodecs', stallMuxer: true, captureStartTimeoutMs: 3000 });
-    expect(forced.error).toEqual({ code: 'CAPTURE_FAILED', message: 'No answer within 3 s from the WebCodecs muxer\'s load.' });
+    const forced = await broadcast({ capture: 'webcodecs', stallMuxer: true, captureStartTimeoutMs: 5000 });
+    expect(forced.error).toEqual({ code: 'CAPTURE_FAILED', message: 'No answer within 5 s from the WebCodecs muxer\'s load.' });
     expect(forced.capture).toBeUndefined();
     // When WebCodecs starts in time, nothing is said.
     const inTime = await broadcast({});
