@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
 import { goLive, launchBrowser, readStatus, stopBroadcast, waitForState } from './browser.ts';
-import { expectIvsReadyRecording as expectIvsReady } from './recording-checks.ts';
+import { expectCleanDecode, expectIvsReadyRecording as expectIvsReady, expectWellFormedAvcC } from './recording-checks.ts';
 import { waitFor } from '../../../harness/ports.ts';
 import { probeRecording } from '../../../harness/probe.ts';
 import { isProcessAlive } from '../../../harness/proc.ts';
@@ -49,9 +49,16 @@ afterAll(async () => {
   await rtmp?.stop();
 });
 
-/** What nginx recorded for `key` is what IVS takes (recording-checks.ts), and the key never reached the relay's output. */
+/**
+ * What nginx recorded for `key` is what IVS takes, decodes without one error and has a well-formed
+ * avcC (recording-checks.ts: the same checks as the Firefox and WebKitGTK recordings), and the key
+ * never reached the relay's output.
+ */
 async function expectIvsReadyRecording(key: string): Promise<void> {
-  await expectIvsReady(await rtmp.waitForRecording(key), STREAM_SECONDS);
+  const recording = await rtmp.waitForRecording(key);
+  await expectIvsReady(recording, STREAM_SECONDS);
+  await expectCleanDecode(recording);
+  await expectWellFormedAvcC(recording);
   expect(relay.output()).not.toContain(key);
 }
 
