@@ -75,7 +75,7 @@ export function launchFirefox(options: FirefoxOptions = {}): Promise<Browser> {
     headless: true,
     protocol: 'webDriverBiDi',
     timeout: 60_000,
-    env: { ...process.env, PULSE_SERVER: pulseServer, MOZ_DISABLE_CONTENT_SANDBOX: '1' },
+    env: { ...process.env, PULSE_SERVER: pulseServer },
     extraPrefsFirefox: {
       'media.navigator.streams.fake': true,
       'media.navigator.permission.disabled': true,
