@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { EndpointsFunction } from './endpoints/endpoints-function';
 import { EndpointsApiOptions } from './endpoints-api-options';
+import { functionRoleWithLogs } from './function-role';
 import { SHARED_ANSWER_KEY } from './registry/registry-item';
 
 /** Properties of an {@link EndpointsApi}. */
@@ -29,12 +30,7 @@ export class EndpointsApi extends Construct {
 
   constructor(scope: Construct, id: string, props: EndpointsApiProps) {
     super(scope, id);
-    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention });
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Endpoints API: reads the relay registry table',
-    });
-    logGroup.grantWrite(role);
+    const { role, logGroup } = functionRoleWithLogs(this, 'Endpoints API: reads the relay registry table', props.logRetention);
     props.table.grant(role, 'dynamodb:Scan');
     // The answer its instances share: that one item, by its key, and nothing else of the table.
     role.addToPrincipalPolicy(new iam.PolicyStatement({

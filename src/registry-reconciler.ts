@@ -8,6 +8,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { functionRoleWithLogs } from './function-role';
 import { acknowledgeFinding, iam5ResourceFinding } from './nag-finding';
 import { ReconcilerFunction } from './reconciler/reconciler-function';
 import { allowTaskRecordChanges, allowEniReads, TaskRecordsOptions } from './task-tracker';
@@ -47,12 +48,8 @@ export class RegistryReconciler extends Construct {
 
   constructor(scope: Construct, id: string, props: RegistryReconcilerProps) {
     super(scope, id);
-    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention });
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Registry reconciler: lists the relay service\'s tasks and repairs the registry table',
-    });
-    logGroup.grantWrite(role);
+    const { role, logGroup } = functionRoleWithLogs(this,
+      'Registry reconciler: lists the relay service\'s tasks and repairs the registry table', props.logRetention);
     props.table.grant(role, 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Scan');
     allowEniReads(role);
     this.allowTaskReads(role, props.cluster);
@@ -82,18 +79,14 @@ export class RegistryReconciler extends Construct {
 
     // The framework function gets a role of ours too (rather than one with AWSLambdaBasicExecutionRole): its
     // own log group, and invoking the reconciler, which the framework grants.
-    const providerLogGroup = new logs.LogGroup(this, 'ProviderLogGroup', { retention: props.logRetention });
-    const providerRole = new iam.Role(this, 'ProviderRole', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Registry reconciler custom resources: invokes the reconciler for CloudFormation',
-    });
-    providerLogGroup.grantWrite(providerRole);
+    const provider = functionRoleWithLogs(this,
+      'Registry reconciler custom resources: invokes the reconciler for CloudFormation', props.logRetention, 'Provider');
     this.provider = new cr.Provider(this, 'Provider', {
       onEventHandler: this.function,
-      logGroup: providerLogGroup,
-      frameworkOnEventRole: providerRole,
+      logGroup: provider.logGroup,
+      frameworkOnEventRole: provider.role,
     });
-    this.acknowledgeProvider(providerRole);
+    this.acknowledgeProvider(provider.role);
     this.teardown = new CustomResource(this, 'Teardown', {
       serviceToken: this.provider.serviceToken,
       resourceType: 'Custom::TranswrapRegistryTeardown',

@@ -10,6 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { functionRoleWithLogs } from './function-role';
 import { acknowledgeFinding } from './nag-finding';
 import { TrackerFunction } from './tracker/tracker-function';
 
@@ -62,15 +63,7 @@ export class TaskTracker extends Construct {
   constructor(scope: Construct, id: string, props: TaskTrackerProps) {
     super(scope, id);
 
-    const logGroup = new logs.LogGroup(this, 'LogGroup', { retention: props.logRetention });
-
-    // A role of our own rather than AWSLambdaBasicExecutionRole, so the function can write
-    // only its own log group and only this table.
-    const role = new iam.Role(this, 'Role', {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: 'Task tracker: writes the relay registry table',
-    });
-    logGroup.grantWrite(role);
+    const { role, logGroup } = functionRoleWithLogs(this, 'Task tracker: writes the relay registry table', props.logRetention);
     // grant() rather than a hand-written statement, so a table encrypted with a customer key also grants the key.
     props.table.grant(role, 'dynamodb:PutItem');
     allowEniReads(role);
