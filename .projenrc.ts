@@ -164,7 +164,7 @@ new javascript.TypescriptConfig(project, {
 // The tarball ships the compiled library, the bundled Lambda assets and the relay
 // sources (without the relay's tests); never the TypeScript sources or test suites.
 project.npmignore?.include('/relay/');
-project.npmignore?.exclude('/relay/test/', '/relay/demo/', '/relay/tsconfig.json', '/relay/node_modules/', '/scripts/', '/bench/', '/harness/', '/docs/', '/.ci/', '/test-reports/', '/tsconfig.dev.json');
+project.npmignore?.exclude('/.tools/', '/relay/test/', '/relay/demo/', '/relay/tsconfig.json', '/relay/node_modules/', '/scripts/', '/bench/', '/harness/', '/docs/', '/.ci/', '/test-reports/', '/tsconfig.dev.json');
 
 // ---------------------------------------------------------------------------
 // Tasks
