@@ -1,7 +1,7 @@
 /**
  * The relay protocol (docs/protocol.md): its paths, message shapes and close codes, defined once.
  * The relay imports this file too, and the construct's copies of the paths are held to it by
- * test/contract-parity.test.ts. Types, constants and one parser only: it runs in browsers.
+ * relay/test/unit/contract-parity.test.ts. Types, constants and one parser only: it runs in browsers.
  */
 
 /** Path of the relay's WebSocket endpoint (docs/protocol.md#endpoint). */

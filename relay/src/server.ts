@@ -71,14 +71,17 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
         { status: draining ? 503 : 200, headers: { 'cache-control': 'no-store' } },
       );
     }
-    if ((url.pathname === STREAM_PATH || url.pathname.startsWith('/rtmps/')) && !originAllowed(req, config.allowedOrigins)) {
+    // Only routes that exist refuse a foreign page: with the compatibility route off, /rtmps/… is an
+    // unknown file (404) like any other.
+    const isCompat = config.compatRoute && url.pathname.startsWith('/rtmps/');
+    if ((url.pathname === STREAM_PATH || isCompat) && !originAllowed(req, config.allowedOrigins)) {
       return new Response('origin not allowed', { status: 403 });
     }
     if (url.pathname === STREAM_PATH) {
       if (srv.upgrade(req, { data: {} })) return undefined;
       return new Response('WebSocket upgrade required', { status: 426 });
     }
-    if (config.compatRoute && url.pathname.startsWith('/rtmps/')) {
+    if (isCompat) {
       const implicitStart = compatStart(url);
       if (!implicitStart) return new Response('bad compatibility URL', { status: 400 });
       if (srv.upgrade(req, { data: { implicitStart } })) return undefined;

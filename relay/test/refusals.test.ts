@@ -226,6 +226,42 @@ describe('destinations → 4003', () => {
   });
 });
 
+// docs/protocol.md#start-message: the checks run in a fixed order and the first that fails decides. Each start message
+// here fails two adjacent checks and must get the earlier one's code (and reason): swap any two checks in the relay
+// and one of these fails.
+describe('order of checks', () => {
+  const boundToOther = () => makeToken(SECRET, { claims: { ingest: 'rtmp://127.0.0.1:1/elsewhere/' } });
+  const tooMany = () => [1, 2, 3].map((i) => ({ ingest, streamKey: `sk_order_extra_${i}` }));
+  const nonPublic = () => `rtmp://${hostname()}:${rtmp.port}/live/`;
+  const cases: [string, () => Promise<Record<string, unknown>>, string, number, string][] = [
+    ['the frame\'s shape (1) before the token (2)',
+      async () => ({ token: 'not.a.jwt', mimeType: undefined }), 'BAD_REQUEST', 4000, 'mimeType'],
+    ['the token (2) before RELAY_MAX_DESTINATIONS (3)',
+      async () => ({ token: 'not.a.jwt', destinations: tooMany() }), 'UNAUTHORIZED', 4001, 'token'],
+    ['RELAY_MAX_DESTINATIONS (3) before the allow-list (4)',
+      async () => ({ ingest: 'rtmp://ingest.evil.example/live/', destinations: tooMany() }), 'BAD_REQUEST', 4000, 'too many destinations'],
+    ['the allow-list (4) before the stream key (5)',
+      async () => ({ ingest: 'rtmp://ingest.evil.example/live/', streamKey: 'sk bad' }), 'DESTINATION_FORBIDDEN', 4003, 'allow-list'],
+    ['the stream key (5) before the address lookup (6)',
+      async () => ({ ingest: nonPublic(), streamKey: 'sk bad' }), 'BAD_REQUEST', 4000, 'streamKey'],
+    ['the address lookup (6) before the token\'s binding (7)',
+      async () => ({ ingest: nonPublic(), token: await boundToOther() }), 'DESTINATION_FORBIDDEN', 4003, 'non-public'],
+    ['the token\'s binding (7) before the mimeType (9)',
+      async () => ({ token: await boundToOther(), mimeType: 'text/html' }), 'UNAUTHORIZED', 4001, 'bound to another ingest'],
+    ['a destination twice (8) before the mimeType (9)',
+      async () => ({ destinations: [{ ingest, streamKey: KEY }], mimeType: 'text/html' }), 'BAD_REQUEST', 4000, 'twice'],
+    ['the first destination\'s checks before the next one\'s',
+      async () => ({ ingest: 'rtmp://ingest.evil.example/live/', destinations: [{ ingest, streamKey: 'sk bad' }] }), 'DESTINATION_FORBIDDEN', 4003, 'allow-list'],
+  ];
+  for (const [name, failing, code, closeCode, reason] of cases) {
+    test(name, async () => {
+      const over = await failing();
+      const r = await expectRefused([start(over)], code, closeCode, typeof over.token === 'string' ? [over.token] : []);
+      expect(r.messages.at(-1).message).toContain(reason);
+    });
+  }
+});
+
 describe('log integrity', () => {
   test('stream keys equal to a metric or field name do not rewrite metric lines or field names', async () => {
     const since = mark();

@@ -14,8 +14,8 @@ const SECRET = 'transport-test-secret-0123456789abcdef';
 const STUDIO = 'https://studio.example.com';
 
 /** The status of a WebSocket upgrade request to `url` sent with `origin` (101 when it upgraded). */
-async function upgradeStatus(httpUrl: string, origin?: string): Promise<number> {
-  const res = await fetch(`${httpUrl}/v1/stream`, {
+async function upgradeStatus(httpUrl: string, origin?: string, path = '/v1/stream'): Promise<number> {
+  const res = await fetch(`${httpUrl}${path}`, {
     headers: {
       'connection': 'Upgrade',
       'upgrade': 'websocket',
@@ -62,6 +62,23 @@ describe('allowed origins', () => {
     expect(await upgradeStatus(relay.httpUrl, 'http://localhost:5173')).toBe(101);
     expect(await upgradeStatus(relay.httpUrl, relay.httpUrl)).toBe(101);
     expect(await upgradeStatus(relay.httpUrl)).toBe(101);
+  });
+
+  // docs/protocol.md#http-routes: only a route that exists refuses a foreign page.
+  test('the compatibility route, when on, refuses the same pages; when off it is not there (404) for any page', async () => {
+    const compatPath = `/rtmps/${encodeURIComponent('rtmp://127.0.0.1:1935/live/sk_origin_1a2b')}`;
+    expect(await upgradeStatus(relay.httpUrl, 'https://evil.example.net', compatPath)).toBe(404);
+    expect(await upgradeStatus(relay.httpUrl, STUDIO, compatPath)).toBe(404);
+    const compat = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_ORIGINS: STUDIO, RELAY_COMPAT_ROUTE: 'on' });
+    try {
+      expect(await upgradeStatus(compat.httpUrl, 'https://evil.example.net', compatPath)).toBe(403);
+      // Refused before the URL is read: a foreign page learns nothing of what a bad URL would get.
+      expect(await upgradeStatus(compat.httpUrl, 'https://evil.example.net', '/rtmps/no-slash')).toBe(403);
+      expect(await upgradeStatus(compat.httpUrl, STUDIO, compatPath)).toBe(101);
+      expect(await upgradeStatus(compat.httpUrl, undefined, compatPath)).toBe(101);
+    } finally {
+      await compat.stop();
+    }
   });
 
   test('without the variable every origin may (a token still decides)', async () => {
