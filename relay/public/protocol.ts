@@ -10,10 +10,17 @@ export const STREAM_PATH = '/v1/stream';
 /** Path of the relay's health document (docs/protocol.md#http-routes). */
 export const HEALTH_PATH = '/healthz';
 
-/** The first (and only) text frame the client sends to open a session. */
+/**
+ * The first (and only) text frame the client sends to open a session: the one type for both sides
+ * (the browser client builds it, the relay's parser in relay/src/protocol.ts returns it).
+ */
 export interface StartMessage {
   readonly type: 'start';
-  readonly token: string;
+  /**
+   * A signed JWT. Its absence (or `null`, or `""`) is an auth failure (4001), not a bad request;
+   * only a relay with `RELAY_AUTH=none` needs none. The relay's parser leaves it out when empty.
+   */
+  readonly token?: string;
   readonly ingest: string;
   readonly streamKey: string;
   readonly mimeType: string;

@@ -1,8 +1,8 @@
 // The protocol's constants and the shapes of the relay's messages are defined once, in the file
 // the browser loads; this module adds what only the server needs: its error type and its parser.
-import { CLOSE_CODES, type Destination, type RelayErrorCode, type RelayMessage } from '../public/protocol.ts';
+import { CLOSE_CODES, type Destination, type RelayErrorCode, type RelayMessage, type StartMessage } from '../public/protocol.ts';
 
-export { CLOSE_CODES, HEALTH_PATH, STREAM_PATH } from '../public/protocol.ts';
+export { CLOSE_CODES, HEALTH_PATH, STREAM_PATH, type StartMessage } from '../public/protocol.ts';
 
 /**
  * The largest text frame before `ready` (the start message, or anything sent while it is checked).
@@ -25,19 +25,6 @@ export class SessionError extends Error {
   }
 }
 
-/** The client's first frame. `token` is optional here: its absence is an auth failure, not a bad request. */
-export interface StartMessage {
-  readonly type: 'start';
-  readonly token?: string;
-  readonly ingest: string;
-  readonly streamKey: string;
-  readonly mimeType: string;
-  /** See the browser-side StartMessage; false unless the client sent `true`. */
-  readonly reconnect: boolean;
-  /** Further destinations; empty unless the client sent some. */
-  readonly destinations: readonly Destination[];
-}
-
 /** Frames the relay sends. */
 export type ServerMessage = RelayMessage;
 
@@ -46,7 +33,8 @@ export type ClientMessage = StartMessage | { type: 'stop' } | { type: 'resume' }
 
 /**
  * Parses a client text frame. Field values are never echoed into the error message,
- * because they may hold the token or stream key.
+ * because they may hold the token or stream key. A start message comes back with `token` left out
+ * when empty, `reconnect` and `destinations` always given (false, none unless the client sent them).
  * @throws SessionError BAD_REQUEST when the frame is not valid JSON or misses required fields
  */
 export function parseClientMessage(text: string): ClientMessage {

@@ -204,6 +204,5 @@ function compatStart(url: URL): SocketData['implicitStart'] | undefined {
     mimeType: url.searchParams.get('mimeType') ?? 'video/webm',
     // The original sample's client cannot start a new recording when asked.
     reconnect: false,
-    destinations: [],
   };
 }

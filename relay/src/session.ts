@@ -250,7 +250,7 @@ export class Session implements BufferHolder {
       if (typeof slots === 'string') throw this.unavailable(slots);
       // A session now: its slots bound it from here on.
       this.leavePending();
-      this.reconnect = msg.reconnect && this.host.config.reconnectWindowMs > 0;
+      this.reconnect = msg.reconnect === true && this.host.config.reconnectWindowMs > 0;
       const ffmpeg = this.spawn(slots);
       log('info', 'session ready', {
         session: this.id,
@@ -284,7 +284,7 @@ export class Session implements BufferHolder {
    */
   private async checkDestinations(msg: StartMessage, claims: JWTPayload | undefined): Promise<Destination[]> {
     const cfg = this.host.config;
-    const requested = [{ ingest: msg.ingest, streamKey: msg.streamKey }, ...msg.destinations];
+    const requested = [{ ingest: msg.ingest, streamKey: msg.streamKey }, ...(msg.destinations ?? [])];
     if (requested.length > cfg.maxDestinations) {
       throw new SessionError('BAD_REQUEST', `too many destinations (RELAY_MAX_DESTINATIONS: ${cfg.maxDestinations})`);
     }
