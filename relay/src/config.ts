@@ -85,41 +85,149 @@ export function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }
 
+/** The Amazon IVS ingests over RTMPS on port 443: `RELAY_ALLOWED_INGESTS` when unset. */
+const DEFAULT_ALLOWED_INGESTS = 'rtmps://*.global-contribute.live-video.net';
+
+interface VariableBase<K extends keyof RelayConfig> {
+  /** The environment variable. */
+  readonly name: string;
+  /** Where its value goes in {@link RelayConfig}. */
+  readonly key: K;
+  /** What it is for, in one line (docs/configuration.md#variables says the rest). */
+  readonly doc: string;
+  /** The default as docs/configuration.md's table words it, when it is not just the value. */
+  readonly docDefault?: string;
+}
+
 /**
- * Parses and validates the relay's environment. Collects every problem before failing so an
- * operator fixes them all in one round.
+ * One environment variable of the relay: its name, type, default, bounds and what it is for. The
+ * table below is the one list: `loadConfig` parses from it, and relay/test/unit/config.test.ts holds
+ * docs/configuration.md's variable table to it.
+ */
+export type VariableSpec =
+  | VariableBase<keyof RelayConfig> & { readonly type: 'integer'; readonly default: number | (() => number); readonly min: number; readonly max?: number }
+  | VariableBase<keyof RelayConfig> & { readonly type: 'choice'; readonly values: readonly string[]; readonly default: string }
+  /** `on` or `off`, read as a boolean. */
+  | VariableBase<keyof RelayConfig> & { readonly type: 'switch'; readonly default: 'on' | 'off' }
+  | VariableBase<keyof RelayConfig> & { readonly type: 'string'; readonly default?: string }
+  /** Parsed (and checked) only when set; `parse` throws an Error whose message is the problem. */
+  | VariableBase<keyof RelayConfig> & { readonly type: 'parsed'; readonly default: unknown; readonly parse: (value: string) => unknown };
+
+/** The relay's environment variables, in the order their problems are reported. */
+export const VARIABLES: readonly VariableSpec[] = [
+  { name: 'RELAY_HOST', key: 'host', type: 'string', default: '0.0.0.0', doc: 'address to listen on' },
+  { name: 'RELAY_PORT', key: 'port', type: 'integer', default: 8443, min: 0, max: 65535, doc: 'port to listen on; 0 picks a free one' },
+  { name: 'RELAY_TLS', key: 'tls', type: 'choice', values: ['self-signed', 'provided', 'off'], default: 'self-signed', doc: 'how the relay terminates TLS' },
+  { name: 'RELAY_TLS_CERT', key: 'tlsCert', type: 'string', doc: 'PEM certificate chain for RELAY_TLS=provided' },
+  { name: 'RELAY_TLS_KEY', key: 'tlsKey', type: 'string', doc: 'PEM private key for RELAY_TLS=provided' },
+  { name: 'RELAY_AUTH', key: 'auth', type: 'choice', values: ['required', 'none'], default: 'required', doc: 'whether start messages need a token' },
+  { name: 'RELAY_AUTH_SECRET', key: 'authSecret', type: 'string', doc: 'HS256 key for tokens' },
+  { name: 'RELAY_AUTH_JWKS_URL', key: 'authJwksUrl', type: 'string', doc: 'an OIDC issuer\'s key set, instead of a secret' },
+  { name: 'RELAY_AUTH_ISSUER', key: 'authIssuer', type: 'string', doc: 'the `iss` every token must carry' },
+  { name: 'RELAY_AUTH_AUDIENCE', key: 'authAudience', type: 'string', doc: 'the `aud` every token must carry' },
+  // 24 h, the CLI's longest `--ttl`.
+  { name: 'RELAY_MAX_TOKEN_LIFETIME_MS', key: 'maxTokenLifetimeMs', type: 'integer', default: 86_400_000, min: 1000, doc: 'the longest a token may live' },
+  { name: 'RELAY_ALLOWED_INGESTS', key: 'allowedIngests', type: 'parsed', default: parseAllowList(DEFAULT_ALLOWED_INGESTS), docDefault: `\`${DEFAULT_ALLOWED_INGESTS}\``, parse: parseAllowList, doc: 'where the relay may publish' },
+  { name: 'RELAY_MAX_SESSIONS', key: 'maxSessions', type: 'integer', default: 100, min: 0, doc: 'sessions beyond this many get 4013' },
+  { name: 'RELAY_MAX_TRANSCODES', key: 'maxTranscodes', type: 'integer', default: () => availableParallelism(), min: 0, docDefault: 'the number of CPUs the process may use', doc: 'transcodes beyond this many get 4013' },
+  // Browsers behind one NAT share an address: 10 leaves room for a small studio, and keeps one
+  // client with a token from taking every slot. Loopback tests and the demo stay well under it.
+  { name: 'RELAY_MAX_SESSIONS_PER_ADDRESS', key: 'maxSessionsPerAddress', type: 'integer', default: 10, min: 1, doc: 'sessions from one client address' },
+  // One identity, whichever addresses it streams from: a token copied out of a page cannot run more.
+  { name: 'RELAY_MAX_SESSIONS_PER_SUBJECT', key: 'maxSessionsPerSubject', type: 'integer', default: 10, min: 1, doc: 'sessions for one token subject' },
+  { name: 'RELAY_MAX_PENDING_CONNECTIONS', key: 'maxPendingConnections', type: 'integer', default: 100, min: 1, doc: 'connections waiting to start' },
+  { name: 'RELAY_MAX_PENDING_PER_ADDRESS', key: 'maxPendingPerAddress', type: 'integer', default: 10, min: 1, doc: 'connections waiting to start from one address' },
+  // MediaRecorder chunks are about 100 KB (a 250 ms timeslice at a few Mbit/s): 1 MiB is ample, and
+  // bounds what one frame costs before the relay looks at it.
+  { name: 'RELAY_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', type: 'integer', default: MIB, min: 1024, max: 1024 * MIB, doc: 'largest WebSocket frame' },
+  // Once live it is judged on FFmpeg's progress reports, which come once a second.
+  { name: 'RELAY_MEDIA_TIMEOUT_MS', key: 'mediaTimeoutMs', type: 'integer', default: 10_000, min: 1000, doc: 'no media this long ends a session with 4408' },
+  { name: 'RELAY_DRAIN_TIMEOUT_MS', key: 'drainTimeoutMs', type: 'integer', default: 110_000, min: 0, doc: 'how long live sessions may run on after SIGTERM' },
+  { name: 'RELAY_FFMPEG_PATH', key: 'ffmpegPath', type: 'string', default: 'ffmpeg', doc: 'the FFmpeg executable' },
+  // Address space, not resident memory: FFmpeg maps about 350 MiB of libraries before it reads a
+  // byte, and x264 reserves more with every thread it starts (1.5 per CPU). Measured with Debian's
+  // FFmpeg: 720p/1080p transcodes need 768 MiB with 3 threads and 2 GiB with 12; a copy, 384 MiB.
+  { name: 'RELAY_FFMPEG_MEMORY_LIMIT_MB', key: 'ffmpegMemoryLimitMiB', type: 'integer', default: () => 1024 + 128 * availableParallelism(), min: 0, docDefault: '`1024` + `128` per CPU', doc: 'each FFmpeg\'s address-space limit in MiB; 0: none' },
+  { name: 'RELAY_START_TIMEOUT_MS', key: 'startTimeoutMs', type: 'integer', default: 10_000, min: 100, doc: 'time for the start message' },
+  { name: 'RELAY_LIVE_TIMEOUT_MS', key: 'liveTimeoutMs', type: 'integer', default: 15_000, min: 100, doc: 'time from `ready` to `live`' },
+  // Long enough for an RTMP server to restart, short enough that viewers are still there.
+  { name: 'RELAY_RECONNECT_WINDOW_MS', key: 'reconnectWindowMs', type: 'integer', default: 30_000, min: 0, doc: 'how long a session may try to be live again; 0: never' },
+  // Each costs a slot and a publishing FFmpeg; three covers "my channel plus two platforms".
+  { name: 'RELAY_MAX_DESTINATIONS', key: 'maxDestinations', type: 'integer', default: 3, min: 1, max: 10, doc: 'destinations one session may publish to' },
+  { name: 'RELAY_INGEST_STALL_TIMEOUT_MS', key: 'ingestStallTimeoutMs', type: 'integer', default: 10_000, min: 100, doc: 'an ingest that takes nothing this long fails' },
+  { name: 'RELAY_MAX_BUFFERED_BYTES', key: 'maxBufferedBytes', type: 'integer', default: 16 * MIB, min: 64 * 1024, max: 1024 * MIB, doc: 'most media held for one FFmpeg' },
+  // An eighth of the construct's default 2 GiB task: sessions' queues are normally about 1 MiB
+  // each (the high-water mark), so only ingests that stop keeping up ever come near it.
+  { name: 'RELAY_MAX_TOTAL_BUFFERED_BYTES', key: 'maxTotalBufferedBytes', type: 'integer', default: 256 * MIB, min: 64 * 1024, doc: 'most media held for all FFmpeg processes' },
+  { name: 'RELAY_SERVE_PAGE', key: 'servePage', type: 'switch', default: 'on', doc: 'serve the broadcaster page and its files' },
+  { name: 'RELAY_COMPAT_ROUTE', key: 'compatRoute', type: 'switch', default: 'off', doc: 'the /rtmps/… compatibility route' },
+  { name: 'RELAY_ALLOWED_ORIGINS', key: 'allowedOrigins', type: 'parsed', default: [], docDefault: '— (any origin)', parse: parseAllowedOrigins, doc: 'web origins whose pages may open sessions' },
+  { name: 'RELAY_SERVICE_NAME', key: 'serviceName', type: 'string', default: 'transwrap-relay', doc: 'the `Service` dimension of every metric' },
+  { name: 'RELAY_SCALE_IN_PROTECTION', key: 'scaleInProtection', type: 'switch', default: 'off', doc: 'hold ECS task scale-in protection while sessions run' },
+  // Checked only when set: the default is the system bundle, and a relay that only publishes
+  // rtmp:// needs none. (Without it every rtmps:// session fails verification: 4502.)
+  { name: 'RELAY_INGEST_CA_FILE', key: 'ingestCaFile', type: 'parsed', default: DEFAULT_INGEST_CA_FILE, parse: (path) => problemThrown(caFileProblem(path), path), doc: 'the CAs trusted for rtmps:// ingests' },
+  { name: 'ECS_AGENT_URI', key: 'ecsAgentUri', type: 'string', doc: 'set by ECS; where the task-protection endpoint lives' },
+  // Off unless set: the benchmark's measurement of how long frames wait in the relay (delay-trace.ts).
+  { name: 'RELAY_DELAY_TRACE_FILE', key: 'delayTraceFile', type: 'parsed', default: undefined, docDefault: '— (off)', parse: (path) => problemThrown(traceFileProblem(path), path), doc: 'where the per-frame delay trace is appended' },
+];
+
+/** `value`, or an Error saying `problem` about it. */
+function problemThrown(problem: string | undefined, value: string): string {
+  if (problem) throw new Error(`${problem}, got "${value}"`);
+  return value;
+}
+
+/** What {@link VARIABLES} says one variable's value is, from the environment; a problem goes to `problems`. */
+function parseVariable(spec: VariableSpec, raw: string | undefined, problems: string[]): unknown {
+  switch (spec.type) {
+    case 'string':
+      return raw ?? spec.default;
+    case 'integer': {
+      const def = typeof spec.default === 'function' ? spec.default() : spec.default;
+      if (raw === undefined) return def;
+      const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+      if (!/^\d+$/.test(raw) || Number(raw) < spec.min || Number(raw) > max) {
+        problems.push(`${spec.name}: expected an integer from ${spec.min} to ${max}, got "${raw}"`);
+        return def;
+      }
+      return Number(raw);
+    }
+    case 'choice':
+    case 'switch': {
+      const values = spec.type === 'switch' ? ['on', 'off'] : spec.values;
+      let value: string = spec.default;
+      if (raw !== undefined && values.includes(raw)) value = raw;
+      else if (raw !== undefined) problems.push(`${spec.name}: expected one of ${values.join('|')}, got "${raw}"`);
+      return spec.type === 'switch' ? value === 'on' : value;
+    }
+    case 'parsed':
+      if (raw === undefined) return spec.default;
+      try {
+        return spec.parse(raw);
+      } catch (e) {
+        problems.push(`${spec.name}: ${(e as Error).message}`);
+        return spec.default;
+      }
+  }
+}
+
+/**
+ * Parses and validates the relay's environment: each variable as {@link VARIABLES} says, then the
+ * rules that tie several together. Collects every problem before failing so an operator fixes them
+ * all in one round.
  * @throws ConfigError listing one line per bad variable
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): RelayConfig {
   const problems: string[] = [];
-  const str = (name: string): string | undefined => {
-    const v = env[name];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  };
-  const int = (name: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
-    const raw = str(name);
-    if (raw === undefined) return def;
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-      problems.push(`${name}: expected an integer from ${min} to ${max}, got "${raw}"`);
-      return def;
-    }
-    return Number(raw);
-  };
-  const oneOf = <T extends string>(name: string, values: readonly T[], def: T): T => {
-    const raw = str(name);
-    if (raw === undefined) return def;
-    if (!(values as readonly string[]).includes(raw)) {
-      problems.push(`${name}: expected one of ${values.join('|')}, got "${raw}"`);
-      return def;
-    }
-    return raw as T;
-  };
+  const parsed: Record<string, unknown> = {};
+  for (const spec of VARIABLES) {
+    const value = env[spec.name];
+    parsed[spec.key] = parseVariable(spec, value === undefined || value.trim() === '' ? undefined : value.trim(), problems);
+  }
+  const config = parsed as unknown as RelayConfig;
+  const { host, tls, tlsCert, tlsKey, auth, authSecret, authJwksUrl, authIssuer, authAudience } = config;
 
-  const host = str('RELAY_HOST') ?? '0.0.0.0';
-  const port = int('RELAY_PORT', 8443, 0, 65535);
-  const tls = oneOf<TlsMode>('RELAY_TLS', ['self-signed', 'provided', 'off'], 'self-signed');
-  const tlsCert = str('RELAY_TLS_CERT');
-  const tlsKey = str('RELAY_TLS_KEY');
   if (tls === 'provided') {
     if (!tlsCert || !tlsCert.includes('-----BEGIN ')) problems.push('RELAY_TLS_CERT: required PEM certificate when RELAY_TLS=provided');
     if (!tlsKey || !tlsKey.includes('-----BEGIN ')) problems.push('RELAY_TLS_KEY: required PEM private key when RELAY_TLS=provided');
@@ -129,12 +237,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (tls === 'off' && !isLoopbackHost(host)) {
     problems.push(`RELAY_TLS: "off" is allowed only when RELAY_HOST is a loopback address, got RELAY_HOST="${host}"`);
   }
-
-  const auth = oneOf('RELAY_AUTH', ['required', 'none'] as const, 'required');
-  const authSecret = str('RELAY_AUTH_SECRET');
-  const authJwksUrl = str('RELAY_AUTH_JWKS_URL');
-  const authIssuer = str('RELAY_AUTH_ISSUER');
-  const authAudience = str('RELAY_AUTH_AUDIENCE');
   if (auth === 'none' && !isLoopbackHost(host)) {
     problems.push(`RELAY_AUTH: "none" is allowed only when RELAY_HOST is a loopback address, got RELAY_HOST="${host}"`);
   }
@@ -163,121 +265,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // minted for another of them would open the relay too.
     if (!authAudience) problems.push('RELAY_AUTH_AUDIENCE: required with RELAY_AUTH_JWKS_URL');
   }
-  // 24 h, the CLI's longest `--ttl`.
-  const maxTokenLifetimeMs = int('RELAY_MAX_TOKEN_LIFETIME_MS', 86_400_000, 1000);
-
-  let allowedIngests: IngestPattern[] = [];
-  try {
-    allowedIngests = parseAllowList(str('RELAY_ALLOWED_INGESTS') ?? 'rtmps://*.global-contribute.live-video.net');
-  } catch (e) {
-    problems.push(`RELAY_ALLOWED_INGESTS: ${(e as Error).message}`);
-  }
-
-  const maxSessions = int('RELAY_MAX_SESSIONS', 100, 0);
-  const maxTranscodes = int('RELAY_MAX_TRANSCODES', availableParallelism(), 0);
-  // Browsers behind one NAT share an address: 10 leaves room for a small studio, and keeps one
-  // client with a token from taking every slot. Loopback tests and the demo stay well under it.
-  const maxSessionsPerAddress = int('RELAY_MAX_SESSIONS_PER_ADDRESS', 10, 1);
-  // One identity, whichever addresses it streams from: a token copied out of a page cannot run more.
-  const maxSessionsPerSubject = int('RELAY_MAX_SESSIONS_PER_SUBJECT', 10, 1);
-  const maxPendingConnections = int('RELAY_MAX_PENDING_CONNECTIONS', 100, 1);
-  const maxPendingPerAddress = int('RELAY_MAX_PENDING_PER_ADDRESS', 10, 1);
-  // MediaRecorder chunks are about 100 KB (a 250 ms timeslice at a few Mbit/s): 1 MiB is ample, and
-  // bounds what one frame costs before the relay looks at it.
-  const maxMessageBytes = int('RELAY_MAX_MESSAGE_BYTES', MIB, 1024, 1024 * MIB);
-  // Once live it is judged on FFmpeg's progress reports, which come once a second.
-  const mediaTimeoutMs = int('RELAY_MEDIA_TIMEOUT_MS', 10_000, 1000);
-  const drainTimeoutMs = int('RELAY_DRAIN_TIMEOUT_MS', 110_000, 0);
-  const ffmpegPath = str('RELAY_FFMPEG_PATH') ?? 'ffmpeg';
-  // Address space, not resident memory: FFmpeg maps about 350 MiB of libraries before it reads a
-  // byte, and x264 reserves more with every thread it starts (1.5 per CPU). Measured with Debian's
-  // FFmpeg: 720p/1080p transcodes need 768 MiB with 3 threads and 2 GiB with 12; a copy, 384 MiB.
-  const ffmpegMemoryLimitMiB = int('RELAY_FFMPEG_MEMORY_LIMIT_MB', 1024 + 128 * availableParallelism(), 0);
-  if (ffmpegMemoryLimitMiB > 0 && Bun.which('prlimit', { PATH: env.PATH ?? process.env.PATH ?? '' }) === null) {
+  if (config.ffmpegMemoryLimitMiB > 0 && Bun.which('prlimit', { PATH: env.PATH ?? process.env.PATH ?? '' }) === null) {
     problems.push('RELAY_FFMPEG_MEMORY_LIMIT_MB: needs util-linux\'s prlimit on PATH (it is in the image); set 0 to run FFmpeg without a limit');
   }
-  const startTimeoutMs = int('RELAY_START_TIMEOUT_MS', 10_000, 100);
-  const liveTimeoutMs = int('RELAY_LIVE_TIMEOUT_MS', 15_000, 100);
-  // Long enough for an RTMP server to restart, short enough that viewers are still there.
-  const reconnectWindowMs = int('RELAY_RECONNECT_WINDOW_MS', 30_000, 0);
-  // Each costs a slot and a publishing FFmpeg; three covers "my channel plus two platforms".
-  const maxDestinations = int('RELAY_MAX_DESTINATIONS', 3, 1, 10);
-  const ingestStallTimeoutMs = int('RELAY_INGEST_STALL_TIMEOUT_MS', 10_000, 100);
-  const maxBufferedBytes = int('RELAY_MAX_BUFFERED_BYTES', 16 * MIB, 64 * 1024, 1024 * MIB);
-  if (maxBufferedBytes < maxMessageBytes) {
-    problems.push(`RELAY_MAX_BUFFERED_BYTES: must be at least RELAY_MAX_MESSAGE_BYTES (${maxMessageBytes}), got ${maxBufferedBytes}`);
+  if (config.maxBufferedBytes < config.maxMessageBytes) {
+    problems.push(`RELAY_MAX_BUFFERED_BYTES: must be at least RELAY_MAX_MESSAGE_BYTES (${config.maxMessageBytes}), got ${config.maxBufferedBytes}`);
   }
-  // An eighth of the construct's default 2 GiB task: sessions' queues are normally about 1 MiB
-  // each (the high-water mark), so only ingests that stop keeping up ever come near it.
-  const maxTotalBufferedBytes = int('RELAY_MAX_TOTAL_BUFFERED_BYTES', 256 * MIB, 64 * 1024);
-  if (maxTotalBufferedBytes < maxBufferedBytes) {
-    problems.push(`RELAY_MAX_TOTAL_BUFFERED_BYTES: must be at least RELAY_MAX_BUFFERED_BYTES (${maxBufferedBytes}), got ${maxTotalBufferedBytes}`);
-  }
-  const servePage = oneOf('RELAY_SERVE_PAGE', ['on', 'off'] as const, 'on') === 'on';
-  const compatRoute = oneOf('RELAY_COMPAT_ROUTE', ['on', 'off'] as const, 'off') === 'on';
-  let allowedOrigins: string[] = [];
-  try {
-    allowedOrigins = parseAllowedOrigins(str('RELAY_ALLOWED_ORIGINS') ?? '');
-  } catch (e) {
-    problems.push(`RELAY_ALLOWED_ORIGINS: ${(e as Error).message}`);
-  }
-  const serviceName = str('RELAY_SERVICE_NAME') ?? 'transwrap-relay';
-  const scaleInProtection = oneOf('RELAY_SCALE_IN_PROTECTION', ['on', 'off'] as const, 'off') === 'on';
-  // Checked only when set: the default is the system bundle, and a relay that only publishes
-  // rtmp:// needs none. (Without it every rtmps:// session fails verification: 4502.)
-  const ingestCaFile = str('RELAY_INGEST_CA_FILE') ?? DEFAULT_INGEST_CA_FILE;
-  if (str('RELAY_INGEST_CA_FILE') !== undefined) {
-    const problem = caFileProblem(ingestCaFile);
-    if (problem) problems.push(`RELAY_INGEST_CA_FILE: ${problem}, got "${ingestCaFile}"`);
-  }
-  // Off unless set: the benchmark's measurement of how long frames wait in the relay (delay-trace.ts).
-  const delayTraceFile = str('RELAY_DELAY_TRACE_FILE');
-  if (delayTraceFile !== undefined) {
-    const problem = traceFileProblem(delayTraceFile);
-    if (problem) problems.push(`RELAY_DELAY_TRACE_FILE: ${problem}, got "${delayTraceFile}"`);
+  if (config.maxTotalBufferedBytes < config.maxBufferedBytes) {
+    problems.push(`RELAY_MAX_TOTAL_BUFFERED_BYTES: must be at least RELAY_MAX_BUFFERED_BYTES (${config.maxBufferedBytes}), got ${config.maxTotalBufferedBytes}`);
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return {
-    host,
-    port,
-    tls,
-    tlsCert,
-    tlsKey,
-    auth,
-    authSecret,
-    authJwksUrl,
-    authIssuer,
-    authAudience,
-    maxTokenLifetimeMs,
-    allowedIngests,
-    maxSessions,
-    maxTranscodes,
-    maxSessionsPerAddress,
-    maxSessionsPerSubject,
-    maxPendingConnections,
-    maxPendingPerAddress,
-    maxMessageBytes,
-    mediaTimeoutMs,
-    drainTimeoutMs,
-    ffmpegPath,
-    ffmpegMemoryLimitMiB,
-    startTimeoutMs,
-    liveTimeoutMs,
-    reconnectWindowMs,
-    maxDestinations,
-    ingestStallTimeoutMs,
-    maxBufferedBytes,
-    maxTotalBufferedBytes,
-    servePage,
-    compatRoute,
-    allowedOrigins,
-    serviceName,
-    scaleInProtection,
-    ingestCaFile,
-    ecsAgentUri: str('ECS_AGENT_URI'),
-    delayTraceFile,
-  };
+  return config;
 }
 
 /** Why `path` is not a usable PEM CA bundle, or `undefined` when it is. */

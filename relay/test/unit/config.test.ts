@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { baseEnv, MAIN, REPO_ROOT } from '../../../harness/relay-process.ts';
 import { MIN_KEY_BYTES } from '../../../src/cli/token-command.ts';
-import { ConfigError, DEFAULT_INGEST_CA_FILE, loadConfig, MIN_AUTH_SECRET_BYTES } from '../../src/config.ts';
+import { ConfigError, DEFAULT_INGEST_CA_FILE, loadConfig, MIN_AUTH_SECRET_BYTES, VARIABLES, type VariableSpec } from '../../src/config.ts';
 
 const OK = { RELAY_AUTH_SECRET: 'an-hs256-key-of-at-least-32-bytes-for-tests' };
 
@@ -216,6 +216,59 @@ describe('configuration (docs/configuration.md)', () => {
     for (const l of lines) {
       expect(l.level).toBe('error');
       expect(l.msg).toContain(l.variable);
+    }
+  });
+});
+
+// The variable table in docs/configuration.md is held to VARIABLES, the one list loadConfig parses from: every variable
+// in one is in the other, with the same default and, for integers and choices, the same values.
+describe('docs/configuration.md#variables and the configuration spec', () => {
+  const doc = readFileSync(join(REPO_ROOT, 'docs', 'configuration.md'), 'utf8');
+  const table = doc.slice(doc.indexOf('## Variables'), doc.indexOf('## What the construct sets'));
+  const rows = new Map(table.split('\n')
+    .filter((line) => line.startsWith('| `'))
+    .map((line) => line.split(' | ').map((cell) => cell.replace(/^\| /, '')))
+    .map(([variable, def, values]) => [variable!.replaceAll('`', ''), { def: def!, values: values! }]));
+
+  /** How the table words a variable's default. */
+  function documentedDefault(spec: VariableSpec): string {
+    if (spec.docDefault) return spec.docDefault;
+    const value = spec.type === 'integer' && typeof spec.default === 'function' ? spec.default() : spec.default;
+    return value === undefined ? '—' : `\`${String(value)}\``;
+  }
+
+  /** How the table words an integer's range or a choice's values; undefined for free-form values. */
+  function documentedValues(spec: VariableSpec): string | undefined {
+    if (spec.type === 'integer') return spec.max === undefined ? `${spec.min} or more` : `${spec.min} – ${spec.max}`;
+    if (spec.type === 'choice') return spec.values.map((v) => `\`${v}\``).join(', ');
+    if (spec.type === 'switch') return '`on`, `off`';
+    return undefined;
+  }
+
+  test('the same variables, each once', () => {
+    expect(rows.size).toBeGreaterThan(30);
+    expect([...rows.keys()].sort()).toEqual(VARIABLES.map((v) => v.name).sort());
+    expect(new Set(VARIABLES.map((v) => v.key)).size).toBe(VARIABLES.length);
+  });
+
+  for (const spec of VARIABLES) {
+    test(`${spec.name}: default and values`, () => {
+      const row = rows.get(spec.name);
+      expect(row).toBeDefined();
+      expect(row!.def).toStartWith(documentedDefault(spec));
+      const values = documentedValues(spec);
+      if (values !== undefined) expect(row!.values).toStartWith(values);
+      expect(spec.doc.length).toBeGreaterThan(0);
+    });
+  }
+
+  test('each variable parses to its default when unset', () => {
+    const c = loadConfig(OK) as unknown as Record<string, unknown>;
+    for (const spec of VARIABLES) {
+      if (spec.name === 'RELAY_AUTH_SECRET') continue;
+      const def = spec.type === 'integer' && typeof spec.default === 'function' ? spec.default()
+        : spec.type === 'switch' ? spec.default === 'on' : spec.default;
+      expect(c[spec.key]).toEqual(def);
     }
   });
 });
