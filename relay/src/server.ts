@@ -16,6 +16,8 @@ import { TLS12_CIPHERS, type TlsMaterial } from './tls.ts';
 
 const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url));
 const GAUGE_INTERVAL_MS = 10_000;
+/** The compatibility route's prefix (docs/protocol.md#compatibility-route). */
+const COMPAT_PREFIX = '/rtmps/';
 
 /** A running relay. */
 export interface RelayServer {
@@ -62,33 +64,36 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
     delayTrace,
   };
 
-  /** The HTTP routes (docs/protocol.md#http-routes); undefined once a WebSocket upgrade took the request. */
-  const route = async (req: Request, srv: Server<SocketData>): Promise<Response | undefined> => {
-    const url = new URL(req.url);
-    if (url.pathname === HEALTH_PATH) {
-      return Response.json(
-        draining ? { status: 'draining' } : { status: 'ok', sessions: capacity.held },
-        { status: draining ? 503 : 200, headers: { 'cache-control': 'no-store' } },
-      );
-    }
-    // Only routes that exist refuse a foreign page: with the compatibility route off, /rtmps/… is an
-    // unknown file (404) like any other.
-    const isCompat = config.compatRoute && url.pathname.startsWith('/rtmps/');
-    if ((url.pathname === STREAM_PATH || isCompat) && !originAllowed(req, config.allowedOrigins)) {
-      return new Response('origin not allowed', { status: 403 });
-    }
-    if (url.pathname === STREAM_PATH) {
-      if (srv.upgrade(req, { data: {} })) return undefined;
-      return new Response('WebSocket upgrade required', { status: 426 });
-    }
-    if (isCompat) {
-      const implicitStart = compatStart(url);
-      if (!implicitStart) return new Response('bad compatibility URL', { status: 400 });
-      if (srv.upgrade(req, { data: { implicitStart } })) return undefined;
-      return new Response('WebSocket upgrade required', { status: 426 });
-    }
+  // The HTTP routes (docs/protocol.md#http-routes), as Bun.serve `routes`; `fetch` is only the
+  // fallback, the page's files. A handler answers undefined once a WebSocket upgrade took the request.
+  type Handler = (req: Request, srv: Server<SocketData>) => Response | undefined | Promise<Response | undefined>;
+  // Browsers that reached the relay over TLS keep using TLS for its name (ignored for IP addresses).
+  const secure = (handler: Handler): Handler => async (req, srv) => {
+    const res = await handler(req, srv);
+    if (res && tls) res.headers.set('strict-transport-security', 'max-age=31536000');
+    return res;
+  };
+  const health: Handler = () => Response.json(
+    draining ? { status: 'draining' } : { status: 'ok', sessions: capacity.held },
+    { status: draining ? 503 : 200, headers: { 'cache-control': 'no-store' } },
+  );
+  const stream: Handler = (req, srv) => {
+    if (!originAllowed(req, config.allowedOrigins)) return new Response('origin not allowed', { status: 403 });
+    if (srv.upgrade(req, { data: {} })) return undefined;
+    return new Response('WebSocket upgrade required', { status: 426 });
+  };
+  // Registered only with RELAY_COMPAT_ROUTE=on: otherwise /rtmps/… is an unknown file (404) like any other.
+  const compat: Handler = (req, srv) => {
+    // Refused before the URL is read: a foreign page learns nothing of what a bad URL would get.
+    if (!originAllowed(req, config.allowedOrigins)) return new Response('origin not allowed', { status: 403 });
+    const implicitStart = compatStart(new URL(req.url));
+    if (!implicitStart) return new Response('bad compatibility URL', { status: 400 });
+    if (srv.upgrade(req, { data: { implicitStart } })) return undefined;
+    return new Response('WebSocket upgrade required', { status: 426 });
+  };
+  const files: Handler = async (req) => {
     if (config.servePage && req.method === 'GET') {
-      const res = await serveStatic(PUBLIC_DIR, url.pathname);
+      const res = await serveStatic(PUBLIC_DIR, new URL(req.url).pathname);
       if (res) return res;
     }
     return new Response('not found', { status: 404 });
@@ -98,12 +103,12 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
     hostname: config.host,
     port: config.port,
     tls: tls ? { cert: tls.cert, key: tls.key, ciphers: TLS12_CIPHERS } : undefined,
-    async fetch(req, srv) {
-      const res = await route(req, srv);
-      // Browsers that reached the relay over TLS keep using TLS for its name (ignored for IP addresses).
-      if (res && tls) res.headers.set('strict-transport-security', 'max-age=31536000');
-      return res;
+    routes: {
+      [HEALTH_PATH]: secure(health),
+      [STREAM_PATH]: secure(stream),
+      ...(config.compatRoute ? { [`${COMPAT_PREFIX}*`]: secure(compat) } : {}),
     },
+    fetch: secure(files),
     error(e) {
       log('error', 'request failed', { error: String(e) });
       return new Response('internal error', { status: 500 });
@@ -190,7 +195,7 @@ export function startServer(config: RelayConfig, tls?: TlsMaterial, delayTrace?:
 function compatStart(url: URL): SocketData['implicitStart'] | undefined {
   let full: string;
   try {
-    full = decodeURIComponent(url.pathname.slice('/rtmps/'.length));
+    full = decodeURIComponent(url.pathname.slice(COMPAT_PREFIX.length));
   } catch {
     return undefined;
   }
