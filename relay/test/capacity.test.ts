@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { waitFor } from '../../harness/ports.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
 import { exchange } from '../../harness/ws-client.ts';
 
 // Capacity slots through a real relay (docs/pipeline.md#backpressure-and-limits): a session holds
@@ -12,29 +11,22 @@ import { exchange } from '../../harness/ws-client.ts';
 const SECRET = 'capacity-test-secret-3141592653589793';
 const COPY = 'video/x-matroska;codecs=avc1,opus';
 const TRANSCODE = 'video/webm;codecs=vp8,opus';
-let rtmp: RtmpServer;
+let fixture: RelayFixture;
 let relay: RelayProcess;
-let token: string;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
-  relay = await startRelay({
-    RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
-    RELAY_MAX_SESSIONS: '2',
-    RELAY_MAX_TRANSCODES: '1',
-    RELAY_MAX_MESSAGE_BYTES: '65536',
+  fixture = await startRelayFixture({
+    secret: SECRET,
+    env: () => ({ RELAY_MAX_SESSIONS: '2', RELAY_MAX_TRANSCODES: '1', RELAY_MAX_MESSAGE_BYTES: '65536' }),
   });
-  token = await makeToken(SECRET);
+  relay = fixture.relay;
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await rtmp?.stop();
+  await fixture?.stop();
 });
 
-const start = (streamKey: string, mimeType: string) =>
-  JSON.stringify({ type: 'start', token, ingest: rtmp.rtmpUrl, streamKey, mimeType });
+const start = (streamKey: string, mimeType: string) => JSON.stringify(fixture.startMessage(streamKey, { mimeType }));
 
 /** A session held open after `ready`, until the test ends it. */
 interface Held {
@@ -89,8 +81,8 @@ async function sessionsHeld(): Promise<number> {
   return ((await (await fetch(`${relay.httpUrl}/healthz`)).json()) as { sessions: number }).sessions;
 }
 
-async function waitIdle(): Promise<void> {
-  await waitFor(async () => (await sessionsHeld()) === 0 && relay.ffmpegChildren().length === 0, 15_000, 'every slot back');
+function waitIdle(): Promise<void> {
+  return fixture.waitIdle();
 }
 
 /** Fills the relay (one transcode, one copy), checks both caps refuse, and ends both sessions. */

@@ -4,33 +4,31 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { makeTestMedia, streamFile } from '../../harness/media.ts';
 import { probeRecording } from '../../harness/probe.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 
 const SECRET = 'full-copy-test-secret-0123456789abcdef';
 const SECONDS = 6;
 const MIME = 'video/mp4;codecs=avc1.42E01F,mp4a.40.2';
 
+let fixture: RelayFixture;
 let relay: RelayProcess;
 let rtmp: RtmpServer;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
-  relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}` });
+  fixture = await startRelayFixture({ secret: SECRET });
+  ({ relay, rtmp } = fixture);
   await makeTestMedia('h264-aac-fmp4-250ms', SECONDS);
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await rtmp?.stop();
+  await fixture?.stop();
 });
 
 test('H.264 + AAC in 250 ms MP4 fragments, sent in timeslice-sized chunks: both streams copied, timestamps valid', async () => {
   const key = 'sk_full_copy_5b8e2d';
-  const result = await streamFile(relay.wsUrl, {
-    type: 'start', token: await makeToken(SECRET), ingest: rtmp.rtmpUrl, streamKey: key, mimeType: MIME,
-  }, await makeTestMedia('h264-aac-fmp4-250ms', SECONDS), { seconds: SECONDS, chunkMs: 250 });
+  const result = await streamFile(relay.wsUrl, fixture.startMessage(key, { mimeType: MIME }), await makeTestMedia('h264-aac-fmp4-250ms', SECONDS), { seconds: SECONDS, chunkMs: 250 });
   expect(result.messages[0]).toMatchObject({ type: 'ready', pipeline: 'copy' });
   expect(result.gotLive).toBe(true);
   expect(result.closeCode).toBe(1000);

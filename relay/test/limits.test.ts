@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { makeTestMedia, streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
+import { waitRelayIdle } from '../../harness/relay-fixture.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { openFrom, type SourceAddressSocket } from '../../harness/source-address-client.ts';
@@ -33,10 +34,7 @@ function relayWith(env: Record<string, string>): Promise<RelayProcess> {
   return startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`, ...env });
 }
 
-async function idle(relay: RelayProcess): Promise<void> {
-  await waitFor(async () => relay.ffmpegChildren().length === 0
-    && ((await (await fetch(`${relay.httpUrl}/healthz`)).json()) as { sessions: number }).sessions === 0, 15_000, 'every ffmpeg reaped and every slot back');
-}
+const idle = (relay: RelayProcess) => waitRelayIdle(relay);
 
 /** A session held at `ready` (no media) from 127.0.0.1. */
 async function holdReady(relay: RelayProcess, streamKey: string): Promise<{ socket: RelaySocket; messages: any[] }> {

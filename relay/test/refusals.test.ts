@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { makeTestMedia, streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import { startRelay, type RelayLogLine, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';
 import { exchange, openRelaySocket, until, type Exchange } from '../../harness/ws-client.ts';
 import { isPublic } from '../src/ingest-address.ts';
@@ -16,6 +17,7 @@ import { isPublic } from '../src/ingest-address.ts';
 const SECRET = 'refusal-test-secret-9f8e7d6c5b4a3928';
 const KEY = 'sk_refusal_never_logged_5b4a';
 const MKV = 'video/x-matroska;codecs=avc1,opus';
+let fixture: RelayFixture;
 let rtmp: RtmpServer;
 let relay: RelayProcess;
 let ingest: string;
@@ -24,27 +26,28 @@ let token: string;
 let startupOutput: number;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
-  ingest = rtmp.rtmpUrl;
-  relay = await startRelay({
-    RELAY_AUTH_SECRET: SECRET,
-    // This machine's own name, exactly: allowed, but it resolves to the machine itself.
-    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port},rtmp://${hostname()}:${rtmp.port}`,
-    RELAY_MAX_MESSAGE_BYTES: '65536',
-    RELAY_MEDIA_TIMEOUT_MS: '1500',
-    RELAY_START_TIMEOUT_MS: '1500',
+  fixture = await startRelayFixture({
+    secret: SECRET,
+    env: (sink) => ({
+      // This machine's own name, exactly: allowed, but it resolves to the machine itself.
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${sink.port},rtmp://${hostname()}:${sink.port}`,
+      RELAY_MAX_MESSAGE_BYTES: '65536',
+      RELAY_MEDIA_TIMEOUT_MS: '1500',
+      RELAY_START_TIMEOUT_MS: '1500',
+    }),
   });
+  ({ rtmp, relay, token } = fixture);
+  ingest = rtmp.rtmpUrl;
   startupOutput = relay.output().length;
-  token = await makeToken(SECRET);
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await rtmp?.stop();
+  await fixture?.stop();
 });
 
+/** A start message with `over` on top; a field set to undefined is left out. */
 const start = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({ type: 'start', token, ingest, streamKey: KEY, mimeType: MKV, ...over });
+  JSON.stringify({ ...fixture.startMessage(KEY, { mimeType: MKV }), ...over });
 
 /** A place in the relay's output; what the relay prints from there on is one test's own evidence. */
 interface Mark {
@@ -430,9 +433,8 @@ test('the relay\'s start-up output names no secret', () => {
 });
 
 /** Waits until every FFmpeg of the shared relay is reaped and every slot is back. */
-async function waitIdle(): Promise<void> {
-  await waitFor(async () => relay.ffmpegChildren().length === 0
-    && ((await (await fetch(`${relay.httpUrl}/healthz`)).json()) as { sessions: number }).sessions === 0, 15_000, 'ffmpeg reaped and every slot back');
+function waitIdle(): Promise<void> {
+  return fixture.waitIdle();
 }
 
 describe('FFmpeg missing', () => {
