@@ -38,7 +38,12 @@ export interface RelayProcess {
   readonly exited: Promise<number>;
   /** All stdout and stderr so far. */
   output(): string;
-  /** Pids of FFmpeg processes whose parent is the relay (zombies included, until reaped). */
+  /**
+   * Pids of FFmpeg processes whose parent is the relay (zombies included, until reaped). With
+   * RELAY_FFMPEG_MEMORY_LIMIT_MB the relay spawns util-linux's `prlimit`, which sets the limit and
+   * execs FFmpeg in the same pid: a child still named `prlimit` is an FFmpeg being started and counts,
+   * so a count taken right after `ready` does not depend on how fast a busy machine runs the exec.
+   */
   ffmpegChildren(): number[];
   /** The pid of the FFmpeg the relay spawned for `session`, from its `session ready` log line. */
   ffmpegPidOf(session: string): number | undefined;
@@ -113,7 +118,7 @@ export async function startRelay(env: Record<string, string>, options: StartRela
     wsUrl: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}${STREAM_PATH}`,
     output: () => out,
     logs,
-    ffmpegChildren: () => childrenNamed(child.pid!, 'ffmpeg'),
+    ffmpegChildren: () => [...childrenNamed(child.pid!, 'ffmpeg'), ...childrenNamed(child.pid!, 'prlimit')],
     ffmpegPidOf: (session) => logs.find((l) => l.msg === 'session ready' && l.session === session)?.ffmpegPid as number | undefined,
     signal: (sig) => child.kill(sig),
     exited,

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, expect, test } from 'bun:test';
 import { makeTestMedia, streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
+import { isProcessAlive } from '../../harness/proc.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';
@@ -49,6 +50,9 @@ test('a session whose media needs more than the limit ends with 4415; a session 
   heavy.ws.send(JSON.stringify(start('sk_over_limit_5a6b', 'video/webm;codecs=vp8,opus')));
   await until(messages, 'ready');
   const pid = relay.ffmpegPidOf(messages.find((m) => m.type === 'ready').session)!;
+  // `ready` follows the spawn of prlimit, which sets the limit, then execs FFmpeg in the same pid:
+  // until the exec, /proc may still show the relay's own (unlimited) address space.
+  await waitFor(() => isProcessAlive(pid, 'ffmpeg'), 5000, 'prlimit to exec FFmpeg');
   expect(await addressSpaceLimit(pid)).toEqual([String(LIMIT_MIB * 1024 * 1024), String(LIMIT_MIB * 1024 * 1024)]);
   const clip = new Uint8Array(await Bun.file(await makeTestMedia('vp8-opus-webm', 6)).arrayBuffer());
   for (let offset = 0; offset < clip.byteLength && !heavy.isClosed(); offset += 64 * 1024) {
