@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { garbleSpsId, makeLiveH264Matroska, withVideoCodecPrivate } from '../../harness/matroska.ts';
 import { streamFile } from '../../harness/media.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 import { failureCause, FAILURE_WINDOW_MS, type ErrorLine } from '../src/ffmpeg.ts';
 
 // A session's failure is the FFmpeg output that coincides with it (relay/src/ffmpeg.ts failureCause),
@@ -38,14 +38,15 @@ describe('failureCause', () => {
 });
 
 describe('a stream that warns early and fails later (real FFmpeg)', () => {
+  let fixture: RelayFixture;
   let rtmp: RtmpServer;
   let relay: RelayProcess;
   const SECRET = 'failure-cause-test-secret-3c4d5e6f7a8b';
   let clip: string;
 
   beforeAll(async () => {
-    rtmp = await startRtmpServer();
-    relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}` });
+    fixture = await startRelayFixture({ secret: SECRET });
+    ({ rtmp, relay } = fixture);
     // Live Matroska (unknown sizes, as a browser streams it) whose SPS passes the relay's header
     // check but names an impossible sps_id: FFmpeg logs `sps_id 32 out of range` (an input-side
     // error) as it opens the input, and goes on. The failure comes later, from the ingest.
@@ -55,14 +56,13 @@ describe('a stream that warns early and fails later (real FFmpeg)', () => {
   });
 
   afterAll(async () => {
-    await relay?.stop();
-    await rtmp?.stop();
+    await fixture?.stop();
     await rm(clip, { force: true });
   });
 
   test('the session\'s cause is the ingest dropping, not the header warning at the start', async () => {
     const key = 'sk_warn_then_fail_5e6f';
-    const r = await streamFile(relay.wsUrl, { type: 'start', token: await makeToken(SECRET), ingest: rtmp.rtmpUrl, streamKey: key, mimeType: 'video/x-matroska;codecs=avc1,opus' }, clip, {
+    const r = await streamFile(relay.wsUrl, fixture.startMessage(key), clip, {
       seconds: 6,
       onMessage(msg) {
         if (msg.type === 'live') setTimeout(() => void rtmp.restart(), 2500);

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { expectCleanDecode, expectWellFormedAvcC } from './e2e/recording-checks.ts';
 import { doubleNalHeaders, makeLiveH264Matroska, withVideoCodecPrivate } from '../../harness/matroska.ts';
 import { streamFile } from '../../harness/media.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 import { checkH264Header, H264HeaderCheck, HEADER_LIMIT_BYTES } from '../src/matroska-header.ts';
 import { SessionError } from '../src/protocol.ts';
 
@@ -74,18 +74,18 @@ describe('checkH264Header', () => {
 
 describe('through the relay (real FFmpeg, nginx-rtmp)', () => {
   const SECRET = 'header-check-test-secret-7a8b9c0d1e2f';
+  let fixture: RelayFixture;
   let rtmp: RtmpServer;
   let relay: RelayProcess;
   const files: string[] = [];
 
   beforeAll(async () => {
-    rtmp = await startRtmpServer();
-    relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}` });
+    fixture = await startRelayFixture({ secret: SECRET });
+    ({ rtmp, relay } = fixture);
   });
 
   afterAll(async () => {
-    await relay?.stop();
-    await rtmp?.stop();
+    await fixture?.stop();
     await Promise.all(files.map((f) => rm(f, { force: true })));
   });
 
@@ -96,7 +96,7 @@ describe('through the relay (real FFmpeg, nginx-rtmp)', () => {
     return path;
   }
 
-  const start = async (key: string) => ({ type: 'start', token: await makeToken(SECRET), ingest: rtmp.rtmpUrl, streamKey: key, mimeType: 'video/x-matroska;codecs=avc1,opus' });
+  const start = async (key: string) => fixture.startMessage(key);
 
   test('Firefox\'s doubled NAL header bytes: repaired, and the ingest gets a clean recording', async () => {
     const key = 'sk_header_repaired_1a2b';
