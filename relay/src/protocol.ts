@@ -11,6 +11,16 @@ export { CLOSE_CODES, HEALTH_PATH, STREAM_PATH, type StartMessage } from '../pub
  */
 export const START_MESSAGE_MAX_BYTES = 16 * 1024;
 
+/**
+ * The 1009 for a frame over its limit, or undefined: RELAY_MAX_MESSAGE_BYTES for any frame, and
+ * until `ready` START_MESSAGE_MAX_BYTES for text, which is then only ever a start message.
+ */
+export function frameTooBig(data: string | Uint8Array, beforeReady: boolean, maxMessageBytes: number): SessionError | undefined {
+  const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+  const limit = typeof data === 'string' && beforeReady ? Math.min(START_MESSAGE_MAX_BYTES, maxMessageBytes) : maxMessageBytes;
+  return size > limit ? new SessionError('MESSAGE_TOO_BIG', `frame of ${size} bytes exceeds ${limit}`) : undefined;
+}
+
 /** The `code` string of an `error` frame. */
 export type ErrorCode = RelayErrorCode;
 

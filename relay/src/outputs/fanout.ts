@@ -1,12 +1,15 @@
+import type { DestinationStatus } from '../../public/protocol.ts';
 import type { CapacityLimit, Slot } from '../capacity.ts';
 import type { RelayConfig } from '../config.ts';
 import type { DelayTrace } from '../delay-trace.ts';
-import { FfmpegProcess, type FfmpegEvents, type FfmpegExit } from '../ffmpeg.ts';
+import { FfmpegProcess } from '../ffmpeg.ts';
 import { encoderArgs, type PipelinePlan } from '../pipeline.ts';
+import type { SessionError } from '../protocol.ts';
 import { log } from '../telemetry.ts';
+import { logExit } from './ffmpeg-attempt.ts';
 import { FlvReader, type FlvTag } from './flv.ts';
+import { exitFailure, OutputFailure, waterMarks, type Attempt, type AttemptEvents } from './output.ts';
 import { Publisher, type StreamStart } from './publisher.ts';
-import type { DestinationStatus } from '../../public/protocol.ts';
 
 /** One destination of a session, checked and normalised (see destination.ts). */
 export interface FanoutDestination {
@@ -16,70 +19,75 @@ export interface FanoutDestination {
   readonly streamKey: string;
 }
 
-/** Options of {@link Fanout}. */
+/** Options of {@link FanoutAttempt}. */
 export interface FanoutOptions {
   readonly session: string;
   readonly plan: PipelinePlan;
   readonly destinations: readonly FanoutDestination[];
-  /** One slot per destination, reserved by the session; each publisher's first FFmpeg holds its own. */
+  /** One slot per destination, reserved by the opener; each publisher's first FFmpeg holds its own. */
   readonly slots: readonly Slot[];
   readonly config: RelayConfig;
-  readonly highWaterBytes: number;
-  readonly lowWaterBytes: number;
   readonly delayTrace?: DelayTrace;
   /** Another slot for a destination's next FFmpeg, of the kind its first one had. */
   reserve(index: number): Slot | CapacityLimit;
 }
 
 /**
- * A session with several destinations (docs/pipeline.md#several-destinations): one encoder FFmpeg
- * reads the browser's stream and writes FLV to the relay, which hands every tag to one publisher
- * FFmpeg per destination. It looks to the session like one FFmpeg: media goes in, `live` comes out
- * when the first destination is live, and it has exited when the encoder and every publisher have.
+ * A try of a session with several destinations (docs/pipeline.md#several-destinations): one encoder
+ * FFmpeg reads the browser's stream and writes FLV to the relay, which hands every tag to one
+ * publisher FFmpeg per destination. Each destination fails and reconnects on its own; the try is
+ * live when the first destination is, and fails when the encoder does (the session may then try
+ * again, with a new recording) or every destination has (it may not).
  */
-export class Fanout {
-  readonly exited: Promise<FfmpegExit>;
+export class FanoutAttempt implements Attempt {
+  readonly exited: Promise<OutputFailure | undefined>;
   private readonly encoder: FfmpegProcess;
-  private readonly publishers: Publisher[];
+  private readonly publishers: Publisher[] = [];
   private readonly reader = new FlvReader();
   private readonly start: StreamStart = { configs: [] };
   private live = false;
+  private ending = false;
+  /** The latest destination failure: the try's own once every destination has failed. */
+  private lastFailure?: SessionError;
 
-  /** @throws Error when the encoder cannot be started (the slots are then given back). */
-  constructor(private readonly opts: FanoutOptions, private readonly events: FfmpegEvents) {
+  /** @throws Error when an FFmpeg cannot be started (every slot is then back). */
+  constructor(private readonly opts: FanoutOptions, private readonly events: AttemptEvents) {
     const cfg = opts.config;
+    const context = { session: opts.session, role: 'encoder' };
     try {
       this.encoder = new FfmpegProcess({
         path: cfg.ffmpegPath,
         args: encoderArgs(opts.plan),
         secrets: [],
         memoryLimitMiB: cfg.ffmpegMemoryLimitMiB,
-        highWaterBytes: opts.highWaterBytes,
-        lowWaterBytes: opts.lowWaterBytes,
+        ...waterMarks(cfg),
         delayTrace: opts.delayTrace,
         holdsSlot: false,
         onStdout: (chunk) => this.onEncoded(chunk),
-      }, {
-        onOutputOpened: () => {},
-        onProgress: (p) => events.onProgress(p),
-        onBackpressure: (backedUp) => events.onBackpressure(backedUp),
-        onQueueChange: () => this.reportQueue(),
-      });
+      }, { ...events, onOutputOpened: () => {}, onQueueChange: () => this.reportQueue() });
     } catch (e) {
       for (const slot of opts.slots) slot.release();
       throw e;
     }
-    this.publishers = opts.destinations.map((d, i) => new Publisher(
-      { session: opts.session, ingest: d.ingest, publishUrl: d.publishUrl, streamKey: d.streamKey, config: cfg, reserve: () => opts.reserve(i) },
-      { onLive: () => this.onPublisherLive(), onFailed: () => this.onPublisherFailed(), onQueueChange: () => this.reportQueue() },
-      opts.slots[i]!,
-    ));
+    try {
+      opts.destinations.forEach((d, i) => this.publishers.push(new Publisher(
+        { session: opts.session, ingest: d.ingest, publishUrl: d.publishUrl, streamKey: d.streamKey, config: cfg, reserve: () => opts.reserve(i) },
+        { onLive: () => this.onPublisherLive(), onFailed: (f) => this.onPublisherFailed(f), onQueueChange: () => this.reportQueue() },
+        opts.slots[i]!,
+      )));
+    } catch (e) {
+      // Those started hold their own slots; the rest go back here.
+      for (const slot of opts.slots.slice(this.publishers.length + 1)) slot.release();
+      this.kill();
+      throw e;
+    }
     this.exited = this.encoder.exited.then(async (exit) => {
+      logExit(context, exit);
       // What the encoder wrote last is with the publishers: they flush it to their ingests.
       for (const p of this.publishers) p.end();
       await Promise.all(this.publishers.map((p) => p.done));
-      // As one FFmpeg whose only output failed would end.
-      return this.allFailed() ? { ...exit, exitCode: exit.exitCode === 0 ? 1 : exit.exitCode, failure: 'output', detail: 'every destination failed' } : exit;
+      if (this.allFailed()) return new OutputFailure(this.lastFailure!.code, this.lastFailure!.message, false);
+      return exitFailure(exit, this.ending);
     });
   }
 
@@ -91,11 +99,11 @@ export class Fanout {
     return this.encoder.bufferedBytes;
   }
 
+  /** The encoder's: it is never held back by a publisher, so when it takes no input it is stuck itself. */
   get lastInputProgressAt(): number {
     return this.encoder.lastInputProgressAt;
   }
 
-  /** Each destination's state, for `stats`. */
   get destinations(): DestinationStatus[] {
     return this.publishers.map((p) => p.stats);
   }
@@ -106,13 +114,14 @@ export class Fanout {
 
   /** Ends the input: the encoder flushes, then each publisher; each is killed if it cannot within the stall timeout. */
   end(): void {
+    this.ending = true;
     this.encoder.end();
     const encoder = this.encoder;
     setTimeout(() => encoder.kill('SIGKILL'), this.opts.config.ingestStallTimeoutMs).unref();
   }
 
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    this.encoder.kill(signal);
+  kill(): void {
+    this.encoder.kill('SIGKILL');
     for (const p of this.publishers) p.kill();
   }
 
@@ -144,10 +153,11 @@ export class Fanout {
   private onPublisherLive(): void {
     if (this.live) return;
     this.live = true;
-    this.events.onOutputOpened();
+    this.events.onLive();
   }
 
-  private onPublisherFailed(): void {
+  private onPublisherFailed(failure: SessionError): void {
+    this.lastFailure = failure;
     // With every destination gone there is nothing left to encode for.
     if (this.allFailed()) this.encoder.kill('SIGKILL');
   }
