@@ -60,7 +60,7 @@ export async function describeEni(ec2: EC2Client, task: TaskState): Promise<EniA
       log('info', 'ENI no longer exists; recording the task without a public IP', { taskArn: task.taskArn, networkInterfaceId: id });
       return {};
     }
-    log('error', 'DescribeNetworkInterfaces failed; the event will be retried', { taskArn: task.taskArn, networkInterfaceId: id, error: errorName(e) });
+    log('error', 'DescribeNetworkInterfaces failed; retried by the next delivery of the event or the next reconcile', { taskArn: task.taskArn, networkInterfaceId: id, error: errorName(e) });
     throw e;
   }
 }
@@ -89,7 +89,7 @@ export async function writeTaskItem(dynamodb: DynamoDBClient, config: RegistryCo
     return true;
   } catch (e) {
     if (e instanceof ConditionalCheckFailedException || errorName(e) === 'ConditionalCheckFailedException') return false;
-    log('error', 'registry write failed; the event will be retried', { taskArn: task.taskArn, status: task.status, version: task.version, error: errorName(e) });
+    log('error', 'registry write failed; retried by the next delivery of the event or the next reconcile', { taskArn: task.taskArn, status: task.status, version: task.version, error: errorName(e) });
     throw e;
   }
 }
@@ -149,7 +149,7 @@ export async function syncDns(
     }
     if (publicIp !== undefined) await upsertUnlessStopped(clients, config, task.taskArn, name, publicIp);
   } catch (e) {
-    log('error', 'DNS change failed; the event will be retried', { ...fields, hostname: name, error: errorName(e) });
+    log('error', 'DNS change failed; retried by the next delivery of the event or the next reconcile', { ...fields, hostname: name, error: errorName(e) });
     throw e;
   }
 }
