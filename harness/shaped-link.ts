@@ -138,11 +138,13 @@ export async function startShapedLink(opts: ShapedLinkOptions): Promise<ShapedLi
       rateMbit = mbit;
     },
     async counters() {
-      const text = await run('tc', ['-s', 'qdisc', 'show', 'dev', hostIf]);
-      const sent = /Sent (\d+) bytes \d+ pkt \(dropped (\d+)/.exec(text);
-      const backlog = /backlog (\d+)b/.exec(text);
-      if (!sent || !backlog) throw new Error(`shaped link ${netns}: cannot read tc counters from: ${text}`);
-      return { sentBytes: Number(sent[1]), droppedPackets: Number(sent[2]), backlogBytes: Number(backlog[1]) };
+      // JSON: the text form prints the backlog rounded to Kb or Mb.
+      const text = await run('tc', ['-s', '-j', 'qdisc', 'show', 'dev', hostIf]);
+      const root = (JSON.parse(text) as { root?: boolean; bytes?: number; drops?: number; backlog?: number }[]).find((q) => q.root);
+      if (root?.bytes === undefined || root.drops === undefined || root.backlog === undefined) {
+        throw new Error(`shaped link ${netns}: cannot read tc counters from: ${text}`);
+      }
+      return { sentBytes: root.bytes, droppedPackets: root.drops, backlogBytes: root.backlog };
     },
     close,
   };
