@@ -59,7 +59,7 @@ const transcode: RelayStep[] = [];
 let copyCost: CostBreakdown | undefined;
 let glassToIngest: GlassToIngest[] | undefined;
 let goLive: GoLiveResults | undefined;
-let shapedUplink: ShapedUplinkResults | undefined;
+let shapedUplink: ShapedUplinkResults[] | undefined;
 try {
   // First, while nothing else runs: one browser stream is a light load, and the figure should not
   // carry the queueing of a loaded machine.
@@ -83,9 +83,10 @@ try {
     }
   }
   if (opts.shaped && runs('shaped')) {
-    shapedUplink = await measureShapedUplink({ secret, token: env.token, log });
-    log(`shaped uplink (${shapedUplink.targetSource}): below the cap after ${shapedUplink.dropBelowCapMs ?? 'never'} ms, back at the maximum after ${shapedUplink.climbToMaxMs ?? 'never'} ms;`
-      + ` latency ${shapedUplink.latency.map((l) => `${l.label}: p50 ${l.p50.toFixed(0)} p95 ${l.p95.toFixed(0)} ms`).join('; ')}`);
+    const u = await measureShapedUplink({ secret, token: env.token, log });
+    shapedUplink = [u];
+    log(`shaped uplink, ${u.client} (${u.targetSource}): below the cap after ${u.dropBelowCapMs ?? 'never'} ms, back at the maximum after ${u.climbToMaxMs ?? 'never'} ms;`
+      + ` latency ${u.latency.map((l) => `${l.label}: p50 ${l.p50.toFixed(0)} p95 ${l.p95.toFixed(0)} ms`).join('; ')}`);
   }
   if (runs('steps')) {
     // One clip long enough for the largest step's ramp plus the steady part; publishers stream a prefix.
@@ -185,6 +186,8 @@ async function mergeWithLast(r: BenchResults): Promise<BenchResults> {
   };
   if (!runs('glass')) merged.glassToIngest = last.glassToIngest;
   if (!runs('go-live')) merged.goLive = last.goLive;
-  if (!runs('shaped')) merged.shapedUplink = last.shapedUplink;
+  // Another client's capped-uplink figures stay beside this one's.
+  const others = (last.shapedUplink ?? []).filter((u) => !r.shapedUplink?.some((n) => n.client === u.client));
+  merged.shapedUplink = [...others, ...(r.shapedUplink ?? [])];
   return merged;
 }

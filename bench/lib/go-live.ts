@@ -7,6 +7,7 @@
 import type { Browser, Page } from 'playwright-core';
 import type { GoLivePath, Spread } from './results.ts';
 import { percentile } from './stats.ts';
+import { withTimeout } from '../../harness/bounded.ts';
 import { launchBrowser } from '../../harness/chromium.ts';
 import { startRelay } from '../../harness/relay-process.ts';
 import type { RtmpServer } from '../../harness/rtmp-server.ts';
@@ -34,6 +35,9 @@ const PATHS = ['webcodecs', 'mediarecorder'] as const;
 const PREVIEW_TIMEOUT_MS = 15_000;
 const LIVE_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
+/** Playwright's actions time out by themselves (30 s); these calls do not. */
+const BROWSER_TIMEOUT_MS = 30_000;
+const EVALUATE_TIMEOUT_MS = 10_000;
 
 // The page keeps what the hooks saw here.
 interface GoLiveWindow {
@@ -44,7 +48,7 @@ interface GoLiveWindow {
 export async function measureGoLive(env: GoLiveEnv): Promise<GoLivePath[]> {
   const relay = await startRelay({ RELAY_AUTH_SECRET: env.secret, RELAY_ALLOWED_INGESTS: env.allowedIngests });
   try {
-    const browser = await launchBrowser();
+    const browser = await withTimeout(launchBrowser(), BROWSER_TIMEOUT_MS, 'Chromium to launch');
     try {
       const out: GoLivePath[] = [];
       for (const capture of PATHS) {
@@ -65,7 +69,7 @@ export async function measureGoLive(env: GoLiveEnv): Promise<GoLivePath[]> {
       }
       return out;
     } finally {
-      await browser.close();
+      await withTimeout(browser.close(), BROWSER_TIMEOUT_MS, 'Chromium to close');
     }
   } finally {
     await relay.stop();
@@ -73,10 +77,10 @@ export async function measureGoLive(env: GoLiveEnv): Promise<GoLivePath[]> {
 }
 
 async function oneRun(env: GoLiveEnv, browser: Browser, pageUrl: string, capture: (typeof PATHS)[number]): Promise<RunTimes> {
-  const context = await browser.newContext();
+  const context = await withTimeout(browser.newContext(), BROWSER_TIMEOUT_MS, 'a new browser context');
   const streamKey = `go-live-${capture}-${crypto.randomUUID()}`;
   try {
-    const page = await context.newPage();
+    const page = await withTimeout(context.newPage(), BROWSER_TIMEOUT_MS, 'a new page');
     await page.goto(pageUrl, { timeout: PREVIEW_TIMEOUT_MS });
     await page.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: PREVIEW_TIMEOUT_MS });
     await page.fill('#ingest', env.rtmp.rtmpUrl);
@@ -84,7 +88,7 @@ async function oneRun(env: GoLiveEnv, browser: Browser, pageUrl: string, capture
     await page.fill('#token', env.token);
     await page.selectOption('#codec', 'h264');
     await page.selectOption('#capture', capture);
-    await installHooks(page);
+    await withTimeout(installHooks(page), EVALUATE_TIMEOUT_MS, 'the timing hooks to be installed in the page');
     await page.click('#start');
     const end = await page.waitForSelector('#state[data-state="live"], #state[data-state="failed"]', { timeout: LIVE_TIMEOUT_MS })
       .catch(async () => {
@@ -98,7 +102,7 @@ async function oneRun(env: GoLiveEnv, browser: Browser, pageUrl: string, capture
     if (!used.includes(capture === 'webcodecs' ? 'from WebCodecs' : 'from MediaRecorder')) {
       throw new Error(`go-live: asked for ${capture}, the page says "${used}"`);
     }
-    const times = await page.evaluate(() => (window as unknown as GoLiveWindow).goLiveTimes);
+    const times = await withTimeout(page.evaluate(() => (window as unknown as GoLiveWindow).goLiveTimes), EVALUATE_TIMEOUT_MS, 'the page\'s timings');
     const { click } = times;
     const { connecting, ready, live } = times.states;
     if (click === undefined || connecting === undefined || ready === undefined || live === undefined) {
@@ -110,7 +114,7 @@ async function oneRun(env: GoLiveEnv, browser: Browser, pageUrl: string, capture
     });
     return { connecting: connecting - click, ready: ready - click, live: live - click };
   } finally {
-    await context.close();
+    await withTimeout(context.close(), BROWSER_TIMEOUT_MS, 'the browser context to close');
     await Bun.file(env.rtmp.recordingPath(streamKey)).delete().catch(() => undefined);
   }
 }

@@ -36,12 +36,20 @@ export function goLiveSection(g: GoLiveResults | undefined): string[] {
   ];
 }
 
-export function shapedSection(u: ShapedUplinkResults | undefined, loopback: GlassToIngest[] | undefined): string[] {
-  if (!u) return [];
+export function shapedSection(runs: ShapedUplinkResults[] | undefined, loopback: GlassToIngest[] | undefined): string[] {
+  if (!runs || runs.length === 0) return [];
+  return [
+    '## WebCodecs on a capped uplink (shaped link)',
+    '',
+    ...runs.flatMap((u) => shapedRun(u, loopback)),
+  ];
+}
+
+function shapedRun(u: ShapedUplinkResults, loopback: GlassToIngest[] | undefined): string[] {
   const ms = (v: number | undefined, phase: number) => (v === undefined ? `not within the ${u.phaseSeconds[phase]} s of the phase` : `${s(v)} s`);
   const webcodecs = loopback?.find((g) => g.capture === 'webcodecs');
   return [
-    '## WebCodecs on a capped uplink (shaped link)',
+    `### Client: ${u.client}`,
     '',
     `Measured ${when(u.measuredAt)} (load ${u.loadBefore.join(' / ')}) with \`BENCH_ONLY=shaped bun bench/run-bench.ts\` (root):`
     + ' Chromium broadcasts the glass-to-ingest time code (1280×720 canvas at 30 fps, noise around the code so that the encoder spends its whole bitrate; H.264 + Opus, WebCodecs path, starting at'

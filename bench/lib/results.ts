@@ -132,6 +132,8 @@ export interface WindowLatency {
 
 /** The WebCodecs path on a shaped link whose cap changes (bench/lib/shaped-uplink.ts). */
 export interface ShapedUplinkResults extends Measured {
+  /** Which client ran: `BENCH_CLIENT_LABEL`, else relay/public's last commit (results of different clients are kept side by side). */
+  client: string;
   /** The cap, Mbit/s, in order; each held for `phaseSeconds[i]`. The first (100) is the uncapped reference; then 4 → 1.5 → 4. */
   caps: number[];
   phaseSeconds: number[];
@@ -184,8 +186,8 @@ export interface BenchResults {
   glassToIngest?: GlassToIngest[];
   /** Click → live per capture path (absent with BENCH_GO_LIVE_RUNS=0). */
   goLive?: GoLiveResults;
-  /** The WebCodecs path on a capped, changing uplink (absent with BENCH_SHAPED=off). */
-  shapedUplink?: ShapedUplinkResults;
+  /** The WebCodecs path on a capped, changing uplink, one entry per client measured (absent with BENCH_SHAPED=off). */
+  shapedUplink?: ShapedUplinkResults[];
   targets: TargetVerdict[];
   notes: string[];
 }

@@ -12,8 +12,10 @@ import { readGlassTrace, startGlassSource, stopGlassSource, type GlassTrace } fr
 import { readStamp, STAMP_LAYOUT, stampCrop } from './glass-stamp.ts';
 import type { ShapedUplinkResults, WindowLatency } from './results.ts';
 import { percentile } from './stats.ts';
+import { withTimeout } from '../../harness/bounded.ts';
 import { launchBrowser } from '../../harness/chromium.ts';
 import { loadAverage } from '../../harness/proc.ts';
+import { REPO_ROOT } from '../../harness/relay-process.ts';
 import { startShapedRelay, type ShapedRelay } from '../../harness/shaped-relay.ts';
 
 /** What the measurement needs from the bench. */
@@ -41,6 +43,9 @@ const LOWERED = 2;
 const RAISED = 3;
 /** Latency is read over the end of each phase, once it has settled. */
 const SETTLED_WINDOW_MS = 10_000;
+/** Playwright's actions time out by themselves (30 s); these calls do not. */
+const BROWSER_TIMEOUT_MS = 30_000;
+const EVALUATE_TIMEOUT_MS = 10_000;
 /** A stamp older than this or in the future was misread: the clock is shared. */
 const MAX_PLAUSIBLE_MS = 30_000;
 
@@ -56,11 +61,11 @@ export async function measureShapedUplink(env: ShapedUplinkEnv): Promise<ShapedU
   const loadBefore = loadAverage();
   const shaped = await startShapedRelay({ rateMbit: PHASES[0]!.capMbit, env: { RELAY_AUTH_SECRET: env.secret } });
   try {
-    const browser = await launchBrowser();
+    const browser = await withTimeout(launchBrowser(), BROWSER_TIMEOUT_MS, 'Chromium to launch');
     try {
       return await run(env, shaped, browser, loadBefore);
     } finally {
-      await browser.close();
+      await withTimeout(browser.close(), BROWSER_TIMEOUT_MS, 'Chromium to close');
     }
   } finally {
     await shaped.close();
@@ -68,7 +73,7 @@ export async function measureShapedUplink(env: ShapedUplinkEnv): Promise<ShapedU
 }
 
 async function run(env: ShapedUplinkEnv, shaped: ShapedRelay, browser: Browser, loadBefore: [number, number, number]): Promise<ShapedUplinkResults> {
-  const page = await browser.newPage();
+  const page = await withTimeout(browser.newPage(), BROWSER_TIMEOUT_MS, 'a new page');
   const streamKey = `shaped-${crypto.randomUUID()}`;
   env.log(`shaped uplink: relay at ${shaped.relay.httpUrl} behind a ${PHASES[0]!.capMbit} Mbit/s cap`);
   const started = await startGlassSource(page, `${shaped.relay.httpUrl}/healthz`, {
@@ -99,7 +104,7 @@ async function run(env: ShapedUplinkEnv, shaped: ShapedRelay, browser: Browser, 
       while (Date.now() < end) {
         await Bun.sleep(Math.min(1000, end - Date.now()));
         maxBacklogBytes = Math.max(maxBacklogBytes, (await shaped.link.counters()).backlogBytes);
-        trace = await readGlassTrace(page);
+        trace = await withTimeout(readGlassTrace(page), EVALUATE_TIMEOUT_MS, 'the page\'s bitrate trace');
         if (trace.ended) break;
       }
       if (trace?.ended) break;
@@ -113,9 +118,10 @@ async function run(env: ShapedUplinkEnv, shaped: ShapedRelay, browser: Browser, 
     const bits = ((phaseSentBytes[i + 1] ?? counters.sentBytes) - phaseSentBytes[i]!) * 8;
     return bits / (((phaseStarts[i + 1] ?? phaseEnd) - t) / 1000) / 1e6;
   });
-  const endedWith = trace?.ended ?? (await stopGlassSource(page));
-  trace = await readGlassTrace(page);
-  await page.close();
+  // The client bounds its own stop (stopTimeoutMs, 10 s by default).
+  const endedWith = trace?.ended ?? (await withTimeout(stopGlassSource(page), 20_000, 'the broadcast to stop'));
+  trace = await withTimeout(readGlassTrace(page), EVALUATE_TIMEOUT_MS, 'the page\'s bitrate trace');
+  await withTimeout(page.close(), BROWSER_TIMEOUT_MS, 'the page to close');
   await rm(shaped.rtmp.recordingPath(streamKey), { force: true });
 
   const fromEvents = trace.bitrate.length > 0;
@@ -137,6 +143,7 @@ async function run(env: ShapedUplinkEnv, shaped: ShapedRelay, browser: Browser, 
   }
   const traceStart = phaseStarts[LOWERED] ?? phaseStarts[0]!;
   const result: ShapedUplinkResults = {
+    client: await clientLabel(),
     measuredAt: new Date(phaseStarts[0]!).toISOString(),
     loadBefore,
     caps: PHASES.map((p) => p.capMbit),
@@ -211,4 +218,17 @@ function windowLatency(samples: Sample[], phase: (typeof PHASES)[number], from: 
 /** Keeps only the points where the target changed (and the last one). */
 function compress(points: [number, number][]): [number, number][] {
   return points.filter(([, v], i) => i === 0 || i === points.length - 1 || v !== points[i - 1]![1]);
+}
+
+/** `BENCH_CLIENT_LABEL`, else `relay/public at <commit>` (plus `+ local changes` when the tree differs from it). */
+async function clientLabel(): Promise<string> {
+  if (process.env.BENCH_CLIENT_LABEL) return process.env.BENCH_CLIENT_LABEL;
+  const git = async (...args: string[]) => {
+    const proc = Bun.spawn(['git', '-C', REPO_ROOT, ...args], { stdout: 'pipe', stderr: 'ignore' });
+    const out = await withTimeout(new Response(proc.stdout).text(), 10_000, `git ${args.join(' ')}`);
+    return out.trim();
+  };
+  const commit = await git('log', '-1', '--format=%h', '--', 'relay/public');
+  const dirty = (await git('status', '--porcelain', '--', 'relay/public')) !== '';
+  return `relay/public at ${commit || 'unknown commit'}${dirty ? ' + local changes' : ''}`;
 }
