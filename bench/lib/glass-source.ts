@@ -71,16 +71,18 @@ export async function startGlassSource(page: Page, pageUrl: string, opts: GlassS
     document.body.append(canvas);
     const ctx = canvas.getContext('2d')!;
     // One noise picture made once (fresh noise every frame would cost more CPU than the encoder, and
-    // be unlike a camera, whose frames resemble each other), at an eighth of the size and scaled up
-    // smoothly, drawn twice each frame moving in opposite directions, blended: a picture that changes
-    // everywhere in a way no single motion vector predicts. Chromium's software H.264 encoder then
-    // sends about its target (2.95 Mbit/s for 2.5 Mbit/s video + audio, uncapped). Finer noise made it
-    // overshoot its target threefold (it does not hold a constant bitrate on such content), and
-    // pixel-sized noise made a first key frame over the relay's 1 MiB message limit.
+    // be unlike a camera, whose frames resemble each other), 40 × 11 pixels scaled up smoothly into
+    // large soft blobs, drawn twice each frame moving in opposite directions, blended: a picture that
+    // changes everywhere in a way no single motion vector predicts. Measured through the shaped link
+    // with no real cap (2 cores, busy): Chromium's software H.264 encoder sends 2.78 Mbit/s (video +
+    // audio + overhead) for a 2.5 Mbit/s target, but 1.17 Mbit/s for a 0.5 Mbit/s one: below about
+    // 1 Mbit/s it does not reach its target on this picture. Finer noise is worse: at 160 × 90 it sent
+    // 1.54 Mbit/s for 0.5, at 320 × 90 about 6 Mbit/s whatever the target, and pixel-sized noise made
+    // a first key frame over the relay's 1 MiB message limit.
     const noise = document.createElement('canvas');
     if (o.busy) {
-      noise.width = layout.width / 4;
-      noise.height = layout.height / 8;
+      noise.width = layout.width / 32;
+      noise.height = layout.height / 64;
       const c2d = noise.getContext('2d')!;
       const image = c2d.createImageData(noise.width, noise.height);
       for (let p = 0; p < image.data.length; p += 65536) crypto.getRandomValues(image.data.subarray(p, p + 65536));
