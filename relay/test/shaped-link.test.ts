@@ -169,6 +169,18 @@ describe('shaped link', () => {
     expect(await sh('ip', 'netns', 'list')).not.toContain(orphan);
   });
 
+  test('refuses to start without root, saying why', async () => {
+    // WHEN a process that is not root (util-linux's setpriv drops to nobody) asks for a link
+    const script = `const { startShapedLink } = await import(${JSON.stringify(join(REPO_ROOT, 'harness', 'shaped-link.ts'))});`
+      + ' try { const l = await startShapedLink({ rateMbit: 1 }); await l.close(); console.log("started"); } catch (e) { console.log(e.message); }';
+    const proc = Bun.spawn(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { stdout: 'pipe', stderr: 'pipe' });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+    const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]).finally(() => clearTimeout(timer));
+
+    // THEN
+    expect(out + err).toContain('shaped link: needs root');
+  });
+
   test('the relay behind the cap serves its page through it and publishes to nginx on the host end', async () => {
     const shaped: ShapedRelay = await startShapedRelay({ rateMbit: 4, env: { RELAY_AUTH_SECRET: SECRET } });
     cleanups.push(() => shaped.close());
