@@ -37,8 +37,8 @@ export interface BenchOptions {
   outDir: string;
 }
 
-/** The parts of the bench `BENCH_ONLY` can pick. */
-export const BENCH_PARTS = ['glass', 'go-live', 'shaped', 'steps'] as const;
+/** The parts of the bench `BENCH_ONLY` can pick; `report` alone measures nothing and rewrites results.md from results.json. */
+export const BENCH_PARTS = ['glass', 'go-live', 'shaped', 'steps', 'report'] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
 // 60 is in the list because it is the target: passing 50 and failing 75 would not say.

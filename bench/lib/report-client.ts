@@ -59,7 +59,7 @@ function shapedRun(u: ShapedUplinkResults, loopback: GlassToIngest[] | undefined
     '| figure | measured |',
     '|---|---|',
     `| target read from | ${u.targetSource} |`,
-    `| cap lowered to ${u.caps[2]} Mbit/s → video target below it | ${ms(u.dropBelowCapMs, 2)} |`,
+    `| cap lowered to ${u.caps[2]} Mbit/s → video target below it | ${dropCell(u, ms(u.dropBelowCapMs, 2))} |`,
     `| cap back to ${u.caps[3]} Mbit/s → video target back at the maximum | ${u.leftMaximum ? ms(u.climbToMaxMs, 3) : 'the target never left the maximum'} |`,
     `| upload through the cap per phase (average) | ${u.uploadMbit.map((m) => `${round(m, 2)}`).join(' / ')} Mbit/s |`,
     `| recordings restarted (new \`ready\`) | ${u.restarts} |`,
@@ -79,6 +79,14 @@ function shapedRun(u: ShapedUplinkResults, loopback: GlassToIngest[] | undefined
     ...u.notes.map((n) => `- ${n}`),
     ...(u.notes.length > 0 ? [''] : []),
   ];
+}
+
+/** A target already below the cap when it was lowered took no time, and the cell says why. */
+function dropCell(u: ShapedUplinkResults, measured: string): string {
+  if (u.dropBelowCapMs !== 0) return measured;
+  // targetTrace's times count from the moment the cap was lowered.
+  const before = [...u.targetTrace].reverse().find(([t]) => t <= 0);
+  return before ? `already below it when the cap was lowered (target ${round(before[1] / 1000, 0)} kbit/s)` : measured;
 }
 
 function s(msValue: number): string {
