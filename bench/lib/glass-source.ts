@@ -13,6 +13,28 @@ export interface GlassSourceOptions {
   readonly token: string;
   readonly capture: 'webcodecs' | 'mediarecorder';
   readonly layout: StampLayout;
+  /** Start (and, with adaptation, maximum) video bitrate. @default the client's */
+  readonly videoBitsPerSecond?: number;
+  /** Lowest video bitrate the client adapts down to. @default the client's */
+  readonly minVideoBitsPerSecond?: number;
+  /**
+   * Fill the picture around the time code with changing noise, so that the encoder spends its whole
+   * bitrate (a grey canvas with one moving bar costs it a fraction of 2.5 Mbit/s, which no cap of
+   * 1.5 Mbit/s would ever push back). @default false
+   */
+  readonly busy?: boolean;
+}
+
+/** What the page saw of the broadcast's bitrate over time (see {@link readGlassTrace}). */
+export interface GlassTrace {
+  /** The client's `bitrate` events: [Date.now(), videoBitsPerSecond, uplinkBitsPerSecond or null, backlogMs]. */
+  readonly bitrate: [number, number, number | null, number][];
+  /** Every 100 ms: [Date.now(), b.videoBitsPerSecond, b.bufferedAmount]. */
+  readonly polled: [number, number, number][];
+  /** `ready` events so far: more than one is a restarted recording. */
+  readonly readies: number;
+  /** The `ended` detail, once the broadcast has ended. */
+  readonly ended?: { reason: string; code?: string };
 }
 
 /** What the client reported when the relay accepted the session. */
@@ -26,6 +48,7 @@ export interface GlassSourceStarted {
 interface GlassWindow {
   glassStampCells: typeof stampCells;
   glass: { stop(): Promise<{ reason: string; code?: string }> };
+  glassTrace: GlassTrace;
 }
 
 const LIVE_TIMEOUT_MS = 20_000;
@@ -47,13 +70,51 @@ export async function startGlassSource(page: Page, pageUrl: string, opts: GlassS
     canvas.height = layout.height;
     document.body.append(canvas);
     const ctx = canvas.getContext('2d')!;
+    // One noise picture made once (fresh noise every frame would cost more CPU than the encoder, and
+    // be unlike a camera, whose frames resemble each other), 40 × 11 pixels scaled up smoothly into
+    // large soft blobs, drawn twice each frame moving in opposite directions, blended: a picture that
+    // changes everywhere in a way no single motion vector predicts. Measured through the shaped link
+    // with no real cap (2 cores, busy): Chromium's software H.264 encoder sends 2.78 Mbit/s (video +
+    // audio + overhead) for a 2.5 Mbit/s target, but 1.17 Mbit/s for a 0.5 Mbit/s one: below about
+    // 1 Mbit/s it does not reach its target on this picture. Finer noise is worse: at 160 × 90 it sent
+    // 1.54 Mbit/s for 0.5, at 320 × 90 about 6 Mbit/s whatever the target, and pixel-sized noise made
+    // a first key frame over the relay's 1 MiB message limit.
+    const noise = document.createElement('canvas');
+    if (o.busy) {
+      noise.width = layout.width / 32;
+      noise.height = layout.height / 64;
+      const c2d = noise.getContext('2d')!;
+      const image = c2d.createImageData(noise.width, noise.height);
+      for (let p = 0; p < image.data.length; p += 65536) crypto.getRandomValues(image.data.subarray(p, p + 65536));
+      for (let p = 3; p < image.data.length; p += 4) image.data[p] = 255;
+      c2d.putImageData(image, 0, 0);
+    }
+    let frame = 0;
     let drawing = true;
+    let paints = 0;
     const draw = () => {
       if (!drawing) return;
+      // Busy frames are drawn at 30 Hz, the capture's rate, not at every 60 Hz paint: half the CPU.
+      if (o.busy && paints++ % 2 === 1) {
+        requestAnimationFrame(draw);
+        return;
+      }
       // The stamp is the time the frame is drawn; the canvas capture takes it at the next paint.
       const now = Date.now();
       ctx.fillStyle = '#808080';
       ctx.fillRect(0, 0, layout.width, layout.height);
+      if (o.busy) {
+        frame++;
+        const shift = (frame * 4) % layout.width;
+        ctx.globalAlpha = 1;
+        ctx.drawImage(noise, -shift, 0, layout.width * 2, layout.height);
+        ctx.globalAlpha = 0.5;
+        ctx.drawImage(noise, shift - layout.width, 0, layout.width * 2, layout.height);
+        ctx.globalAlpha = 1;
+        // The time code keeps a grey margin of one square, so the reader sees clean squares.
+        ctx.fillStyle = '#808080';
+        ctx.fillRect(layout.x - layout.cell, layout.y - layout.cell, (layout.cols + 2) * layout.cell, (layout.dataRows + 3) * layout.cell);
+      }
       // Something that moves, so the encoder codes motion as with a camera, not a still picture.
       ctx.fillStyle = '#303030';
       ctx.fillRect((now / 4) % layout.width, 0, 96, layout.height);
@@ -74,10 +135,28 @@ export async function startGlassSource(page: Page, pageUrl: string, opts: GlassS
     const moduleUrl = '/broadcast-client.js';
     const { startBroadcast } = (await import(moduleUrl)) as typeof import('../../relay/public/broadcast-client.ts');
     const b = startBroadcast({
-      relayUrl: o.relayUrl, token: o.token, ingest: o.ingest, streamKey: o.streamKey, stream, capture: o.capture, preferCodec: 'h264',
+      relayUrl: o.relayUrl,
+      token: o.token,
+      ingest: o.ingest,
+      streamKey: o.streamKey,
+      stream,
+      capture: o.capture,
+      preferCodec: 'h264',
+      ...(o.videoBitsPerSecond === undefined ? {} : { videoBitsPerSecond: o.videoBitsPerSecond }),
+      ...(o.minVideoBitsPerSecond === undefined ? {} : { minVideoBitsPerSecond: o.minVideoBitsPerSecond }),
     });
+    const trace = { bitrate: [], polled: [], readies: 0 } as { -readonly [K in keyof GlassTrace]: GlassTrace[K] };
+    w.glassTrace = trace;
+    // `bitrate` is the in-place adaptation's event (issue #23); a client without it never calls this.
+    type BitrateDetail = { videoBitsPerSecond: number; uplinkBitsPerSecond?: number; backlogMs: number };
+    (b as unknown as { on(type: string, listener: (d: BitrateDetail) => void): void })
+      .on('bitrate', (e) => trace.bitrate.push([Date.now(), e.videoBitsPerSecond, e.uplinkBitsPerSecond ?? null, e.backlogMs]));
+    b.on('ready', () => trace.readies++);
+    b.on('ended', (d) => (trace.ended = d));
+    const poll = setInterval(() => trace.polled.push([Date.now(), b.videoBitsPerSecond, b.bufferedAmount]), 100);
     w.glass = {
       async stop() {
+        clearInterval(poll);
         await b.stop();
         drawing = false;
         stream.getTracks().forEach((t) => t.stop());
@@ -94,6 +173,11 @@ export async function startGlassSource(page: Page, pageUrl: string, opts: GlassS
     });
     return started!;
   }, { o: opts, liveTimeoutMs: LIVE_TIMEOUT_MS });
+}
+
+/** What the page has recorded of the broadcast's bitrate so far. */
+export function readGlassTrace(page: Page): Promise<GlassTrace> {
+  return page.evaluate(() => (window as unknown as GlassWindow).glassTrace);
 }
 
 /** Stops the page's broadcast and resolves with the client's `ended` detail. */

@@ -25,8 +25,21 @@ export interface BenchOptions {
   glass: boolean;
   /** Seconds measured per capture path, after 3 s of warm-up. */
   glassSeconds: number;
+  /** Click "Go live" → live runs per capture path on the relay's own page (0: skip). */
+  goLiveRuns: number;
+  /** The WebCodecs path on a shaped link whose cap goes 4 → 1.5 → 4 Mbit/s (needs root and iproute2). */
+  shaped: boolean;
+  /**
+   * The parts to run (`BENCH_ONLY`); the others keep their figures from the last results.json.
+   * Undefined: all of them, and results.json and results.md are written afresh.
+   */
+  only?: ReadonlySet<BenchPart>;
   outDir: string;
 }
+
+/** The parts of the bench `BENCH_ONLY` can pick; `report` alone measures nothing and rewrites results.md from results.json. */
+export const BENCH_PARTS = ['glass', 'go-live', 'shaped', 'steps', 'report'] as const;
+export type BenchPart = (typeof BENCH_PARTS)[number];
 
 // 60 is in the list because it is the target: passing 50 and failing 75 would not say.
 const DEFAULT_COPY = [1, 5, 10, 25, 50, 60, 75, 100, 125, 150];
@@ -49,6 +62,15 @@ function list(name: string, def: number[], max: number): number[] {
   return values.filter((n) => n <= max);
 }
 
+function parts(name: string): ReadonlySet<BenchPart> | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const picked = raw.split(',').map((s) => s.trim());
+  const unknown = picked.filter((p) => !(BENCH_PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new Error(`${name}: expected a comma-separated list of ${BENCH_PARTS.join(', ')}, got "${raw}"`);
+  return new Set(picked as BenchPart[]);
+}
+
 /** Reads BENCH_* variables; throws one clear line on a bad value. */
 export function benchOptions(outDir: string): BenchOptions {
   const maxN = num('BENCH_MAX_N', 150);
@@ -69,6 +91,9 @@ export function benchOptions(outDir: string): BenchOptions {
     refine: num('BENCH_REFINE', 2),
     glass: process.env.BENCH_GLASS !== 'off' && glassSeconds > 0,
     glassSeconds,
+    goLiveRuns: num('BENCH_GO_LIVE_RUNS', 10),
+    shaped: process.env.BENCH_SHAPED !== 'off',
+    only: parts('BENCH_ONLY'),
     outDir: process.env.BENCH_OUT_DIR ?? outDir,
   };
 }

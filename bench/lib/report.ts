@@ -1,3 +1,4 @@
+import { goLiveSection, goLiveTargets, shapedSection } from './report-client.ts';
 import type { BenchResults, GlassToIngest, RelayStep, TargetVerdict } from './results.ts';
 import { round } from './stats.ts';
 
@@ -60,6 +61,7 @@ export function judgeTargets(r: BenchResults): TargetVerdict[] {
       measured: r.transcode.length === 0 ? 'not run' : `${maxT} sessions on ${r.machine.cores} cores = ${round(maxT / r.machine.cores, 2)} per core`,
       met: 'n/a',
     },
+    ...goLiveTargets(r.goLive),
   ];
 }
 
@@ -140,6 +142,8 @@ export function writeMarkdown(r: BenchResults): string {
     'Latency, CPU and RSS targets are judged over the steps where real time held.',
     '',
     ...glassSection(r.glassToIngest, s.glassSeconds),
+    ...goLiveSection(r.goLive),
+    ...shapedSection(r.shapedUplink, r.glassToIngest),
     '## Copy pipeline (H.264 + Opus Matroska → FLV H.264 copy + AAC)',
     '',
     ...tables('Copy', r.copy, m.cores),

@@ -87,6 +87,83 @@ export interface GlassToIngest {
   fps: number;
 }
 
+/** min, p50, p95 and max of a few runs, ms. */
+export interface Spread {
+  p50: number;
+  p95: number;
+  min: number;
+  max: number;
+}
+
+/** Click "Go live" → `live` on the relay's own page, one capture path (bench/lib/go-live.ts). */
+export interface GoLivePath {
+  capture: 'webcodecs' | 'mediarecorder';
+  runs: number;
+  clickToLive: Spread;
+  clickToConnecting: Spread;
+  connectingToReady: Spread;
+  readyToLive: Spread;
+}
+
+/** A part of the bench measured on its own (`BENCH_ONLY`): when, and how busy the machine was. */
+export interface Measured {
+  measuredAt: string;
+  /** Load averages (1, 5, 15 min) just before it. */
+  loadBefore: [number, number, number];
+}
+
+/** Go-live times per capture path. */
+export interface GoLiveResults extends Measured {
+  paths: GoLivePath[];
+}
+
+/** Glass-to-ingest latency over one window of the shaped-link run. */
+export interface WindowLatency {
+  /** What the window is, e.g. `cap 1.5 Mbit/s, settled`. */
+  label: string;
+  capMbit: number;
+  p50: number;
+  p95: number;
+  max: number;
+  samples: number;
+  /** Frames whose stamp could not be read or made no sense (see GlassToIngest.unreadable). */
+  unreadable: number;
+}
+
+/** The WebCodecs path on a shaped link whose cap changes (bench/lib/shaped-uplink.ts). */
+export interface ShapedUplinkResults extends Measured {
+  /** Which client ran: `BENCH_CLIENT_LABEL`, else relay/public's last commit (results of different clients are kept side by side). */
+  client: string;
+  /** The cap, Mbit/s, in order; each held for `phaseSeconds[i]`. The first (100) is the uncapped reference; then 4 → 1.5 → 4. */
+  caps: number[];
+  phaseSeconds: number[];
+  /** The client's start and maximum video bitrate, bit/s. */
+  maxVideoBitsPerSecond: number;
+  /** Where the target came from: the client's `bitrate` events, or (without them) `b.videoBitsPerSecond` polled. */
+  targetSource: 'bitrate event' | 'videoBitsPerSecond polled';
+  /** Cap lowered → the client's video target first below it, ms; undefined: not within the phase. */
+  dropBelowCapMs?: number;
+  /** Cap raised again → the target back at the maximum, ms; undefined: not within the phase. */
+  climbToMaxMs?: number;
+  /** Whether the target ever went below the maximum (if not, there was nothing to climb back from). */
+  leftMaximum: boolean;
+  /** The target over the run: [ms since the first cap change, bit/s]. */
+  targetTrace: [number, number][];
+  /** New `ready`s after the first (a restart of the recording: one publish should stay one). */
+  restarts: number;
+  /** What crossed the bottleneck in each phase, on average, Mbit/s (the qdisc's own byte count). */
+  uploadMbit: number[];
+  /** The bottleneck's largest queue and its drops over the run. */
+  maxBacklogBytes: number;
+  droppedPackets: number;
+  /** The browser's WebSocket backlog, largest seen, bytes. */
+  maxBufferedAmount: number;
+  latency: WindowLatency[];
+  /** How the broadcast ended (`stopped` unless the client gave up). */
+  endedWith: string;
+  notes: string[];
+}
+
 /** The pipelines the bench steps through. */
 export type BenchPipeline = 'copy' | 'full-copy' | 'transcode';
 
@@ -107,6 +184,10 @@ export interface BenchResults {
   copyCost?: CostBreakdown;
   /** Capture in the browser → arrival at the RTMP sink, per capture path (absent with BENCH_GLASS=off). */
   glassToIngest?: GlassToIngest[];
+  /** Click → live per capture path (absent with BENCH_GO_LIVE_RUNS=0). */
+  goLive?: GoLiveResults;
+  /** The WebCodecs path on a capped, changing uplink, one entry per client measured (absent with BENCH_SHAPED=off). */
+  shapedUplink?: ShapedUplinkResults[];
   targets: TargetVerdict[];
   notes: string[];
 }
