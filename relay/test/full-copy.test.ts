@@ -8,7 +8,6 @@ import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixtur
 import type { RelayProcess } from '../../harness/relay-process.ts';
 import type { RtmpServer } from '../../harness/rtmp-server.ts';
 
-const SECRET = 'full-copy-test-secret-0123456789abcdef';
 const SECONDS = 6;
 const MIME = 'video/mp4;codecs=avc1.42E01F,mp4a.40.2';
 
@@ -17,7 +16,7 @@ let relay: RelayProcess;
 let rtmp: RtmpServer;
 
 beforeAll(async () => {
-  fixture = await startRelayFixture({ secret: SECRET });
+  fixture = await startRelayFixture();
   ({ relay, rtmp } = fixture);
   await makeTestMedia('h264-aac-fmp4-250ms', SECONDS);
 });
