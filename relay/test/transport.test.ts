@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { streamFile } from '../../harness/media.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 
 const SECRET = 'transport-test-secret-0123456789abcdef';
@@ -103,17 +102,16 @@ describe('allowed origins', () => {
 });
 
 describe('decoder bounds', () => {
+  let fixture: RelayFixture;
   let relay: RelayProcess;
-  let rtmp: RtmpServer;
   let dir: string;
   beforeAll(async () => {
-    rtmp = await startRtmpServer();
-    relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}` });
+    fixture = await startRelayFixture();
+    relay = fixture.relay;
     dir = await mkdtemp(join(tmpdir(), 'relay-bomb-'));
   });
   afterAll(async () => {
-    await relay?.stop();
-    await rtmp?.stop();
+    await fixture?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -123,9 +121,7 @@ describe('decoder bounds', () => {
       '-f', 'lavfi', '-i', 'sine', '-t', '2', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2M',
       '-c:a', 'libopus', '-f', 'webm', '-y', file], { stdout: 'ignore', stderr: 'pipe' });
     expect(await make.exited).toBe(0);
-    const result = await streamFile(relay.wsUrl, {
-      type: 'start', token: await makeToken(SECRET), ingest: rtmp.rtmpUrl, streamKey: 'sk_oversized_frames_1a2b', mimeType: 'video/webm;codecs=vp8,opus',
-    }, file, { seconds: 2 });
+    const result = await streamFile(relay.wsUrl, fixture.startMessage('sk_oversized_frames_1a2b', { mimeType: 'video/webm;codecs=vp8,opus' }), file, { seconds: 2 });
     expect(result.messages[0]).toMatchObject({ type: 'ready', pipeline: 'transcode' });
     expect(result.messages.at(-1)).toMatchObject({ type: 'error', code: 'UNSUPPORTED_MEDIA' });
     expect(result.closeCode).toBe(4415);
