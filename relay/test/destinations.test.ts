@@ -78,7 +78,8 @@ describe('two destinations', () => {
     const frozen = await startRtmpServer();
     const other = await fixture.startRelay({
       RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${a.port},rtmp://127.0.0.1:${frozen.port}`,
-      RELAY_INGEST_STALL_TIMEOUT_MS: '2000',
+      // Short, so the frozen destination fails within the test; not so short that a busy machine's slow FFmpeg start looks like a stall.
+      RELAY_INGEST_STALL_TIMEOUT_MS: '5000',
     });
     try {
       // 16 Mbit/s: enough to fill every buffer between the publisher and the frozen ingest.
