@@ -4,7 +4,7 @@ import { seededRandom } from './random.ts';
 import { EXPECTED, FAULT_CYCLE, judgeSession, PLANNED, type FaultKind, type SessionRecord } from './soak-faults.ts';
 import { runSession, type SessionContext } from './soak-session.ts';
 import { median } from './stats.ts';
-import { makeTestMedia } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeBigTestMedia, makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeBigTestMedia, makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import type { RelayProcess } from '../../harness/relay-process.ts';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile, type StreamResult } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile, type StreamResult } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { isProcessAlive, isProcessRunning } from '../../harness/proc.ts';

@@ -2,7 +2,9 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeBigTestMedia, makeTestMedia, streamFile } from '../../harness/media.ts';
+import { startChildClient } from '../../harness/child-client.ts';
+import { makeBigTestMedia, makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { freePort, waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { isProcessAlive } from '../../harness/proc.ts';
@@ -144,14 +146,17 @@ describe('faults', () => {
 
   test.concurrent('a client vanishing without a close → its FFmpeg finishes and is reaped', async () => {
     const key = 'sk_vanished_client_6e7f';
-    const child = Bun.spawn([process.execPath, join(import.meta.dir, '..', '..', 'harness', 'vanishing-client.ts'), relay.wsUrl,
-      JSON.stringify(start(main.rtmpUrl, key)), await makeTestMedia('h264-opus-mkv', 12)], { stdout: 'pipe', stderr: 'inherit' });
-    const [out] = await Promise.all([new Response(child.stdout).text(), child.exited]);
-    expect(child.signalCode).toBe('SIGKILL');
-    const ready = JSON.parse(out.trim().split('\n')[0]!);
-    const pid = ffmpegPidOf(ready.session);
+    const child = startChildClient({ wsUrl: relay.wsUrl, start: start(main.rtmpUrl, key), file: await makeTestMedia('h264-opus-mkv', 12), seconds: 12 });
+    const session = await child.ready;
+    expect(await child.live).toBe(true);
+    // It streams a little longer, then disappears without a close frame: the relay only sees the TCP connection drop.
+    await Bun.sleep(700);
+    child.proc.kill('SIGKILL');
+    await child.proc.exited;
+    expect(child.proc.signalCode).toBe('SIGKILL');
+    const pid = ffmpegPidOf(session!);
     await waitFor(() => !isProcessAlive(pid), 10_000, 'the orphaned session\'s ffmpeg to be reaped');
-    expect(relay.output()).toContain(`"msg":"client disconnected","session":"${ready.session}"`);
+    expect(relay.output()).toContain(`"msg":"client disconnected","session":"${session}"`);
     // What the client had sent still reached the ingest as a finished recording.
     const probe = await probeRecording(await main.waitForRecording(key));
     expect(probe.videoCodec).toBe('h264');

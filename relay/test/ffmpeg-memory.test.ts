@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { isProcessAlive } from '../../harness/proc.ts';

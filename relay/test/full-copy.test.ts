@@ -2,7 +2,8 @@
 // Safari's MediaRecorder (and Chrome's on Windows and macOS) records it, reaches the ingest with
 // neither stream re-encoded and with valid timestamps. Real FFmpeg, real nginx-rtmp.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import type { RelayProcess } from '../../harness/relay-process.ts';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile, type MediaKind } from '../../harness/media.ts';
+import { makeTestMedia, type MediaKind } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import type { RelayProcess } from '../../harness/relay-process.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startReconnectingStream, type ReconnectingStream } from '../../harness/reconnecting-client.ts';

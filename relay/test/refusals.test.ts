@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';

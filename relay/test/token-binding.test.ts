@@ -1,7 +1,8 @@
 // Tokens bound to one ingest and stream key (docs/configuration.md#authentication): a bound token
 // copied from a page cannot be replayed elsewhere. Real relay, real FFmpeg and nginx-rtmp.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import type { RelayProcess } from '../../harness/relay-process.ts';
 import type { RtmpServer } from '../../harness/rtmp-server.ts';
