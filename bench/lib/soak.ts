@@ -3,7 +3,6 @@ import { ProcessWatch, type WatchFindings } from './process-watch.ts';
 import { seededRandom } from './random.ts';
 import { EXPECTED, FAULT_CYCLE, judgeSession, PLANNED, type FaultKind, type SessionRecord } from './soak-faults.ts';
 import { runSession, type SessionContext } from './soak-session.ts';
-import { median } from './stats.ts';
 import { makeTestMedia } from '../../harness/clips.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
@@ -19,7 +18,10 @@ export interface SoakOptions {
   /** One fault every this many ms, cycling through every kind. */
   faultEveryMs: number;
   firstFaultAtMs: number;
-  /** RSS growth is measured from the end of this period to the end of the load. */
+  /**
+   * RSS growth is measured from the end of this period (or later: once every fault kind has
+   * happened once, see {@link rssGrowth}) to the end of the load.
+   */
   warmupMs: number;
   /** RELAY_MEDIA_TIMEOUT_MS: how long a frozen client takes to be dropped. */
   mediaTimeoutMs: number;
@@ -52,7 +54,8 @@ export interface SoakReport {
   survivors: number[];
   relayExitCode: number;
   healthAfter: unknown;
-  rss: { warmMiB: number; endMiB: number; growth: number; samples: number };
+  /** The relay's RSS floor in the first window after warm-up and in the last window of the load. */
+  rss: { warmMiB: number; endMiB: number; growth: number; samples: number; fromS: number };
   violations: string[];
 }
 
@@ -110,6 +113,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     let flakyGate: Promise<void> | undefined;
     let openGate: () => void = () => {};
     let seq = 0;
+    /** When the last kind of the first fault cycle was injected: every fault's code path has run once. */
+    let cycleDoneAt: number | undefined;
 
     const slot = async (i: number) => {
       const flakySlot = i < opts.flakySlots;
@@ -181,6 +186,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           }
         }
         if (!PLANNED.has(kind)) opts.log(`t=${ev.atS}s fault ${kind}: ${ev.skipped ?? ev.keys.join(', ')}`);
+        if (k === FAULT_CYCLE.length - 1) cycleDoneAt = performance.now();
         await Bun.sleep(opts.faultEveryMs);
       }
     };
@@ -209,7 +215,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await Bun.sleep(500);
     const survivors = watch.survivors();
 
-    const rss = rssGrowth(watch.rss, t0 + opts.warmupMs, loadEnd);
+    // Warm means the time has passed and every kind of fault has run once (its first run allocates
+    // what later runs reuse: compiled code, lazily made tables), and the last one had a fault period to settle.
+    const warm = Math.max(t0 + opts.warmupMs, cycleDoneAt === undefined ? 0 : cycleDoneAt + opts.faultEveryMs);
+    const rss = rssGrowth(watch.rss, warm, loadEnd, t0);
     const report: SoakReport = {
       options: { ...opts, log: undefined } as never,
       seconds: (performance.now() - t0) / 1000,
@@ -233,18 +242,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 }
 
 /**
- * RSS growth after warm-up: the median of the last window of the load against the median of the
- * first window after warm-up (windows of 15% of that span, at least 5 s), so one GC sawtooth
- * does not decide it.
+ * RSS growth after warm-up: the floor (lowest sample) of the last window of the load against the
+ * floor of the first window after warm-up (windows of 15% of that span, at least 5 s). A leak is
+ * memory the relay keeps: it raises the floor. Garbage not yet collected does not, while it moves a
+ * window's median with how busy the relay happened to be then (medians once measured 12.4% on a
+ * busy machine).
  */
-function rssGrowth(samples: { at: number; kib: number }[], from: number, to: number): SoakReport['rss'] {
+function rssGrowth(samples: { at: number; kib: number }[], from: number, to: number, t0: number): SoakReport['rss'] {
   const span = Math.max(0, to - from);
   const w = Math.max(5000, span * 0.15);
   const first = samples.filter((s) => s.at >= from && s.at <= from + w).map((s) => s.kib);
   const last = samples.filter((s) => s.at >= to - w && s.at <= to).map((s) => s.kib);
-  const warm = median(first) / 1024;
-  const end = median(last) / 1024;
-  return { warmMiB: warm, endMiB: end, growth: end / warm - 1, samples: samples.length };
+  const warm = Math.min(...first) / 1024;
+  const end = Math.min(...last) / 1024;
+  return { warmMiB: warm, endMiB: end, growth: end / warm - 1, samples: samples.length, fromS: Math.round((from - t0) / 100) / 10 };
 }
 
 function violations(r: SoakReport): string[] {
