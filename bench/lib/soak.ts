@@ -17,6 +17,11 @@ export interface SoakOptions {
   clipSeconds: number;
   /** One fault every this many ms, cycling through every kind. */
   faultEveryMs: number;
+  /**
+   * Past `durationMs` the load goes on, up to this, while some fault kind has hit no session yet (on
+   * a busy machine sessions start later and planned faults find no session). Default `durationMs`.
+   */
+  maxDurationMs?: number;
   firstFaultAtMs: number;
   /**
    * RSS growth is measured from the end of this period (or later: once every fault kind has
@@ -108,6 +113,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const sessions: SessionRecord[] = [];
     const faults: FaultEvent[] = [];
     const planned: FaultEvent[] = [];
+    const hardDeadline = t0 + Math.max(opts.durationMs, opts.maxDurationMs ?? 0);
+    const everyKindHit = () => new Set(sessions.flatMap((s) => (s.fault ? [s.fault] : []))).size === new Set(FAULT_CYCLE).size;
+    /** Whether the load is over by time `t`: past the duration with every kind hit, or past the longest it may run. */
+    const over = (t: number) => t > hardDeadline || (t > deadline && everyKindHit());
     const at = () => Math.round((performance.now() - t0) / 100) / 10;
     // Closed while the flaky server is being restarted: no session may start against it then.
     let flakyGate: Promise<void> | undefined;
@@ -122,7 +131,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       await Bun.sleep((i * 3000) / opts.sessions + rand() * 300);
       for (;;) {
         while (flakySlot && flakyGate) await flakyGate;
-        if (performance.now() + opts.clipSeconds * 1000 + 2000 > deadline) return;
+        if (over(performance.now() + opts.clipSeconds * 1000 + 2000)) return;
         const ev = flakySlot ? undefined : planned.shift();
         const rec: SessionRecord = {
           key: `soak_${i}_${seq++}_${Math.floor(rand() * 1e9).toString(36)}`,
@@ -147,7 +156,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     const injector = async () => {
       await Bun.sleep(opts.firstFaultAtMs);
-      for (let k = 0; performance.now() + opts.faultEveryMs < deadline - opts.clipSeconds * 500; k++) {
+      for (let k = 0; !over(performance.now() + opts.faultEveryMs + opts.clipSeconds * 500); k++) {
         const kind = FAULT_CYCLE[k % FAULT_CYCLE.length]!;
         const ev: FaultEvent = { atS: at(), kind, keys: [] };
         faults.push(ev);

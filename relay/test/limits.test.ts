@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  fixture.sinks[1]?.freeze(false);
+  fixture?.sinks[1]?.freeze(false);
   await fixture?.stop();
 });
 
@@ -35,12 +35,22 @@ const relayWith = (env: Record<string, string>): Promise<RelayProcess> => fixtur
 
 const idle = (relay: RelayProcess) => fixture.waitIdle(undefined, relay);
 
-/** A session held at `ready` (no media) from 127.0.0.1. */
+/**
+ * Resolves once the FFmpeg of the session that sent `ready` in `messages` is a child of `relay`: the
+ * relay spawns it before `ready`, but on a busy machine the child may not have exec'd FFmpeg yet.
+ */
+async function ffmpegOf(relay: RelayProcess, messages: any[]): Promise<void> {
+  const session = messages.find((m) => m.type === 'ready').session;
+  await waitFor(() => relay.ffmpegChildren().includes(relay.ffmpegPidOf(session) ?? -1), 15_000, `the ffmpeg of ${session}`);
+}
+
+/** A session held at `ready` (no media) from 127.0.0.1, its FFmpeg running. */
 async function holdReady(relay: RelayProcess, streamKey: string): Promise<{ socket: RelaySocket; messages: any[] }> {
   const messages: any[] = [];
   const socket = await openRelaySocket(relay.wsUrl, (m) => messages.push(m));
   socket.ws.send(start(streamKey));
   await until(messages, 'ready');
+  await ffmpegOf(relay, messages);
   return { socket, messages };
 }
 
@@ -233,6 +243,7 @@ describe('RELAY_MAX_SESSIONS_PER_ADDRESS', () => {
     const other = await openFrom('127.0.0.2', relay.wsUrl);
     other.sendText(start('sk_address_b_1'));
     await until(other.messages, 'ready');
+    await ffmpegOf(relay, other.messages);
     expect(relay.ffmpegChildren()).toHaveLength(3);
     // A slot given back is the address's to use again.
     held[0]!.socket.ws.send(JSON.stringify({ type: 'stop' }));

@@ -98,7 +98,9 @@ describe('the session stays open through', () => {
 describe('the window', () => {
   test('an ingest refusing connections for longer than RELAY_RECONNECT_WINDOW_MS: tries again and again, then 4502', async () => {
     const refusing = await startRtmpServer();
-    const windowMs = 4000;
+    // Long enough for three tries (backoff 0.5 s, 1 s, 2 s) when each try's FFmpeg takes a second
+    // or more to start and be refused, as on a busy machine (at 4 s there was room for two).
+    const windowMs = 8000;
     const short = await fixture.startRelay({ RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${refusing.port}`, RELAY_RECONNECT_WINDOW_MS: String(windowMs) });
     try {
       const s = await stream('sk_reconnect_refused_5e6f', refusing.rtmpUrl, short);
