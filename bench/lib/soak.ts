@@ -4,6 +4,7 @@ import { seededRandom } from './random.ts';
 import { EXPECTED, FAULT_CYCLE, judgeSession, PLANNED, type FaultKind, type SessionRecord } from './soak-faults.ts';
 import { runSession, type SessionContext } from './soak-session.ts';
 import { makeTestMedia } from '../../harness/clips.ts';
+import { waitRelayIdle } from '../../harness/relay-fixture.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';
@@ -214,7 +215,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // Every session has ended: every FFmpeg must be gone too, and the relay must say so.
     let leftoverChildren = 0;
     try {
-      await waitUntil(() => relay!.ffmpegChildren().length === 0, 15_000);
+      await waitRelayIdle(relay, 15_000);
     } catch {
       leftoverChildren = relay.ffmpegChildren().length;
     }
@@ -297,8 +298,4 @@ async function pick<T>(find: () => T | undefined, timeoutMs = 3000): Promise<T |
     if (v !== undefined || performance.now() > end) return v;
     await Bun.sleep(100);
   }
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  if ((await pick(() => (check() ? true : undefined), timeoutMs)) === undefined) throw new Error('timed out');
 }
