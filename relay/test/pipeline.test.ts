@@ -21,6 +21,9 @@ beforeAll(async () => {
       RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${sink.port},rtmps://localhost:${sink.tlsPort!}`,
       // FFmpeg verifies the ingest's certificate: here, the stand-in's own self-signed one.
       RELAY_INGEST_CA_FILE: sink.caFile!,
+      // Also how long FFmpeg may take to flush after `stop`: a 720p transcode beside three copies on
+      // a busy machine (load 16 on two cores) ran over the default 10 s and ended with 4502.
+      RELAY_INGEST_STALL_TIMEOUT_MS: '30000',
     }),
   });
   ({ rtmp, relay } = fixture);
