@@ -57,7 +57,7 @@ for (const s of report.sessions.filter((x) => x.fault)) {
 }
 for (const f of report.faults.filter((x) => x.skipped)) say(`skipped fault at t=${f.atS}s: ${f.kind} (${f.skipped})`);
 say(`FFmpeg: ${report.watch.seen} started, at most ${report.watch.maxChildren} at once, ${report.watch.zombies.length} lingering zombies, ${report.watch.orphans.length} orphans, ${report.survivors.length} survivors`);
-say(`relay RSS ${report.rss.warmMiB.toFixed(1)} MiB after warm-up → ${report.rss.endMiB.toFixed(1)} MiB at the end (${(report.rss.growth * 100).toFixed(1)}%)`);
+say(`relay RSS floor ${report.rss.warmMiB.toFixed(1)} MiB after warm-up (t=${report.rss.fromS}s) → ${report.rss.endMiB.toFixed(1)} MiB at the end (${(report.rss.growth * 100).toFixed(1)}%)`);
 if (report.violations.length > 0) {
   say(`FAILED: ${report.violations.length} violation(s)`);
   for (const v of report.violations) say(`  ${v}`);

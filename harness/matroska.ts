@@ -6,6 +6,7 @@
  * ancestors; a live (unknown-size) Segment stays unknown-size.
  */
 
+import { makeClip, type ClipRecipe } from './clips.ts';
 import { withVideoCodecPrivate as rewrite } from '../relay/src/matroska-header.ts';
 
 /** `mkv` with the video track's CodecPrivate replaced by `transform(old)` (the relay's own EBML rewriting). */
@@ -47,15 +48,15 @@ export function garbleSpsId(avcC: Uint8Array): Uint8Array {
   return out;
 }
 
-/**
- * A live Matroska clip (unknown sizes, as a browser streams it) of 640x360 30 fps H.264 with a key
- * frame every 2 s and an Opus tone, made by FFmpeg to a pipe.
- */
+/** A live Matroska recording (unknown sizes, as a browser streams it): 640x360 30 fps H.264, a key frame every 2 s, an Opus tone. */
+export const LIVE_H264_MKV: ClipRecipe = {
+  name: 'h264-opus-live-360p',
+  ext: 'mkv',
+  video: 'testsrc=size=640x360:rate=30',
+  encode: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', '60', '-c:a', 'libopus', '-f', 'matroska', '-live', '1'],
+};
+
+/** The bytes of {@link LIVE_H264_MKV}, `seconds` long (harness/clips.ts makes and caches it). */
 export async function makeLiveH264Matroska(seconds: number): Promise<Uint8Array> {
-  const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc=size=640x360:rate=30',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
-    '-bf', '0', '-g', '60', '-c:a', 'libopus', '-f', 'matroska', '-live', '1', 'pipe:1'], { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' });
-  const [bytes, err, code] = await Promise.all([new Response(proc.stdout).arrayBuffer(), new Response(proc.stderr).text(), proc.exited]);
-  if (code !== 0) throw new Error(`ffmpeg could not make the live clip: ${err}`);
-  return new Uint8Array(bytes);
+  return new Uint8Array(await Bun.file(await makeClip(LIVE_H264_MKV, seconds)).arrayBuffer());
 }

@@ -1,11 +1,5 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Streaming a clip (clips.ts makes them) over the relay protocol as the browser client does.
 import { openRelaySocket } from './ws-client';
-
-/** The kinds of recordings browsers make. */
-export type MediaKind = 'h264-opus-mkv' | 'vp8-opus-webm' | 'h264-aac-fmp4' | 'h264-aac-fmp4-250ms';
 
 /** What {@link streamFile} saw. */
 export interface StreamResult {
@@ -15,60 +9,6 @@ export interface StreamResult {
   closeReason: string;
   gotLive: boolean;
   stats: any[];
-}
-
-const CACHE = join(tmpdir(), 'transwrap-relay-test-media');
-const pending = new Map<string, Promise<string>>();
-
-const VIDEO_IN = ['-f', 'lavfi', '-i', 'testsrc=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'];
-const H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', '60', '-keyint_min', '60', '-sc_threshold', '0', '-b:v', '2500k'];
-const ARGS: Record<MediaKind, { ext: string; args: string[] }> = {
-  'h264-opus-mkv': { ext: 'mkv', args: [...H264, '-c:a', 'libopus', '-b:a', '96k', '-ac', '2', '-f', 'matroska'] },
-  'vp8-opus-webm': {
-    ext: 'webm',
-    args: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2500k', '-g', '60', '-keyint_min', '60',
-      '-c:a', 'libopus', '-b:a', '96k', '-ac', '2', '-f', 'webm'],
-  },
-  'h264-aac-fmp4': {
-    ext: 'mp4',
-    args: [...H264, '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4'],
-  },
-  // What Safari's MediaRecorder makes with a 250 ms timeslice: a fragment per slice, most not
-  // starting at a key frame.
-  'h264-aac-fmp4-250ms': {
-    ext: 'mp4',
-    args: [...H264, '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-movflags', 'empty_moov+default_base_moof', '-frag_duration', '250000', '-f', 'mp4'],
-  },
-};
-
-/**
- * Generates (once per kind and length, cached in a temp dir) a 1280x720 30 fps test clip with a
- * sine tone and a keyframe every 2 s, in the container and codecs a browser would record.
- */
-export async function makeTestMedia(kind: MediaKind, seconds: number): Promise<string> {
-  const { ext, args } = ARGS[kind];
-  const path = join(CACHE, `${kind}-${seconds}s.${ext}`);
-  if (existsSync(path)) return path;
-  const inflight = pending.get(path);
-  if (inflight) return inflight;
-  const job = (async () => {
-    await mkdir(CACHE, { recursive: true });
-    // Written under a unique name and renamed, so parallel test files never read a partial clip.
-    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-    const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', ...VIDEO_IN, '-t', String(seconds), ...args, '-y', tmp], {
-      stdin: 'ignore', stdout: 'ignore', stderr: 'pipe',
-    });
-    const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
-    if (code !== 0) throw new Error(`ffmpeg could not make ${kind}: ${err}`);
-    await rename(tmp, path);
-    return path;
-  })();
-  pending.set(path, job);
-  try {
-    return await job;
-  } finally {
-    pending.delete(path);
-  }
 }
 
 /** A file's duration in seconds, from ffprobe. */
@@ -95,28 +35,8 @@ export interface StreamOptions {
   onMessage?: (msg: any, ws: WebSocket) => void;
   /** Stop sending after this many bytes (the rest of the file is never sent). */
   maxBytes?: number;
-  /** Give up waiting for the close after this long (default 60 s). */
+  /** Give up waiting for `ready`, and then for the close, after this long each (default 60 s). */
   timeoutMs?: number;
-}
-
-/**
- * A 10 s near-lossless H.264 + Opus Matroska clip (about 20 MB, 16 Mbit/s): enough to fill every
- * buffer between FFmpeg and a frozen ingest. Cached like {@link makeTestMedia}.
- */
-export async function makeBigTestMedia(): Promise<string> {
-  const path = join(CACHE, 'big-h264-opus-10s.mkv');
-  if (existsSync(path)) return path;
-  await mkdir(CACHE, { recursive: true });
-  // A unique name, renamed into place: parallel runs never read a partial clip.
-  const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-  // testsrc2 (detailed, moving) so that lossless H.264 stays large.
-  const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-g', '60', '-bf', '0', '-pix_fmt', 'yuv420p',
-    '-c:a', 'libopus', '-f', 'matroska', '-y', tmp], { stderr: 'pipe' });
-  const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
-  if (code !== 0) throw new Error(`ffmpeg could not make the big clip: ${err}`);
-  await rename(tmp, path);
-  return path;
 }
 
 /**
@@ -144,7 +64,12 @@ export async function streamFile(wsUrl: string, start: object, file: string, opt
   }, () => onReady());
   const { ws, isClosed } = socket;
   ws.send(JSON.stringify(start));
-  await ready;
+  const readyMs = opts.timeoutMs ?? 60_000;
+  const answered = await Promise.race([ready.then(() => true), Bun.sleep(readyMs).then(() => false)]);
+  if (!answered) {
+    ws.close();
+    throw new Error(`relay neither sent ready nor closed within ${readyMs} ms; messages: ${JSON.stringify(result.messages)}`);
+  }
 
   if (!isClosed()) {
     const t0 = performance.now();

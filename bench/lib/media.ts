@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { H264_2S_GOP, makeClip as makeClipFile, type ClipRecipe } from '../../harness/clips.ts';
 
 /**
  * The recordings the benchmark streams: Chrome's H.264 + Opus Matroska (copy pipeline), H.264 + AAC
@@ -33,39 +30,36 @@ export const MIME: Record<ClipKind, string> = {
   'vp8': 'video/webm;codecs=vp8,opus',
 };
 
-const EXTENSION: Record<ClipKind, string> = { 'h264': 'mkv', 'h264-aac': 'mp4', 'vp8': 'webm' };
-
-const CACHE = join(tmpdir(), 'transwrap-relay-bench-media');
 // testsrc2 moves and is detailed enough that the encoder really spends 2.5 Mbps on it
-// (plain testsrc compresses to about half that, which would flatter the relay).
-const SOURCE = ['-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'];
-const AUDIO = ['-c:a', 'libopus', '-b:a', '96k', '-ac', '2'];
-// Chrome's MediaRecorder: H.264 without B-frames, a keyframe every 2 s (the client asks for it).
-const H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-bf', '0', '-g', '60', '-keyint_min', '60',
-  '-sc_threshold', '0', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k'];
-const ENCODE: Record<ClipKind, string[]> = {
-  'h264': [...H264, ...AUDIO, '-f', 'matroska'],
+// (plain testsrc compresses to about half that, which would flatter the relay). Rates are capped
+// at 2.5 Mbit/s, as a browser's encoder holds them.
+const SOURCE = 'testsrc2=size=1280x720:rate=30';
+const CAPPED_H264 = [...H264_2S_GOP, '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '2500k'];
+const OPUS = ['-c:a', 'libopus', '-b:a', '96k', '-ac', '2'];
+
+/** The bench's clips, made by the harness's one clip factory (harness/clips.ts). */
+export const BENCH_CLIPS: Record<ClipKind, ClipRecipe> = {
+  'h264': { name: 'bench-h264-2500k', ext: 'mkv', video: SOURCE, encode: [...CAPPED_H264, ...OPUS, '-f', 'matroska'] },
   // A recorder's fragmented MP4: the header first, then a fragment every 250 ms (its timeslice).
-  'h264-aac': [...H264, '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'mp4',
-    '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '250000'],
-  'vp8': ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2500k', '-minrate', '2500k', '-maxrate', '2500k',
-    '-g', '60', '-keyint_min', '60', ...AUDIO, '-f', 'webm'],
+  'h264-aac': {
+    name: 'bench-h264-aac-2500k',
+    ext: 'mp4',
+    video: SOURCE,
+    encode: [...CAPPED_H264, '-c:a', 'aac', '-b:a', '128k', '-ac', '2', '-f', 'mp4',
+      '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '250000'],
+  },
+  'vp8': {
+    name: 'bench-vp8-2500k',
+    ext: 'webm',
+    video: SOURCE,
+    encode: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2500k', '-minrate', '2500k', '-maxrate', '2500k',
+      '-g', '60', '-keyint_min', '60', ...OPUS, '-f', 'webm'],
+  },
 };
 
-/** Generates (once, cached in a temp dir) a 720p30 clip at 2.5 Mbps video + 96 kbps Opus, and indexes its packets. */
+/** A 720p30 clip at 2.5 Mbps video + 96 kbps Opus (made once, cached), with its packets indexed. */
 export async function makeClip(kind: ClipKind, seconds: number): Promise<Clip> {
-  const path = join(CACHE, `${kind}-2500k-${seconds}s.${EXTENSION[kind]}`);
-  if (!existsSync(path)) {
-    await mkdir(CACHE, { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    const proc = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', ...SOURCE, '-t', String(seconds), ...ENCODE[kind], '-y', tmp], {
-      stdin: 'ignore', stdout: 'ignore', stderr: 'pipe',
-    });
-    const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
-    if (code !== 0) throw new Error(`ffmpeg could not make the ${kind} clip: ${err}`);
-    await rename(tmp, path);
-  }
-  return loadClip(path, kind, seconds);
+  return loadClip(await makeClipFile(BENCH_CLIPS[kind], seconds), kind, seconds);
 }
 
 /** Reads a clip and its packet index (ffprobe) from disk. */

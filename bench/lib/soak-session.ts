@@ -1,7 +1,7 @@
-import { startChildClient } from './child-client.ts';
 import { garbageClip, type Clip } from './media.ts';
 import { publish } from './publisher.ts';
 import type { SessionRecord } from './soak-faults.ts';
+import { startChildClient } from '../../harness/child-client.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { readStat } from '../../harness/proc.ts';
@@ -79,7 +79,7 @@ async function runInProcess(ctx: SessionContext, rec: SessionRecord, start: obje
 }
 
 async function runChild(ctx: SessionContext, rec: SessionRecord, start: object, chunkMs: number): Promise<void> {
-  const child = startChildClient(ctx.relay.wsUrl, start, ctx.clip.path, ctx.clip.seconds, chunkMs);
+  const child = startChildClient({ wsUrl: ctx.relay.wsUrl, start, file: ctx.clip.path, seconds: ctx.clip.seconds, chunkMs });
   try {
     rec.session = await child.ready;
     if (rec.session) rec.stopDueAt = performance.now() + ctx.clip.seconds * 1000;

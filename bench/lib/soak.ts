@@ -3,8 +3,8 @@ import { ProcessWatch, type WatchFindings } from './process-watch.ts';
 import { seededRandom } from './random.ts';
 import { EXPECTED, FAULT_CYCLE, judgeSession, PLANNED, type FaultKind, type SessionRecord } from './soak-faults.ts';
 import { runSession, type SessionContext } from './soak-session.ts';
-import { median } from './stats.ts';
-import { makeTestMedia } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { waitRelayIdle } from '../../harness/relay-fixture.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';
@@ -18,8 +18,16 @@ export interface SoakOptions {
   clipSeconds: number;
   /** One fault every this many ms, cycling through every kind. */
   faultEveryMs: number;
+  /**
+   * Past `durationMs` the load goes on, up to this, while some fault kind has hit no session yet (on
+   * a busy machine sessions start later and planned faults find no session). Default `durationMs`.
+   */
+  maxDurationMs?: number;
   firstFaultAtMs: number;
-  /** RSS growth is measured from the end of this period to the end of the load. */
+  /**
+   * RSS growth is measured from the end of this period (or later: once every fault kind has
+   * happened once, see {@link rssGrowth}) to the end of the load.
+   */
   warmupMs: number;
   /** RELAY_MEDIA_TIMEOUT_MS: how long a frozen client takes to be dropped. */
   mediaTimeoutMs: number;
@@ -52,7 +60,8 @@ export interface SoakReport {
   survivors: number[];
   relayExitCode: number;
   healthAfter: unknown;
-  rss: { warmMiB: number; endMiB: number; growth: number; samples: number };
+  /** The relay's RSS floor in the first window after warm-up and in the last window of the load. */
+  rss: { warmMiB: number; endMiB: number; growth: number; samples: number; fromS: number };
   violations: string[];
 }
 
@@ -105,11 +114,17 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const sessions: SessionRecord[] = [];
     const faults: FaultEvent[] = [];
     const planned: FaultEvent[] = [];
+    const hardDeadline = t0 + Math.max(opts.durationMs, opts.maxDurationMs ?? 0);
+    const everyKindHit = () => new Set(sessions.flatMap((s) => (s.fault ? [s.fault] : []))).size === new Set(FAULT_CYCLE).size;
+    /** Whether the load is over by time `t`: past the duration with every kind hit, or past the longest it may run. */
+    const over = (t: number) => t > hardDeadline || (t > deadline && everyKindHit());
     const at = () => Math.round((performance.now() - t0) / 100) / 10;
     // Closed while the flaky server is being restarted: no session may start against it then.
     let flakyGate: Promise<void> | undefined;
     let openGate: () => void = () => {};
     let seq = 0;
+    /** When the last kind of the first fault cycle was injected: every fault's code path has run once. */
+    let cycleDoneAt: number | undefined;
 
     const slot = async (i: number) => {
       const flakySlot = i < opts.flakySlots;
@@ -117,7 +132,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       await Bun.sleep((i * 3000) / opts.sessions + rand() * 300);
       for (;;) {
         while (flakySlot && flakyGate) await flakyGate;
-        if (performance.now() + opts.clipSeconds * 1000 + 2000 > deadline) return;
+        if (over(performance.now() + opts.clipSeconds * 1000 + 2000)) return;
         const ev = flakySlot ? undefined : planned.shift();
         const rec: SessionRecord = {
           key: `soak_${i}_${seq++}_${Math.floor(rand() * 1e9).toString(36)}`,
@@ -142,7 +157,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     const injector = async () => {
       await Bun.sleep(opts.firstFaultAtMs);
-      for (let k = 0; performance.now() + opts.faultEveryMs < deadline - opts.clipSeconds * 500; k++) {
+      for (let k = 0; !over(performance.now() + opts.faultEveryMs + opts.clipSeconds * 500); k++) {
         const kind = FAULT_CYCLE[k % FAULT_CYCLE.length]!;
         const ev: FaultEvent = { atS: at(), kind, keys: [] };
         faults.push(ev);
@@ -181,6 +196,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           }
         }
         if (!PLANNED.has(kind)) opts.log(`t=${ev.atS}s fault ${kind}: ${ev.skipped ?? ev.keys.join(', ')}`);
+        if (k === FAULT_CYCLE.length - 1) cycleDoneAt = performance.now();
         await Bun.sleep(opts.faultEveryMs);
       }
     };
@@ -199,7 +215,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // Every session has ended: every FFmpeg must be gone too, and the relay must say so.
     let leftoverChildren = 0;
     try {
-      await waitUntil(() => relay!.ffmpegChildren().length === 0, 15_000);
+      await waitRelayIdle(relay, 15_000);
     } catch {
       leftoverChildren = relay.ffmpegChildren().length;
     }
@@ -209,7 +225,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     await Bun.sleep(500);
     const survivors = watch.survivors();
 
-    const rss = rssGrowth(watch.rss, t0 + opts.warmupMs, loadEnd);
+    // Warm means the time has passed and every kind of fault has run once (its first run allocates
+    // what later runs reuse: compiled code, lazily made tables), and the last one had a fault period to settle.
+    const warm = Math.max(t0 + opts.warmupMs, cycleDoneAt === undefined ? 0 : cycleDoneAt + opts.faultEveryMs);
+    const rss = rssGrowth(watch.rss, warm, loadEnd, t0);
     const report: SoakReport = {
       options: { ...opts, log: undefined } as never,
       seconds: (performance.now() - t0) / 1000,
@@ -233,18 +252,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 }
 
 /**
- * RSS growth after warm-up: the median of the last window of the load against the median of the
- * first window after warm-up (windows of 15% of that span, at least 5 s), so one GC sawtooth
- * does not decide it.
+ * RSS growth after warm-up: the floor (lowest sample) of the last window of the load against the
+ * floor of the first window after warm-up (windows of 15% of that span, at least 5 s). A leak is
+ * memory the relay keeps: it raises the floor. Garbage not yet collected does not, while it moves a
+ * window's median with how busy the relay happened to be then (medians once measured 12.4% on a
+ * busy machine).
  */
-function rssGrowth(samples: { at: number; kib: number }[], from: number, to: number): SoakReport['rss'] {
+function rssGrowth(samples: { at: number; kib: number }[], from: number, to: number, t0: number): SoakReport['rss'] {
   const span = Math.max(0, to - from);
   const w = Math.max(5000, span * 0.15);
   const first = samples.filter((s) => s.at >= from && s.at <= from + w).map((s) => s.kib);
   const last = samples.filter((s) => s.at >= to - w && s.at <= to).map((s) => s.kib);
-  const warm = median(first) / 1024;
-  const end = median(last) / 1024;
-  return { warmMiB: warm, endMiB: end, growth: end / warm - 1, samples: samples.length };
+  const warm = Math.min(...first) / 1024;
+  const end = Math.min(...last) / 1024;
+  return { warmMiB: warm, endMiB: end, growth: end / warm - 1, samples: samples.length, fromS: Math.round((from - t0) / 100) / 10 };
 }
 
 function violations(r: SoakReport): string[] {
@@ -277,8 +298,4 @@ async function pick<T>(find: () => T | undefined, timeoutMs = 3000): Promise<T |
     if (v !== undefined || performance.now() > end) return v;
     await Bun.sleep(100);
   }
-}
-
-async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
-  if ((await pick(() => (check() ? true : undefined), timeoutMs)) === undefined) throw new Error('timed out');
 }

@@ -8,7 +8,6 @@ import { exchange } from '../../harness/ws-client.ts';
 // its slot from passing every check until its FFmpeg has exited, whichever way it ends, and every
 // ending gives exactly one slot back.
 
-const SECRET = 'capacity-test-secret-3141592653589793';
 const COPY = 'video/x-matroska;codecs=avc1,opus';
 const TRANSCODE = 'video/webm;codecs=vp8,opus';
 let fixture: RelayFixture;
@@ -16,7 +15,6 @@ let relay: RelayProcess;
 
 beforeAll(async () => {
   fixture = await startRelayFixture({
-    secret: SECRET,
     env: () => ({ RELAY_MAX_SESSIONS: '2', RELAY_MAX_TRANSCODES: '1', RELAY_MAX_MESSAGE_BYTES: '65536' }),
   });
   relay = fixture.relay;

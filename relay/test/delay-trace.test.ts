@@ -2,23 +2,20 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
-import { startRelay } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 
 // RELAY_DELAY_TRACE_FILE (docs/configuration.md#variables), the benchmark's measurement of how long
 // each media frame waits in the relay: one JSON line a second and one at exit,
 // {"t": <epoch ms>, "us": [µs…], "startUs": [µs…], "pauses": <n>}, read by bench/lib/relay-step.ts.
 
-const SECRET = 'delay-trace-secret-2718281828459045';
-const MKV = 'video/x-matroska;codecs=avc1,opus';
 const SECONDS = 3;
 const CHUNK_MS = 250;
-let rtmp: RtmpServer;
+/** Its sink and token; each test starts a relay of its own beside the fixture's, tracing into its own file. */
+let fixture: RelayFixture;
 let dir: string;
-let token: string;
 
 interface TraceLine {
   t: number;
@@ -28,36 +25,30 @@ interface TraceLine {
 }
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
+  fixture = await startRelayFixture();
   dir = await mkdtemp(join(tmpdir(), 'relay-delay-trace-'));
-  token = await makeToken(SECRET);
   await makeTestMedia('h264-opus-mkv', SECONDS);
 });
 
 afterAll(async () => {
-  await rtmp?.stop();
+  await fixture?.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
 /** Streams the clip through a relay tracing into `file`, stops the relay, and returns the trace's lines. */
 async function streamTraced(file: string, streamKey: string, env: Record<string, string> = {},
   onReady?: (ffmpegPid: number) => void): Promise<{ lines: TraceLine[]; chunks: number; t0: number; t1: number }> {
-  const relay = await startRelay({
-    RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
-    RELAY_DELAY_TRACE_FILE: file,
-    ...env,
-  });
+  const relay = await fixture.startRelay({ RELAY_DELAY_TRACE_FILE: file, ...env });
   const t0 = Date.now();
   const media = await makeTestMedia('h264-opus-mkv', SECONDS);
   try {
-    const r = await streamFile(relay.wsUrl, { type: 'start', token, ingest: rtmp.rtmpUrl, streamKey, mimeType: MKV }, media, {
+    const r = await streamFile(relay.wsUrl, fixture.startMessage(streamKey), media, {
       seconds: SECONDS,
       chunkMs: CHUNK_MS,
       onMessage: (msg) => {
         if (msg.type !== 'ready' || !onReady) return;
         // The `session ready` line with FFmpeg's pid may reach the test a moment after the frame.
-        void waitFor(() => relay.ffmpegPidOf(msg.session) !== undefined, 5000, 'the ffmpeg pid', 5)
+        void waitFor(() => relay.ffmpegPidOf(msg.session) !== undefined, 15_000, 'the ffmpeg pid', 5)
           .then(() => onReady(relay.ffmpegPidOf(msg.session)!));
       },
     });

@@ -1,40 +1,32 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeBigTestMedia, makeTestMedia, streamFile } from '../../harness/media.ts';
-import { waitFor } from '../../harness/ports.ts';
+import { makeBigTestMedia, makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { probeRecording } from '../../harness/probe.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
 import { exchange, openRelaySocket, until } from '../../harness/ws-client.ts';
 
 // Several destinations in one session (docs/protocol.md#several-destinations): the relay encodes
 // once and a publisher per destination copies to its ingest, each failing and reconnecting on its
 // own. Real FFmpeg, two real nginx-rtmp sinks.
 
-const SECRET = 'destinations-test-secret-1f2e3d4c5b6a';
-const MKV = 'video/x-matroska;codecs=avc1,opus';
+let fixture: RelayFixture;
 let a: RtmpServer;
 let b: RtmpServer;
 let relay: RelayProcess;
-let token: string;
 
 beforeAll(async () => {
-  [a, b] = await Promise.all([startRtmpServer(), startRtmpServer()]);
-  relay = await startRelay({
-    RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${a.port},rtmp://127.0.0.1:${b.port}`,
-    RELAY_MAX_SESSIONS: '3',
-  });
-  token = await makeToken(SECRET);
+  fixture = await startRelayFixture({ sinks: 2, env: () => ({ RELAY_MAX_SESSIONS: '3' }) });
+  ({ relay, rtmp: a } = fixture);
+  b = fixture.sinks[1]!;
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await Promise.all([a?.stop(), b?.stop()]);
+  await fixture?.stop();
 });
 
-const start = (key: string, destinations: object[], over: object = {}) =>
-  ({ type: 'start', token, ingest: a.rtmpUrl, streamKey: key, mimeType: MKV, destinations, ...over });
+const start = (key: string, destinations: object[], over: object = {}) => ({ ...fixture.startMessage(key), destinations, ...over });
 
 describe('two destinations', () => {
   test('one encode, two recordings; one sink restarted mid-stream reconnects on its own while the other streams on', async () => {
@@ -80,15 +72,15 @@ describe('two destinations', () => {
     expect(probeB.startsWithKeyframe).toBe(true);
     expect(probeB.timestampsMonotonic).toBe(true);
     expect(probeB.durationS).toBeGreaterThan(3);
-    await waitFor(() => relay.ffmpegChildren().length === 0, 10_000, 'every ffmpeg reaped');
+    await fixture.waitIdle();
   });
 
   test('a destination whose ingest freezes holds no other back: the session ends cleanly, that destination failed', async () => {
     const frozen = await startRtmpServer();
-    const other = await startRelay({
-      RELAY_AUTH_SECRET: SECRET,
+    const other = await fixture.startRelay({
       RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${a.port},rtmp://127.0.0.1:${frozen.port}`,
-      RELAY_INGEST_STALL_TIMEOUT_MS: '2000',
+      // Short, so the frozen destination fails within the test; not so short that a busy machine's slow FFmpeg start looks like a stall.
+      RELAY_INGEST_STALL_TIMEOUT_MS: '5000',
     });
     try {
       // 16 Mbit/s: enough to fill every buffer between the publisher and the frozen ingest.
@@ -115,7 +107,7 @@ describe('two destinations', () => {
       expect(probe.durationS).toBeGreaterThan(seconds - 2);
       expect(other.output()).toContain('"msg":"destination failed","session"');
       expect(other.output()).toContain('"reason":"ingest did not accept the end of the stream in time"');
-      await waitFor(() => other.ffmpegChildren().length === 0, 10_000, 'every ffmpeg reaped');
+      await fixture.waitIdle(undefined, other);
     } finally {
       frozen.freeze(false);
       await other.stop();
@@ -129,7 +121,7 @@ describe('two destinations', () => {
     const gone = await startRtmpServer();
     const url = gone.rtmpUrl;
     await gone.stop();
-    const other = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${a.port},${url.replace(/\/live\/$/, '')}` });
+    const other = await fixture.startRelay({ RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${a.port},${url.replace(/\/live\/$/, '')}` });
     try {
       const result = await streamFile(other.wsUrl, start(key, [{ ingest: url, streamKey: 'sk_dest_gone_7a8b' }]), await makeTestMedia('h264-opus-mkv', 6), { seconds: 6 });
       expect(result.closeCode).toBe(1000);
@@ -178,6 +170,6 @@ describe('refusals', () => {
     expect(((await (await fetch(`${relay.httpUrl}/healthz`)).json()) as { sessions: number }).sessions).toBe(3);
     held.ws.send(JSON.stringify({ type: 'stop' }));
     single.ws.send(JSON.stringify({ type: 'stop' }));
-    await waitFor(async () => ((await (await fetch(`${relay.httpUrl}/healthz`)).json()) as { sessions: number }).sessions === 0, 15_000, 'every slot back');
+    await fixture.waitIdle();
   });
 });

@@ -1,49 +1,48 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile, type StreamResult } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile, type StreamResult } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { isProcessAlive, isProcessRunning } from '../../harness/proc.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 import { exchange } from '../../harness/ws-client.ts';
 
 // SIGTERM: stop accepting (healthz 503, new sessions 4013), let live sessions run until they
 // end or the drain timeout, then stop the rest cleanly with `ended` and exit 0.
 
-const SECRET = 'drain-test-secret-7766554433221100ffee';
-const MKV = 'video/x-matroska;codecs=avc1,opus';
 const DRAIN_MS = 7500;
+/**
+ * The long session's media: still streaming when the drain window closes, however long the session
+ * took to go live before the signal (4 s and more on a busy machine: a 12 s clip ran out first).
+ */
+const LONG_SECONDS = 24;
+let fixture: RelayFixture;
 let rtmp: RtmpServer;
 let relay: RelayProcess;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
-  relay = await startRelay({
-    RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
-    RELAY_DRAIN_TIMEOUT_MS: String(DRAIN_MS),
-  });
-  await Promise.all([makeTestMedia('h264-opus-mkv', 6), makeTestMedia('h264-opus-mkv', 12)]);
+  fixture = await startRelayFixture({ env: () => ({ RELAY_DRAIN_TIMEOUT_MS: String(DRAIN_MS) }) });
+  ({ rtmp, relay } = fixture);
+  await Promise.all([makeTestMedia('h264-opus-mkv', 6), makeTestMedia('h264-opus-mkv', LONG_SECONDS), makeTestMedia('h264-opus-mkv', 12)]);
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await rtmp?.stop();
+  await fixture?.stop();
 });
 
 describe('SIGTERM drain', () => {
   test('refuses new work, lets a short session finish, stops a long one cleanly, exits 0', async () => {
-    const token = await makeToken(SECRET);
-    const start = (streamKey: string) => ({ type: 'start', token, ingest: rtmp.rtmpUrl, streamKey, mimeType: MKV });
+    const start = (streamKey: string) => fixture.startMessage(streamKey);
     const pids: number[] = [];
     let liveCount = 0;
     const onMessage = (msg: any) => {
       if (msg.type === 'live') liveCount++;
     };
-    // 6 s: ends on its own inside the drain window. 12 s: still streaming when the window closes.
+    // 6 s: ends on its own inside the drain window. LONG_SECONDS: still streaming when the window closes.
     const short = streamFile(relay.wsUrl, start('sk_drain_short_1a'), await makeTestMedia('h264-opus-mkv', 6), { seconds: 6, onMessage });
-    const long = streamFile(relay.wsUrl, start('sk_drain_long_2b'), await makeTestMedia('h264-opus-mkv', 12), { seconds: 12, onMessage });
+    const long = streamFile(relay.wsUrl, start('sk_drain_long_2b'), await makeTestMedia('h264-opus-mkv', LONG_SECONDS), { seconds: LONG_SECONDS, onMessage });
     await waitFor(() => liveCount === 2, 15_000, 'both sessions to be live');
     pids.push(...relay.ffmpegChildren());
     expect(pids).toHaveLength(2);
@@ -76,20 +75,15 @@ describe('SIGTERM drain', () => {
     expect(Math.abs(shortProbe.durationS - 6)).toBeLessThanOrEqual(0.6);
     const longProbe = await probeRecording(await rtmp.waitForRecording('sk_drain_long_2b'));
     expect(longProbe.videoCodec).toBe('h264');
-    expect(longProbe.durationS).toBeLessThan(12);
+    expect(longProbe.durationS).toBeLessThan(LONG_SECONDS);
   });
 });
 
 describe('relay killed outright', () => {
   test('SIGKILL of the relay leaves no FFmpeg running: each ends on the end of its stdin', async () => {
-    const victim = await startRelay({
-      RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
-    });
+    const victim = await fixture.startRelay();
     let pids: number[] = [];
-    const result = await streamFile(victim.wsUrl, {
-      type: 'start', token: await makeToken(SECRET), ingest: rtmp.rtmpUrl, streamKey: 'sk_relay_killed_4d', mimeType: MKV,
-    }, await makeTestMedia('h264-opus-mkv', 12), {
+    const result = await streamFile(victim.wsUrl, fixture.startMessage('sk_relay_killed_4d'), await makeTestMedia('h264-opus-mkv', 12), {
       seconds: 12,
       onMessage(msg) {
         if (msg.type !== 'live') return;

@@ -41,11 +41,10 @@ describe('a stream that warns early and fails later (real FFmpeg)', () => {
   let fixture: RelayFixture;
   let rtmp: RtmpServer;
   let relay: RelayProcess;
-  const SECRET = 'failure-cause-test-secret-3c4d5e6f7a8b';
   let clip: string;
 
   beforeAll(async () => {
-    fixture = await startRelayFixture({ secret: SECRET });
+    fixture = await startRelayFixture();
     ({ rtmp, relay } = fixture);
     // Live Matroska (unknown sizes, as a browser streams it) whose SPS passes the relay's header
     // check but names an impossible sps_id: FFmpeg logs `sps_id 32 out of range` (an input-side

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { makeTestMedia } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startReconnectingStream } from '../../harness/reconnecting-client.ts';
@@ -9,14 +9,13 @@ import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixtur
 // (`reconnecting`, then the client's new recording) when its encoder fails, as a session with one
 // destination does when its FFmpeg fails; its destinations fail and reconnect on their own.
 
-const SECRET = 'fanout-reconnect-secret-1b2c3d4e5f6a7b8c';
 const CLIP_SECONDS = 30;
 let fx: RelayFixture;
 let clip: string;
 
 beforeAll(async () => {
   [fx, clip] = await Promise.all([
-    startRelayFixture({ secret: SECRET, env: () => ({ RELAY_RECONNECT_WINDOW_MS: '20000', RELAY_MEDIA_TIMEOUT_MS: '3000' }) }),
+    startRelayFixture({ env: () => ({ RELAY_RECONNECT_WINDOW_MS: '20000', RELAY_MEDIA_TIMEOUT_MS: '3000' }) }),
     makeTestMedia('h264-opus-mkv', CLIP_SECONDS),
   ]);
 });

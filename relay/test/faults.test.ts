@@ -2,26 +2,33 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeBigTestMedia, makeTestMedia, streamFile } from '../../harness/media.ts';
+import { startChildClient } from '../../harness/child-client.ts';
+import { makeBigTestMedia, makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { freePort, waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { isProcessAlive } from '../../harness/proc.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 import { until } from '../../harness/ws-client.ts';
 
 // Faults end only their own session, with the right close code, and always reap FFmpeg.
 // A bystander session streams through all of them and must come out intact.
 
-const SECRET = 'faults-test-secret-1a2b3c4d5e6f7a8b9c0d';
 const MKV = 'video/x-matroska;codecs=avc1,opus';
-const STALL_MS = 2000;
+/**
+ * RELAY_INGEST_STALL_TIMEOUT_MS, at its default. It also bounds how long a new FFmpeg may hold its
+ * input while it opens the ingest: on a busy machine (load 12 and more on two cores) every session
+ * failed with "ingest stalled" at 2 s, and still at 5 s, before any went live.
+ */
+const STALL_MS = 10_000;
 const MAX_BUFFERED = 2 * 1024 * 1024;
 let main: RtmpServer; // stays up
 let flaky: RtmpServer; // restarted mid-stream
 let frozen: RtmpServer; // stops reading
 let deadPort: number; // nothing listens
+let fixture: RelayFixture;
 let relay: RelayProcess;
 let token: string;
 let bigClip: string;
@@ -30,17 +37,19 @@ const seenPids = new Set<number>();
 let pidSampler: Timer;
 
 beforeAll(async () => {
-  [main, flaky, frozen] = await Promise.all([startRtmpServer(), startRtmpServer(), startRtmpServer()]);
   deadPort = await freePort();
-  relay = await startRelay({
-    RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: [main, flaky, frozen].map((s) => `rtmp://127.0.0.1:${s.port}`).concat(`rtmp://127.0.0.1:${deadPort}`).join(','),
-    RELAY_INGEST_STALL_TIMEOUT_MS: String(STALL_MS),
-    RELAY_MAX_MESSAGE_BYTES: String(1024 * 1024),
-    RELAY_MAX_BUFFERED_BYTES: String(MAX_BUFFERED),
-    RELAY_MEDIA_TIMEOUT_MS: '5000',
+  fixture = await startRelayFixture({
+    sinks: 3,
+    env: (_, sinks) => ({
+      RELAY_ALLOWED_INGESTS: sinks.map((s) => `rtmp://127.0.0.1:${s.port}`).concat(`rtmp://127.0.0.1:${deadPort}`).join(','),
+      RELAY_INGEST_STALL_TIMEOUT_MS: String(STALL_MS),
+      RELAY_MAX_MESSAGE_BYTES: String(1024 * 1024),
+      RELAY_MAX_BUFFERED_BYTES: String(MAX_BUFFERED),
+      RELAY_MEDIA_TIMEOUT_MS: '5000',
+    }),
   });
-  token = await makeToken(SECRET);
+  ({ relay, token } = fixture);
+  [main, flaky, frozen] = fixture.sinks as [RtmpServer, RtmpServer, RtmpServer];
   pidSampler = setInterval(() => relay.ffmpegChildren().forEach((p) => seenPids.add(p)), 50);
   await Promise.all([makeTestMedia('h264-opus-mkv', 6), makeTestMedia('h264-opus-mkv', 12), makeTestMedia('vp8-opus-webm', 6)]);
   bigClip = await makeBigTestMedia();
@@ -51,12 +60,12 @@ afterAll(async () => {
   await relay?.stop();
   // After the relay is gone, none of the FFmpeg processes it ever had may survive it.
   for (const pid of seenPids) expect(isProcessAlive(pid)).toBe(false);
-  await Promise.all([main?.stop(), flaky?.stop(), frozen?.stop()]);
+  await fixture?.stop();
 });
 
 function start(ingest: string, key: string, mimeType = MKV) {
   keys.push(key);
-  return { type: 'start', token, ingest, streamKey: key, mimeType };
+  return fixture.startMessage(key, { ingest, mimeType });
 }
 
 /** The pid of the FFmpeg the relay spawned for a session. */
@@ -100,7 +109,7 @@ describe('faults', () => {
     expect(killed).toBeGreaterThan(0);
     expect(r.closeCode).toBe(1011);
     expect(lastError(r.messages)).toMatchObject({ code: 'INTERNAL' });
-    await waitFor(() => !isProcessAlive(killed), 5000, 'the killed ffmpeg to be reaped');
+    await waitFor(() => !isProcessAlive(killed), 15_000, 'the killed ffmpeg to be reaped');
   });
 
   test.concurrent('ingest refusing the connection → 4502 INGEST_FAILED', async () => {
@@ -138,14 +147,17 @@ describe('faults', () => {
 
   test.concurrent('a client vanishing without a close → its FFmpeg finishes and is reaped', async () => {
     const key = 'sk_vanished_client_6e7f';
-    const child = Bun.spawn([process.execPath, join(import.meta.dir, '..', '..', 'harness', 'vanishing-client.ts'), relay.wsUrl,
-      JSON.stringify(start(main.rtmpUrl, key)), await makeTestMedia('h264-opus-mkv', 12)], { stdout: 'pipe', stderr: 'inherit' });
-    const [out] = await Promise.all([new Response(child.stdout).text(), child.exited]);
-    expect(child.signalCode).toBe('SIGKILL');
-    const ready = JSON.parse(out.trim().split('\n')[0]!);
-    const pid = ffmpegPidOf(ready.session);
+    const child = startChildClient({ wsUrl: relay.wsUrl, start: start(main.rtmpUrl, key), file: await makeTestMedia('h264-opus-mkv', 12), seconds: 12 });
+    const session = await child.ready;
+    expect(await child.live).toBe(true);
+    // It streams a little longer, then disappears without a close frame: the relay only sees the TCP connection drop.
+    await Bun.sleep(700);
+    child.proc.kill('SIGKILL');
+    await child.proc.exited;
+    expect(child.proc.signalCode).toBe('SIGKILL');
+    const pid = ffmpegPidOf(session!);
     await waitFor(() => !isProcessAlive(pid), 10_000, 'the orphaned session\'s ffmpeg to be reaped');
-    expect(relay.output()).toContain(`"msg":"client disconnected","session":"${ready.session}"`);
+    expect(relay.output()).toContain(`"msg":"client disconnected","session":"${session}"`);
     // What the client had sent still reached the ingest as a finished recording.
     const probe = await probeRecording(await main.waitForRecording(key));
     expect(probe.videoCodec).toBe('h264');
@@ -193,12 +205,12 @@ describe('faults', () => {
 });
 
 test('after the faults: no FFmpeg left, no secrets in the output', async () => {
-  await waitFor(() => relay.ffmpegChildren().length === 0, 15_000, 'every ffmpeg to be reaped');
+  await fixture.waitIdle();
   const health = await (await fetch(`${relay.httpUrl}/healthz`)).json();
   expect(health).toEqual({ status: 'ok', sessions: 0 });
   const out = relay.output();
   for (const k of keys) expect(out).not.toContain(k);
   expect(out).not.toContain(token);
-  expect(out).not.toContain(SECRET);
+  expect(out).not.toContain(fixture.secret);
   expect(seenPids.size).toBeGreaterThanOrEqual(7);
 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
 import { FlvReader, withTimestamp, type FlvTag } from '../src/outputs/flv.ts';
 
 // The fan-out's FLV reader (docs/pipeline.md#several-destinations) on what FFmpeg really writes:

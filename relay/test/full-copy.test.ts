@@ -2,13 +2,13 @@
 // Safari's MediaRecorder (and Chrome's on Windows and macOS) records it, reaches the ingest with
 // neither stream re-encoded and with valid timestamps. Real FFmpeg, real nginx-rtmp.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import type { RelayProcess } from '../../harness/relay-process.ts';
 import type { RtmpServer } from '../../harness/rtmp-server.ts';
 
-const SECRET = 'full-copy-test-secret-0123456789abcdef';
 const SECONDS = 6;
 const MIME = 'video/mp4;codecs=avc1.42E01F,mp4a.40.2';
 
@@ -17,7 +17,7 @@ let relay: RelayProcess;
 let rtmp: RtmpServer;
 
 beforeAll(async () => {
-  fixture = await startRelayFixture({ secret: SECRET });
+  fixture = await startRelayFixture();
   ({ relay, rtmp } = fixture);
   await makeTestMedia('h264-aac-fmp4-250ms', SECONDS);
 });

@@ -73,14 +73,13 @@ describe('checkH264Header', () => {
 });
 
 describe('through the relay (real FFmpeg, nginx-rtmp)', () => {
-  const SECRET = 'header-check-test-secret-7a8b9c0d1e2f';
   let fixture: RelayFixture;
   let rtmp: RtmpServer;
   let relay: RelayProcess;
   const files: string[] = [];
 
   beforeAll(async () => {
-    fixture = await startRelayFixture({ secret: SECRET });
+    fixture = await startRelayFixture();
     ({ rtmp, relay } = fixture);
   });
 

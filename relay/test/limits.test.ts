@@ -1,47 +1,56 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
-import { waitRelayIdle } from '../../harness/relay-fixture.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 import { openFrom, type SourceAddressSocket } from '../../harness/source-address-client.ts';
-import { makeToken } from '../../harness/token.ts';
 import { exchange, openRelaySocket, until, type RelaySocket } from '../../harness/ws-client.ts';
 
 // Slots and unstarted sockets cannot be squatted (docs/pipeline.md#backpressure-and-limits): a
 // session must go live in time, a start message is small, and one client address holds only so many
 // sessions and so many connections waiting to start. Every refusal comes before any FFmpeg.
 
-const SECRET = 'limits-test-secret-5e6f7a8b9c0d1e2f3a4b';
-const MKV = 'video/x-matroska;codecs=avc1,opus';
+/** The first sink takes the sessions; the second is frozen by the buffered-bytes suite. */
+let fixture: RelayFixture;
 let rtmp: RtmpServer;
-let token: string;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
-  token = await makeToken(SECRET);
+  // The fixture's own relay has every limit at its default (the frame-size suite's).
+  fixture = await startRelayFixture({ sinks: 2 });
+  rtmp = fixture.rtmp;
 });
 
 afterAll(async () => {
-  await rtmp?.stop();
+  fixture?.sinks[1]?.freeze(false);
+  await fixture?.stop();
 });
 
-const start = (streamKey: string, over: Record<string, unknown> = {}) =>
-  JSON.stringify({ type: 'start', token, ingest: rtmp.rtmpUrl, streamKey, mimeType: MKV, ...over });
+const start = (streamKey: string, over: Record<string, unknown> = {}) => JSON.stringify({ ...fixture.startMessage(streamKey), ...over });
 
-function relayWith(env: Record<string, string>): Promise<RelayProcess> {
-  return startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`, ...env });
+/** A relay with `env` beside the fixture's; each suite stops its own. */
+const relayWith = (env: Record<string, string>): Promise<RelayProcess> => fixture.startRelay(env);
+
+const idle = (relay: RelayProcess) => fixture.waitIdle(undefined, relay);
+
+/**
+ * Resolves once the FFmpeg of the session that sent `ready` in `messages` is a child of `relay`: the
+ * relay spawns it before `ready`, but on a busy machine the child may not have exec'd FFmpeg yet.
+ */
+async function ffmpegOf(relay: RelayProcess, messages: any[]): Promise<void> {
+  const session = messages.find((m) => m.type === 'ready').session;
+  await waitFor(() => relay.ffmpegChildren().includes(relay.ffmpegPidOf(session) ?? -1), 15_000, `the ffmpeg of ${session}`);
 }
 
-const idle = (relay: RelayProcess) => waitRelayIdle(relay);
-
-/** A session held at `ready` (no media) from 127.0.0.1. */
+/** A session held at `ready` (no media) from 127.0.0.1, its FFmpeg running. */
 async function holdReady(relay: RelayProcess, streamKey: string): Promise<{ socket: RelaySocket; messages: any[] }> {
   const messages: any[] = [];
   const socket = await openRelaySocket(relay.wsUrl, (m) => messages.push(m));
   socket.ws.send(start(streamKey));
   await until(messages, 'ready');
+  await ffmpegOf(relay, messages);
   return { socket, messages };
 }
 
@@ -86,12 +95,9 @@ describe('RELAY_LIVE_TIMEOUT_MS', () => {
 
 describe('frame sizes', () => {
   let relay: RelayProcess;
-  beforeAll(async () => {
+  beforeAll(() => {
     // RELAY_MAX_MESSAGE_BYTES at its default: 1 MiB.
-    relay = await relayWith({});
-  });
-  afterAll(async () => {
-    await relay?.stop();
+    relay = fixture.relay;
   });
 
   test('a start message over 16 KiB → 1009, though far under RELAY_MAX_MESSAGE_BYTES', async () => {
@@ -159,11 +165,11 @@ describe('RELAY_MAX_TOTAL_BUFFERED_BYTES', () => {
   /** An ingest that accepts connections and never answers: the relay's queues in front of FFmpeg grow. */
   let stalled: RtmpServer;
   beforeAll(async () => {
-    stalled = await startRtmpServer();
+    stalled = fixture.sinks[1]!;
     stalled.freeze(true);
     // Only the budget can end the stalled sessions within the test: the stall and live timeouts are far off.
+    // Both sinks are on its allow-list.
     relay = await relayWith({
-      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port},rtmp://127.0.0.1:${stalled.port}`,
       RELAY_MAX_MESSAGE_BYTES: String(MIB),
       RELAY_MAX_BUFFERED_BYTES: String(4 * MIB),
       RELAY_MAX_TOTAL_BUFFERED_BYTES: String(4 * MIB),
@@ -174,7 +180,6 @@ describe('RELAY_MAX_TOTAL_BUFFERED_BYTES', () => {
   afterAll(async () => {
     await relay?.stop();
     stalled?.freeze(false);
-    await stalled?.stop();
   });
 
   test('sessions behind a stalled ingest are ended, biggest first, once the relay holds the budget; a healthy session streams on', async () => {
@@ -238,6 +243,7 @@ describe('RELAY_MAX_SESSIONS_PER_ADDRESS', () => {
     const other = await openFrom('127.0.0.2', relay.wsUrl);
     other.sendText(start('sk_address_b_1'));
     await until(other.messages, 'ready');
+    await ffmpegOf(relay, other.messages);
     expect(relay.ffmpegChildren()).toHaveLength(3);
     // A slot given back is the address's to use again.
     held[0]!.socket.ws.send(JSON.stringify({ type: 'stop' }));
@@ -262,7 +268,7 @@ describe('RELAY_MAX_SESSIONS_PER_SUBJECT', () => {
 
   test('a third session for one token subject → 4013 naming the limit, from any address; another subject still gets one', async () => {
     // The module's token has `sub: test-broadcaster`; a second token for it, as a backend would mint.
-    const sameSubject = await makeToken(SECRET);
+    const sameSubject = await fixture.makeToken();
     const held = [await holdReady(relay, 'sk_subject_a_1'), await holdReady(relay, 'sk_subject_a_2')];
     // Another address does not help: the token's subject is what holds the slots.
     const refused = await openFrom('127.0.0.3', relay.wsUrl);
@@ -274,7 +280,7 @@ describe('RELAY_MAX_SESSIONS_PER_SUBJECT', () => {
     expect(relay.ffmpegChildren()).toHaveLength(2);
     const otherMessages: any[] = [];
     const other = await openRelaySocket(relay.wsUrl, (m) => otherMessages.push(m));
-    other.ws.send(start('sk_subject_b_1', { token: await makeToken(SECRET, { claims: { sub: 'another-broadcaster' } }) }));
+    other.ws.send(start('sk_subject_b_1', { token: await fixture.makeToken({ claims: { sub: 'another-broadcaster' } }) }));
     await until(otherMessages, 'ready');
     for (const h of held) h.socket.ws.send(JSON.stringify({ type: 'stop' }));
     other.ws.send(JSON.stringify({ type: 'stop' }));

@@ -1,34 +1,37 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile, type MediaKind } from '../../harness/media.ts';
+import { makeTestMedia, type MediaKind } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { probeRecording } from '../../harness/probe.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
 
 // The three recordings browsers make, streamed in real time through the relay into a real
 // nginx-rtmp, and what nginx recorded checked with ffprobe against what IVS requires.
 
 const SECONDS = 6;
-const SECRET = 'pipeline-test-secret-0123456789abcdef';
+let fixture: RelayFixture;
 let rtmp: RtmpServer;
 let relay: RelayProcess;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer({ tls: true });
-  const tlsPort = rtmp.tlsPort!;
-  const port = rtmp.port;
-  relay = await startRelay({
-    RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port},rtmps://localhost:${tlsPort}`,
-    // FFmpeg verifies the ingest's certificate: here, the stand-in's own self-signed one.
-    RELAY_INGEST_CA_FILE: rtmp.caFile!,
+  fixture = await startRelayFixture({
+    rtmp: { tls: true },
+    env: (sink) => ({
+      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${sink.port},rtmps://localhost:${sink.tlsPort!}`,
+      // FFmpeg verifies the ingest's certificate: here, the stand-in's own self-signed one.
+      RELAY_INGEST_CA_FILE: sink.caFile!,
+      // Also how long FFmpeg may take to flush after `stop`: a 720p transcode beside three copies on
+      // a busy machine (load 16 on two cores) ran over the default 10 s and ended with 4502.
+      RELAY_INGEST_STALL_TIMEOUT_MS: '30000',
+    }),
   });
+  ({ rtmp, relay } = fixture);
   await Promise.all((['h264-opus-mkv', 'vp8-opus-webm', 'h264-aac-fmp4'] as const).map((k) => makeTestMedia(k, SECONDS)));
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await rtmp?.stop();
+  await fixture?.stop();
 });
 
 const MIME: Record<MediaKind, string> = {
@@ -40,9 +43,7 @@ const MIME: Record<MediaKind, string> = {
 
 async function streamAndProbe(kind: MediaKind, ingest: string, key: string, expectedPipeline: string) {
   const file = await makeTestMedia(kind, SECONDS);
-  const result = await streamFile(relay.wsUrl, {
-    type: 'start', token: await makeToken(SECRET), ingest, streamKey: key, mimeType: MIME[kind],
-  }, file, { seconds: SECONDS });
+  const result = await streamFile(relay.wsUrl, fixture.startMessage(key, { ingest, mimeType: MIME[kind] }), file, { seconds: SECONDS });
   expect(result.messages[0]).toMatchObject({ type: 'ready', pipeline: expectedPipeline });
   expect(typeof result.messages[0].session).toBe('string');
   expect(result.gotLive).toBe(true);
@@ -87,6 +88,8 @@ describe('pipelines', () => {
   });
 
   test('no FFmpeg is left once every session ended', async () => {
+    // A session's FFmpeg is reaped a moment after its client saw the close: on a busy machine, more than a moment.
+    await fixture.waitIdle();
     expect(relay.ffmpegChildren()).toEqual([]);
     const health = await (await fetch(`${relay.httpUrl}/healthz`)).json();
     expect(health).toEqual({ status: 'ok', sessions: 0 });
@@ -96,12 +99,10 @@ describe('pipelines', () => {
 describe('rtmps:// ingest certificate verification', () => {
   /** Streams to an rtmps ingest the relay must not trust: 4502, nothing recorded, the key nowhere in the output. */
   async function expectUntrusted(env: Record<string, string>, ingest: string, key: string, ingestServer: RtmpServer) {
-    const untrusting = await startRelay({ RELAY_AUTH_SECRET: SECRET, ...env });
+    const untrusting = await fixture.startRelay(env);
     try {
       const file = await makeTestMedia('h264-opus-mkv', SECONDS);
-      const result = await streamFile(untrusting.wsUrl, {
-        type: 'start', token: await makeToken(SECRET), ingest, streamKey: key, mimeType: MIME['h264-opus-mkv'],
-      }, file, { seconds: SECONDS });
+      const result = await streamFile(untrusting.wsUrl, fixture.startMessage(key, { ingest, mimeType: MIME['h264-opus-mkv'] }), file, { seconds: SECONDS });
       expect(result.messages[0]).toMatchObject({ type: 'ready' });
       expect(result.gotLive).toBe(false);
       expect(result.closeCode).toBe(4502);

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startReconnectingStream, type ReconnectingStream } from '../../harness/reconnecting-client.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
 import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
 import { openRelaySocket, until } from '../../harness/ws-client.ts';
 
 // Ingest reconnects (docs/protocol.md#reconnecting) against real failures: nginx-rtmp restarted
@@ -13,29 +13,28 @@ import { openRelaySocket, until } from '../../harness/ws-client.ts';
 // longer than the window. The client is the harness's file streamer with `reconnect: true`,
 // which starts the file over (a new recording) on each later `ready`.
 
-const SECRET = 'reconnect-test-secret-6a7b8c9d0e1f2a3b';
-const MKV = 'video/x-matroska;codecs=avc1,opus';
 const CLIP_SECONDS = 30;
+let fixture: RelayFixture;
 let rtmp: RtmpServer;
 let relay: RelayProcess;
 let clip: string;
 
 beforeAll(async () => {
-  [rtmp, clip] = await Promise.all([startRtmpServer(), makeTestMedia('h264-opus-mkv', CLIP_SECONDS)]);
   // A short media timeout: once live again, the new FFmpeg's progress (its output time starting over
   // at 0) must count as media moving, or the session would end with 4408 within the 5 s that follow.
-  relay = await startRelay({
-    RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`, RELAY_RECONNECT_WINDOW_MS: '20000', RELAY_MEDIA_TIMEOUT_MS: '3000',
-  });
+  [fixture, clip] = await Promise.all([
+    startRelayFixture({ env: () => ({ RELAY_RECONNECT_WINDOW_MS: '20000', RELAY_MEDIA_TIMEOUT_MS: '3000' }) }),
+    makeTestMedia('h264-opus-mkv', CLIP_SECONDS),
+  ]);
+  ({ rtmp, relay } = fixture);
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await rtmp?.stop();
+  await fixture?.stop();
 });
 
-async function stream(streamKey: string, ingest = rtmp.rtmpUrl, target = relay): Promise<ReconnectingStream> {
-  return startReconnectingStream(target.wsUrl, { type: 'start', token: await makeToken(SECRET), ingest, streamKey, mimeType: MKV }, clip, CLIP_SECONDS);
+function stream(streamKey: string, ingest = rtmp.rtmpUrl, target = relay): Promise<ReconnectingStream> {
+  return startReconnectingStream(target.wsUrl, fixture.startMessage(streamKey, { ingest }), clip, CLIP_SECONDS);
 }
 
 /** Time from the first `reconnecting` to the `live` after it: how long viewers saw nothing new. */
@@ -85,7 +84,7 @@ describe('the session stays open through', () => {
     const s = await stream(key);
     await s.until('live');
     const session = s.messages.find((m) => m.type === 'ready').session;
-    await waitFor(() => relay.ffmpegPidOf(session) !== undefined, 5000, 'the session ready line');
+    await waitFor(() => relay.ffmpegPidOf(session) !== undefined, 15_000, 'the session ready line');
     // Longer than the media timeout: the new FFmpeg's output time restarts far below the old one's.
     await Bun.sleep(6000);
     process.kill(relay.ffmpegPidOf(session)!, 'SIGKILL');
@@ -99,8 +98,10 @@ describe('the session stays open through', () => {
 describe('the window', () => {
   test('an ingest refusing connections for longer than RELAY_RECONNECT_WINDOW_MS: tries again and again, then 4502', async () => {
     const refusing = await startRtmpServer();
-    const windowMs = 4000;
-    const short = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${refusing.port}`, RELAY_RECONNECT_WINDOW_MS: String(windowMs) });
+    // Long enough for three tries (backoff 0.5 s, 1 s, 2 s) when each try's FFmpeg takes a second
+    // or more to start and be refused, as on a busy machine (at 4 s there was room for two).
+    const windowMs = 8000;
+    const short = await fixture.startRelay({ RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${refusing.port}`, RELAY_RECONNECT_WINDOW_MS: String(windowMs) });
     try {
       const s = await stream('sk_reconnect_refused_5e6f', refusing.rtmpUrl, short);
       await s.until('live');
@@ -118,7 +119,7 @@ describe('the window', () => {
       expect(elapsed).toBeLessThan(windowMs + 3000);
       // Nothing is held for the ingest while it is down: media is dropped, not queued.
       for (const st of s.messages.filter((m, i) => m.type === 'stats' && s.arrivals[i]! > downAt)) expect(st.bufferedBytes).toBe(0);
-      await waitFor(() => short.ffmpegChildren().length === 0, 10_000, 'every ffmpeg reaped');
+      await fixture.waitIdle(undefined, short);
     } finally {
       await short.stop();
     }
@@ -128,7 +129,7 @@ describe('the window', () => {
     const vanishing = await startRtmpServer();
     const port = vanishing.port;
     const windowMs = 3000;
-    const short = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port}`, RELAY_RECONNECT_WINDOW_MS: String(windowMs) });
+    const short = await fixture.startRelay({ RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${port}`, RELAY_RECONNECT_WINDOW_MS: String(windowMs) });
     let silent: { stop(closeActive?: boolean): void } | undefined;
     try {
       const s = await stream('sk_reconnect_silent_9c1d', vanishing.rtmpUrl, short);
@@ -148,11 +149,11 @@ describe('the window', () => {
 
   test('a client that did not ask for reconnects gets 4502 at once, as before', async () => {
     const other = await startRtmpServer();
-    const plain = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${other.port}` });
+    const plain = await fixture.startRelay({ RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${other.port}` });
     try {
       const messages: any[] = [];
       const socket = await openRelaySocket(plain.wsUrl, (m) => messages.push(m));
-      socket.ws.send(JSON.stringify({ type: 'start', token: await makeToken(SECRET), ingest: other.rtmpUrl, streamKey: 'sk_no_reconnect_7a8b', mimeType: MKV }));
+      socket.ws.send(JSON.stringify(fixture.startMessage('sk_no_reconnect_7a8b', { ingest: other.rtmpUrl })));
       await until(messages, 'ready');
       const bytes = new Uint8Array(await Bun.file(clip).arrayBuffer());
       const slice = Math.ceil(bytes.byteLength / (CLIP_SECONDS * 4));

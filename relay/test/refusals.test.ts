@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
 import { waitFor } from '../../harness/ports.ts';
 import { probeRecording } from '../../harness/probe.ts';
 import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
-import { startRelay, type RelayLogLine, type RelayProcess } from '../../harness/relay-process.ts';
+import type { RelayLogLine, RelayProcess } from '../../harness/relay-process.ts';
 import type { RtmpServer } from '../../harness/rtmp-server.ts';
 import { makeToken } from '../../harness/token.ts';
 import { exchange, openRelaySocket, until, type Exchange } from '../../harness/ws-client.ts';
@@ -14,20 +15,18 @@ import { isPublic } from '../src/ingest-address.ts';
 // matching code, and no FFmpeg is ever spawned for it. The relay is shared, its output is not: each test looks only at
 // what the relay printed after the test began (see `mark`).
 
-const SECRET = 'refusal-test-secret-9f8e7d6c5b4a3928';
 const KEY = 'sk_refusal_never_logged_5b4a';
-const MKV = 'video/x-matroska;codecs=avc1,opus';
 let fixture: RelayFixture;
 let rtmp: RtmpServer;
 let relay: RelayProcess;
 let ingest: string;
 let token: string;
+let secret: string;
 /** How much the relay had printed once it was up: what came before any test. */
 let startupOutput: number;
 
 beforeAll(async () => {
   fixture = await startRelayFixture({
-    secret: SECRET,
     env: (sink) => ({
       // This machine's own name, exactly: allowed, but it resolves to the machine itself.
       RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${sink.port},rtmp://${hostname()}:${sink.port}`,
@@ -36,7 +35,7 @@ beforeAll(async () => {
       RELAY_START_TIMEOUT_MS: '1500',
     }),
   });
-  ({ rtmp, relay, token } = fixture);
+  ({ rtmp, relay, token, secret } = fixture);
   ingest = rtmp.rtmpUrl;
   startupOutput = relay.output().length;
 });
@@ -47,7 +46,7 @@ afterAll(async () => {
 
 /** A start message with `over` on top; a field set to undefined is left out. */
 const start = (over: Record<string, unknown> = {}) =>
-  JSON.stringify({ ...fixture.startMessage(KEY, { mimeType: MKV }), ...over });
+  JSON.stringify({ ...fixture.startMessage(KEY), ...over });
 
 /** A place in the relay's output; what the relay prints from there on is one test's own evidence. */
 interface Mark {
@@ -74,7 +73,7 @@ function linesSince(m: Mark): RelayLogLine[] {
 /** Neither the stream key, the auth secret, the valid token nor any of `others` is in the output since `m`. */
 function expectNoSecretsSince(m: Mark, others: string[] = []): void {
   const out = outputSince(m);
-  for (const secret of [KEY, SECRET, token, ...others]) expect(out).not.toContain(secret);
+  for (const s of [KEY, secret, token, ...others]) expect(out).not.toContain(s);
 }
 
 /**
@@ -152,28 +151,28 @@ describe('tokens → 4001', () => {
     await expectRefused([start({ token: bad })], 'UNAUTHORIZED', 4001, [bad]);
   });
   test('expired', async () => {
-    const expired = await makeToken(SECRET, { exp: Math.floor(Date.now() / 1000) - 60 });
+    const expired = await fixture.makeToken({ exp: Math.floor(Date.now() / 1000) - 60 });
     const r = await expectRefused([start({ token: expired })], 'UNAUTHORIZED', 4001, [expired]);
     expect(r.messages.at(-1).message).toContain('expired');
   });
   // A token is a bearer credential: the relay bounds how long one may live (RELAY_MAX_TOKEN_LIFETIME_MS, 24 h).
   test('expiring more than 24 h from now', async () => {
-    const longLived = await makeToken(SECRET, { expiresIn: '25h' });
+    const longLived = await fixture.makeToken({ expiresIn: '25h' });
     const r = await expectRefused([start({ token: longLived })], 'UNAUTHORIZED', 4001, [longLived]);
     expect(r.messages.at(-1).message).toBe('token lifetime exceeds the relay\'s maximum of 86400000 ms');
   });
   test('issued more than 24 h before it expires, though it expires within 24 h', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const longLived = await makeToken(SECRET, { iat: now - 3 * 3600, exp: now + 22 * 3600 });
+    const longLived = await fixture.makeToken({ iat: now - 3 * 3600, exp: now + 22 * 3600 });
     const r = await expectRefused([start({ token: longLived })], 'UNAUTHORIZED', 4001, [longLived]);
     expect(r.messages.at(-1).message).toContain('lifetime');
   });
   test('without exp', async () => {
-    const noExp = await makeToken(SECRET, { noExp: true });
+    const noExp = await fixture.makeToken({ noExp: true });
     await expectRefused([start({ token: noExp })], 'UNAUTHORIZED', 4001, [noExp]);
   });
   test('another algorithm with the same secret', async () => {
-    const hs512 = await makeToken(SECRET, { alg: 'HS512' });
+    const hs512 = await fixture.makeToken({ alg: 'HS512' });
     await expectRefused([start({ token: hs512 })], 'UNAUTHORIZED', 4001, [hs512]);
   });
   test('garbage', async () => {
@@ -233,7 +232,7 @@ describe('destinations → 4003', () => {
 // here fails two adjacent checks and must get the earlier one's code (and reason): swap any two checks in the relay
 // and one of these fails.
 describe('order of checks', () => {
-  const boundToOther = () => makeToken(SECRET, { claims: { ingest: 'rtmp://127.0.0.1:1/elsewhere/' } });
+  const boundToOther = () => fixture.makeToken({ claims: { ingest: 'rtmp://127.0.0.1:1/elsewhere/' } });
   const tooMany = () => [1, 2, 3].map((i) => ({ ingest, streamKey: `sk_order_extra_${i}` }));
   const nonPublic = () => `rtmp://${hostname()}:${rtmp.port}/live/`;
   const cases: [string, () => Promise<Record<string, unknown>>, string, number, string][] = [
@@ -370,9 +369,7 @@ describe('limits', () => {
 describe('capacity → 4013', () => {
   let small: RelayProcess;
   beforeAll(async () => {
-    small = await startRelay({
-      RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
+    small = await fixture.startRelay({
       RELAY_MAX_SESSIONS: '1',
       RELAY_MAX_TRANSCODES: '0',
     });
@@ -387,7 +384,7 @@ describe('capacity → 4013', () => {
     const key = 'sk_capacity_live_one_77aa';
     let refusedFull: Exchange | undefined;
     let refusedTranscode: Exchange | undefined;
-    const live = await streamFile(small.wsUrl, { type: 'start', token, ingest, streamKey: key, mimeType: MKV }, file, {
+    const live = await streamFile(small.wsUrl, fixture.startMessage(key), file, {
       seconds: 6,
       onMessage: (msg) => {
         if (msg.type !== 'live') return;
@@ -429,7 +426,7 @@ describe('HTTP', () => {
 test('the relay\'s start-up output names no secret', () => {
   const out = relay.output().slice(0, startupOutput);
   expect(out).toContain('"msg":"relay listening"');
-  expect(out).not.toContain(SECRET);
+  expect(out).not.toContain(secret);
 });
 
 /** Waits until every FFmpeg of the shared relay is reaped and every slot is back. */
@@ -439,9 +436,7 @@ function waitIdle(): Promise<void> {
 
 describe('FFmpeg missing', () => {
   test('a relay whose RELAY_FFMPEG_PATH does not exist answers 1011 INTERNAL, gives the slot back and stays up', async () => {
-    const broken = await startRelay({
-      RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
+    const broken = await fixture.startRelay({
       RELAY_FFMPEG_PATH: '/nonexistent/ffmpeg',
       // One slot: a second session gets 1011 too, not 4013, only if the first gave its slot back.
       RELAY_MAX_SESSIONS: '1',

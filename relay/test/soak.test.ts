@@ -1,7 +1,7 @@
 import { expect, test } from 'bun:test';
 import { runSoak } from '../../bench/lib/soak.ts';
 
-// The short soak (the long one is `npx projen soak`): 7 sessions for 60 s through one relay into
+// The short soak (the long one is `npx projen soak`): 7 sessions for 60 s (up to 100 s, until every fault kind has hit a session) through one relay into
 // two nginx-rtmp servers, with a fault every 5 s cycling through every kind — FFmpeg killed,
 // RTMP server restarted, client vanishing, garbage text and media, an oversized frame, a frozen
 // client. No speed assertions: only what must hold on any machine.
@@ -10,6 +10,8 @@ test('soak: faults end only their own sessions, with the right close code, and l
   const report = await runSoak({
     sessions: 7,
     durationMs: 60_000,
+    // On a busy machine sessions start later and a planned fault may find none: the load then goes on until every kind has hit one.
+    maxDurationMs: 100_000,
     clipSeconds: 12,
     faultEveryMs: 5000,
     firstFaultAtMs: 4000,
@@ -29,7 +31,7 @@ test('soak: faults end only their own sessions, with the right close code, and l
   expect(report.leftoverChildren).toBe(0);
   expect(report.survivors).toEqual([]);
   expect(report.relayExitCode).toBe(0);
-  // Memory: relay RSS growth after warm-up under 10%.
+  // Memory: relay RSS growth after warm-up under 10% (its floor, once every fault kind has run: bench/lib/soak.ts).
   expect(report.rss.growth).toBeLessThan(0.1);
   // Every session no fault hit made a valid recording (h264 + aac, 1280x720, full duration).
   for (const s of unfaulted) {
@@ -37,4 +39,4 @@ test('soak: faults end only their own sessions, with the right close code, and l
   }
   // …and the full list of violations (close codes of faulted sessions included) is empty.
   expect(report.violations).toEqual([]);
-}, 150_000);
+}, 240_000);

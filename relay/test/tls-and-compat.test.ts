@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia } from '../../harness/media.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
 import { probeRecording } from '../../harness/probe.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 import { exchange } from '../../harness/ws-client.ts';
 
+/** For the relays here that publish nowhere (TLS, page serving); those that do start from harness/relay-fixture.ts. */
 const SECRET = 'tls-compat-test-secret-44556677889900aa';
 
 /** The SHA-256 fingerprint of the certificate a TLS server presents. */
@@ -112,19 +113,15 @@ describe('TLS', () => {
 });
 
 describe('compatibility route (RELAY_COMPAT_ROUTE=on)', () => {
+  let fixture: RelayFixture;
   let rtmp: RtmpServer;
   let relay: RelayProcess;
   beforeAll(async () => {
-    rtmp = await startRtmpServer();
-    relay = await startRelay({
-      RELAY_AUTH_SECRET: SECRET,
-      RELAY_COMPAT_ROUTE: 'on',
-      RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}`,
-    });
+    fixture = await startRelayFixture({ env: () => ({ RELAY_COMPAT_ROUTE: 'on' }) });
+    ({ rtmp, relay } = fixture);
   });
   afterAll(async () => {
-    await relay?.stop();
-    await rtmp?.stop();
+    await fixture?.stop();
   });
 
   const compatUrl = (ingestAndKey: string, query: string) =>
@@ -132,7 +129,7 @@ describe('compatibility route (RELAY_COMPAT_ROUTE=on)', () => {
 
   test('media sent straight away, socket closed at the end: recorded', async () => {
     const key = 'sk_compat_route_9d8c';
-    const token = await makeToken(SECRET);
+    const { token } = fixture;
     const bytes = new Uint8Array(await Bun.file(await makeTestMedia('h264-opus-mkv', 6)).arrayBuffer());
     const ws = new WebSocket(compatUrl(`${rtmp.rtmpUrl}${key}`, `token=${token}&mimeType=${encodeURIComponent('video/x-matroska;codecs=avc1,opus')}`));
     const messages: any[] = [];
@@ -157,14 +154,14 @@ describe('compatibility route (RELAY_COMPAT_ROUTE=on)', () => {
   test('same token and allow-list rules', async () => {
     const noToken = await exchange(compatUrl(`${rtmp.rtmpUrl}sk_x`, ''), []);
     expect(noToken.closeCode).toBe(4001);
-    const token = await makeToken(SECRET);
+    const { token } = fixture;
     const forbidden = await exchange(compatUrl('rtmps://evil.example.com/app/sk_x', `token=${token}`), []);
     expect(forbidden.closeCode).toBe(4003);
     expect(relay.ffmpegChildren()).toEqual([]);
   });
 
   test('off by default', async () => {
-    const other = await startRelay({ RELAY_AUTH_SECRET: SECRET });
+    const other = await fixture.startRelay();
     try {
       expect((await fetch(`${other.httpUrl}/rtmps/x%2Fy`)).status).toBe(404);
     } finally {

@@ -1,51 +1,50 @@
 // Tokens bound to one ingest and stream key (docs/configuration.md#authentication): a bound token
 // copied from a page cannot be replayed elsewhere. Real relay, real FFmpeg and nginx-rtmp.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { makeTestMedia, streamFile } from '../../harness/media.ts';
-import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
+import { makeTestMedia } from '../../harness/clips.ts';
+import { streamFile } from '../../harness/media.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../harness/relay-process.ts';
+import type { RtmpServer } from '../../harness/rtmp-server.ts';
 import { exchange } from '../../harness/ws-client.ts';
 import { bindingProblem, streamKeyHash } from '../src/token-binding.ts';
 
-const SECRET = 'token-binding-test-secret-0123456789ab';
-const MKV = 'video/x-matroska;codecs=avc1,opus';
-
+let fixture: RelayFixture;
 let relay: RelayProcess;
 let rtmp: RtmpServer;
 let other: RtmpServer;
 
 beforeAll(async () => {
-  [rtmp, other] = await Promise.all([startRtmpServer(), startRtmpServer()]);
-  relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port},rtmp://127.0.0.1:${other.port}` });
+  fixture = await startRelayFixture({ sinks: 2 });
+  ({ relay, rtmp } = fixture);
+  other = fixture.sinks[1]!;
   await makeTestMedia('h264-opus-mkv', 3);
 });
 
 afterAll(async () => {
-  await relay?.stop();
-  await Promise.all([rtmp?.stop(), other?.stop()]);
+  await fixture?.stop();
 });
 
-const start = (token: string, ingest: string, streamKey: string) => JSON.stringify({ type: 'start', token, ingest, streamKey, mimeType: MKV });
+const start = (token: string, ingest: string, streamKey: string) => JSON.stringify(fixture.startMessage(streamKey, { token, ingest }));
 
 describe('a bound token', () => {
   test('streams to its own ingest and key', async () => {
     const key = 'sk_bound_ok_4d2e';
-    const token = await makeToken(SECRET, { claims: { ingest: rtmp.rtmpUrl.toUpperCase().replace('/LIVE/', '/live'), skh: streamKeyHash(key) } });
+    const token = await fixture.makeToken({ claims: { ingest: rtmp.rtmpUrl.toUpperCase().replace('/LIVE/', '/live'), skh: streamKeyHash(key) } });
     const result = await streamFile(relay.wsUrl, JSON.parse(start(token, rtmp.rtmpUrl, key)), await makeTestMedia('h264-opus-mkv', 3), { seconds: 3 });
     expect(result.messages[0]).toMatchObject({ type: 'ready' });
     expect(result.closeCode).toBe(1000);
   });
 
   test('is refused for another ingest, before any FFmpeg starts', async () => {
-    const token = await makeToken(SECRET, { claims: { ingest: rtmp.rtmpUrl } });
+    const token = await fixture.makeToken({ claims: { ingest: rtmp.rtmpUrl } });
     const result = await exchange(relay.wsUrl, [start(token, other.rtmpUrl, 'sk_bound_elsewhere_7a1c')]);
     expect(result.messages).toEqual([{ type: 'error', code: 'UNAUTHORIZED', message: 'token is bound to another ingest' }]);
     expect(result.closeCode).toBe(4001);
   });
 
   test('is refused for another stream key', async () => {
-    const token = await makeToken(SECRET, { claims: { skh: streamKeyHash('sk_the_bound_key_1') } });
+    const token = await fixture.makeToken({ claims: { skh: streamKeyHash('sk_the_bound_key_1') } });
     const result = await exchange(relay.wsUrl, [start(token, rtmp.rtmpUrl, 'sk_another_key_2')]);
     expect(result.messages).toEqual([{ type: 'error', code: 'UNAUTHORIZED', message: 'token is bound to another stream key' }]);
     expect(result.closeCode).toBe(4001);

@@ -1,13 +1,10 @@
 // What the relay asks of browsers and pages (HSTS, an origin allow-list) and of the media it
 // decodes (a frame-size bound), against real relays and real FFmpeg.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { makeClip, type ClipRecipe } from '../../harness/clips.ts';
 import { streamFile } from '../../harness/media.ts';
+import { startRelayFixture, type RelayFixture } from '../../harness/relay-fixture.ts';
 import { startRelay, type RelayProcess } from '../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../harness/rtmp-server.ts';
-import { makeToken } from '../../harness/token.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 
 const SECRET = 'transport-test-secret-0123456789abcdef';
@@ -103,29 +100,27 @@ describe('allowed origins', () => {
 });
 
 describe('decoder bounds', () => {
+  /** 1440p VP8: frames over the 1080p bound the relay sets on a transcode's input. */
+  const OVERSIZED: ClipRecipe = {
+    name: 'vp8-opus-1440p',
+    ext: 'webm',
+    video: 'testsrc=size=2560x1440:rate=30',
+    audio: 'sine',
+    encode: ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2M', '-c:a', 'libopus', '-f', 'webm'],
+  };
+  let fixture: RelayFixture;
   let relay: RelayProcess;
-  let rtmp: RtmpServer;
-  let dir: string;
   beforeAll(async () => {
-    rtmp = await startRtmpServer();
-    relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: `rtmp://127.0.0.1:${rtmp.port}` });
-    dir = await mkdtemp(join(tmpdir(), 'relay-bomb-'));
+    fixture = await startRelayFixture();
+    relay = fixture.relay;
   });
   afterAll(async () => {
-    await relay?.stop();
-    await rtmp?.stop();
-    await rm(dir, { recursive: true, force: true });
+    await fixture?.stop();
   });
 
   test('a VP8 stream declaring frames over 1080p ends its own session with 4415, before the decoder allocates them', async () => {
-    const file = join(dir, 'oversized.webm');
-    const make = Bun.spawn(['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc=size=2560x1440:rate=30',
-      '-f', 'lavfi', '-i', 'sine', '-t', '2', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '2M',
-      '-c:a', 'libopus', '-f', 'webm', '-y', file], { stdout: 'ignore', stderr: 'pipe' });
-    expect(await make.exited).toBe(0);
-    const result = await streamFile(relay.wsUrl, {
-      type: 'start', token: await makeToken(SECRET), ingest: rtmp.rtmpUrl, streamKey: 'sk_oversized_frames_1a2b', mimeType: 'video/webm;codecs=vp8,opus',
-    }, file, { seconds: 2 });
+    const file = await makeClip(OVERSIZED, 2);
+    const result = await streamFile(relay.wsUrl, fixture.startMessage('sk_oversized_frames_1a2b', { mimeType: 'video/webm;codecs=vp8,opus' }), file, { seconds: 2 });
     expect(result.messages[0]).toMatchObject({ type: 'ready', pipeline: 'transcode' });
     expect(result.messages.at(-1)).toMatchObject({ type: 'error', code: 'UNSUPPORTED_MEDIA' });
     expect(result.closeCode).toBe(4415);

@@ -12,24 +12,25 @@ import { expectCleanDecode, expectIvsReadyRecording as expectIvsReady, expectWel
 import { waitFor } from '../../../harness/ports.ts';
 import { probeRecording } from '../../../harness/probe.ts';
 import { isProcessAlive } from '../../../harness/proc.ts';
-import { REPO_ROOT, startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../../harness/rtmp-server.ts';
+import { startRelayFixture, type RelayFixture } from '../../../harness/relay-fixture.ts';
+import { REPO_ROOT, type RelayProcess } from '../../../harness/relay-process.ts';
+import type { RtmpServer } from '../../../harness/rtmp-server.ts';
 import { makeToken } from '../../../harness/token.ts';
 
-const SECRET = 'e2e-secret-that-is-long-enough-for-hs256';
 const STREAM_SECONDS = 10;
 const REPORTS = join(REPO_ROOT, 'test-reports');
 
+/** Two sinks: `rtmp` takes the broadcasts, `second` a second destination's. */
+let fixture: RelayFixture;
 let rtmp: RtmpServer;
+let second: RtmpServer;
 let relay: RelayProcess;
 let browser: Browser;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
-  relay = await startRelay({
-    RELAY_AUTH_SECRET: SECRET,
-    RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, ''),
-  });
+  fixture = await startRelayFixture({ sinks: 2 });
+  ({ rtmp, relay } = fixture);
+  second = fixture.sinks[1]!;
   browser = await launchBrowser();
   void relay.exited.then((code) => (relayExit = code));
 });
@@ -45,8 +46,7 @@ afterEach(() => {
 
 afterAll(async () => {
   await browser?.close();
-  await relay?.stop();
-  await rtmp?.stop();
+  await fixture?.stop();
 });
 
 /**
@@ -66,7 +66,7 @@ async function expectIvsReadyRecording(key: string): Promise<void> {
 async function broadcast(codec: 'h264' | 'vp8', capture: 'webcodecs' | 'mediarecorder', streamKey: string, screenshot?: string) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   try {
-    await goLive(page, `${relay.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey, token: await makeToken(SECRET), codec, capture });
+    await goLive(page, `${relay.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey, token: await fixture.makeToken(), codec, capture });
     await waitForState(page, 'live');
     // Stats arrive about every 2 s; the page must show them.
     await page.waitForFunction(() => /kbps/.test(document.getElementById('bitrate-info')?.textContent ?? ''), undefined, { timeout: 15_000 });
@@ -123,7 +123,7 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
     const key = `e2e-reconnect-${Date.now()}`;
     const page = await browser.newPage();
     try {
-      await goLive(page, `${relay.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey: key, token: await makeToken(SECRET), codec: 'h264' });
+      await goLive(page, `${relay.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey: key, token: await fixture.makeToken(), codec: 'h264' });
       await waitForState(page, 'live');
       await page.waitForTimeout(2000);
       await rtmp.restart();
@@ -146,15 +146,12 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
   });
 
   test('a second destination added in the page: one upload, two recordings, each destination\'s state in the panel', async () => {
-    const second = await startRtmpServer();
-    const both = await startRelay({
-      RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: [rtmp, second].map((s) => s.rtmpUrl.replace(/\/live\/$/, '')).join(','),
-    });
+    // Both sinks are on its allow-list.
+    const both = await fixture.startRelay();
     const [key, key2] = [`e2e-first-${Date.now()}`, `e2e-second-${Date.now()}`];
     const page = await browser.newPage();
     try {
-      await goLive(page, `${both.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey: key, token: await makeToken(SECRET), codec: 'h264', second: { ingest: second.rtmpUrl, streamKey: key2 } });
+      await goLive(page, `${both.httpUrl}/`, { ingest: rtmp.rtmpUrl, streamKey: key, token: await fixture.makeToken(), codec: 'h264', second: { ingest: second.rtmpUrl, streamKey: key2 } });
       await waitForState(page, 'live');
       await page.waitForFunction(() => (document.getElementById('destinations')?.textContent ?? '').split('live').length === 3, undefined, { timeout: 15_000 });
       expect(await page.textContent('#destinations')).toBe([rtmp, second].map((s) => `${s.rtmpUrl.replace(/\/live\/$/, '')} live`).join(' · '));
@@ -170,7 +167,6 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
       expect(probe.startsWithKeyframe).toBe(true);
       expect(probe.durationS).toBeGreaterThan(5);
     }
-    await second.stop();
   });
 
   test('the client module on its own: events in order, bufferedAmount, stop() ends with `ended`', async () => {
@@ -189,7 +185,9 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
           let tokenCalls = 0;
           const b = startBroadcast({ relayUrl: wsUrl, token: async () => (tokenCalls++, token), ingest, streamKey, stream, preferCodec: 'h264' });
           for (const type of ['connecting', 'ready', 'live', 'stats', 'warning', 'error', 'ended'] as const) b.on(type, () => events.push(type));
-          await new Promise<void>((resolve) => b.on('stats', () => resolve()));
+          // `stats` comes every 2 s from `ready` (docs/protocol.md#messages): on a busy machine the first may
+          // come before `live`. The one read here is the first after `live`.
+          await new Promise<void>((resolve) => b.on('live', () => b.on('stats', () => resolve())));
           const buffered = b.bufferedAmount;
           const state = b.state;
           const pipeline = b.pipeline;
@@ -197,9 +195,11 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
           stream.getTracks().forEach((t) => t.stop());
           return { events, buffered, state, pipeline, capture: b.capture, mimeType: b.mimeType, finalState: b.state, tokenCalls, done: await b.done };
         },
-        { wsUrl: relay.wsUrl, ingest: rtmp.rtmpUrl, streamKey: key, token: await makeToken(SECRET) },
+        { wsUrl: relay.wsUrl, ingest: rtmp.rtmpUrl, streamKey: key, token: await fixture.makeToken() },
       );
-      expect(result.events.slice(0, 4)).toEqual(['connecting', 'ready', 'live', 'stats']);
+      expect(result.events.filter((e) => e !== 'stats').slice(0, 3)).toEqual(['connecting', 'ready', 'live']);
+      expect(result.events.indexOf('stats')).toBeGreaterThan(result.events.indexOf('ready'));
+      expect(result.events.slice(result.events.indexOf('live'))).toContain('stats');
       expect(result.events.at(-1)).toBe('ended');
       expect(result.events).not.toContain('error');
       expect(typeof result.buffered).toBe('number');
@@ -236,17 +236,13 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
   });
 
   test('a relay whose self-signed certificate was never accepted: the page explains it and links to the relay', async () => {
-    const tlsRelay = await startRelay({
-      RELAY_TLS: 'self-signed',
-      RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, ''),
-    });
+    const tlsRelay = await fixture.startRelay({ RELAY_TLS: 'self-signed' });
     const page = await browser.newPage();
     try {
       await goLive(page, `${relay.httpUrl}/`, {
         ingest: rtmp.rtmpUrl,
         streamKey: `e2e-cert-${Date.now()}`,
-        token: await makeToken(SECRET),
+        token: await fixture.makeToken(),
         relays: tlsRelay.wsUrl,
       });
       await waitForState(page, 'failed');
@@ -265,18 +261,14 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
 
   test('a relay at capacity (4013) hands the broadcast to the next relay address', async () => {
     // A real relay that accepts no session at all answers every start with UNAVAILABLE / 4013.
-    const full = await startRelay({
-      RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, ''),
-      RELAY_MAX_SESSIONS: '0',
-    });
+    const full = await fixture.startRelay({ RELAY_MAX_SESSIONS: '0' });
     const page = await browser.newPage();
     try {
       const key = `e2e-failover-${Date.now()}`;
       await goLive(page, `${relay.httpUrl}/`, {
         ingest: rtmp.rtmpUrl,
         streamKey: key,
-        token: await makeToken(SECRET),
+        token: await fixture.makeToken(),
         relays: `${full.wsUrl}, ${relay.wsUrl}`,
         codec: 'h264',
       });
@@ -297,10 +289,7 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
   });
 
   test('a relay that dies mid-broadcast (dropped connection) is replaced by the next relay address', async () => {
-    const doomed = await startRelay({
-      RELAY_AUTH_SECRET: SECRET,
-      RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, ''),
-    });
+    const doomed = await fixture.startRelay();
     const page = await browser.newPage();
     try {
       const key = `e2e-drop-${Date.now()}`;
@@ -308,7 +297,7 @@ describe('broadcaster page → relay → nginx-rtmp', () => {
         ingest: rtmp.rtmpUrl,
         streamKey: key,
         // A function would give each attempt a fresh token; the page sends one string, valid 10 min.
-        token: await makeToken(SECRET),
+        token: await fixture.makeToken(),
         relays: `${doomed.wsUrl}, ${relay.wsUrl}`,
         codec: 'h264',
       });

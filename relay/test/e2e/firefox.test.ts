@@ -8,23 +8,23 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'puppeteer-core';
 import { expectCleanDecode, expectIvsReadyRecording, expectWellFormedAvcC } from './recording-checks.ts';
 import { launchFirefox, startPulseAudio, withTimeout, type PulseAudio } from '../../../harness/firefox.ts';
-import { startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../../harness/rtmp-server.ts';
-import { makeToken } from '../../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../../harness/relay-process.ts';
+import type { RtmpServer } from '../../../harness/rtmp-server.ts';
 
-const SECRET = 'firefox-e2e-secret-long-enough-for-hs256';
 const STREAM_SECONDS = 10;
 /** The page's default bound on each start-up wait (captureStartTimeoutMs). */
 const CAPTURE_START_MS = 10_000;
 
+let fixture: RelayFixture;
 let rtmp: RtmpServer;
 let relay: RelayProcess;
 let pulse: PulseAudio;
 let firefox: Browser;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
-  relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, '') });
+  fixture = await startRelayFixture();
+  ({ rtmp, relay } = fixture);
   pulse = await startPulseAudio();
   firefox = await launchFirefox({ pulse });
 });
@@ -32,8 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await (firefox && step(firefox.close(), 'Firefox to close'));
   await pulse?.stop();
-  await relay?.stop();
-  await rtmp?.stop();
+  await fixture?.stop();
 });
 
 interface GoLive {
@@ -46,7 +45,7 @@ interface GoLive {
 async function goLive(page: Page, input: GoLive): Promise<void> {
   await page.goto(`${relay.httpUrl}/`, { timeout: 30_000 });
   await page.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, { timeout: 30_000 });
-  const values = { 'ingest': rtmp.rtmpUrl, 'stream-key': input.streamKey, 'token': await makeToken(SECRET), 'relays': '' };
+  const values = { 'ingest': rtmp.rtmpUrl, 'stream-key': input.streamKey, 'token': await fixture.makeToken(), 'relays': '' };
   await step(page.evaluate((v: Record<string, string>) => {
     for (const [id, value] of Object.entries(v)) (document.getElementById(id) as HTMLInputElement).value = value;
   }, values), 'the form to be filled');

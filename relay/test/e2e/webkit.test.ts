@@ -8,28 +8,27 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { expectCleanDecode, expectIvsReadyRecording, expectWellFormedAvcC } from './recording-checks.ts';
 import { waitFor } from '../../../harness/ports.ts';
-import { startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../../harness/rtmp-server.ts';
-import { makeToken } from '../../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../../harness/relay-fixture.ts';
+import type { RelayProcess } from '../../../harness/relay-process.ts';
+import type { RtmpServer } from '../../../harness/rtmp-server.ts';
 import { launchWebKit, type WebKitSession } from '../../../harness/webkit.ts';
 
-const SECRET = 'webkit-e2e-secret-long-enough-for-hs256';
 const STREAM_SECONDS = 10;
 
+let fixture: RelayFixture;
 let rtmp: RtmpServer;
 let relay: RelayProcess;
 let webkit: WebKitSession;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
-  relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, '') });
+  fixture = await startRelayFixture();
+  ({ rtmp, relay } = fixture);
   webkit = await launchWebKit();
 });
 
 afterAll(async () => {
   await webkit?.close();
-  await relay?.stop();
-  await rtmp?.stop();
+  await fixture?.stop();
 });
 
 const STATUS = 'const o = {}; for (const id of [\'state\', \'codec-info\', \'pipeline\', \'bitrate-info\', \'fps\', \'message\', \'log\']) o[id] = document.getElementById(id).textContent; return o;';
@@ -48,7 +47,7 @@ async function goLive(key: string, capture: 'auto' | 'mediarecorder'): Promise<v
   await waitFor(async () => (await webkit.execute<number>('return document.getElementById("preview").videoWidth')) > 0, 30_000, 'the camera preview', 500);
   await webkit.execute(
     'for (const [id, value] of Object.entries(arguments[0])) document.getElementById(id).value = value;',
-    { 'ingest': rtmp.rtmpUrl, 'stream-key': key, 'token': await makeToken(SECRET), 'relays': '', 'codec': 'auto', capture },
+    { 'ingest': rtmp.rtmpUrl, 'stream-key': key, 'token': await fixture.makeToken(), 'relays': '', 'codec': 'auto', capture },
   );
   await webkit.click('#start');
 }

@@ -8,7 +8,8 @@ import {
   buildImage, descendantNamed, ensureBaseImage, IMAGE, imageConfig, mustRun, permissions, requireImageTools, run, runReadOnly, uids,
   type ImageConfig, type RunOptions,
 } from './buildah.ts';
-import { makeTestMedia, streamFile } from '../../../harness/media.ts';
+import { makeTestMedia } from '../../../harness/clips.ts';
+import { streamFile } from '../../../harness/media.ts';
 import { freePort, waitFor } from '../../../harness/ports.ts';
 import { probeRecording } from '../../../harness/probe.ts';
 import { childrenNamed, isProcessAlive } from '../../../harness/proc.ts';

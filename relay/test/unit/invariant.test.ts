@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test';
+import { waitFor } from '../../../harness/ports.ts';
 import { slotInvariantProblem, watchSlotInvariant, type SlotCounts } from '../../src/invariant.ts';
 
 // Slots held and FFmpeg processes running agree between any two tasks (relay/src/invariant.ts); a
@@ -25,10 +26,12 @@ describe('the slot invariant', () => {
     let reads = 0;
     const broken: [string, SlotCounts][] = [];
     const stop = watchSlotInvariant(() => readings[Math.min(reads++, readings.length - 1)]!, (problem, counts) => broken.push([problem, counts]), 5);
-    await Bun.sleep(100);
+    // Five checks 5 ms apart; on a busy machine they take longer than the 100 ms once slept here.
+    await waitFor(() => broken.length > 0, 5000, 'the watcher to act');
+    // Ten intervals more: it checks no further once it has acted.
+    await Bun.sleep(50);
     stop();
     expect(broken).toEqual([['2 capacity slots held but 0 FFmpeg processes running', { slotsHeld: 2, ffmpegRunning: 0 }]]);
-    // It stopped checking once it had acted.
     expect(reads).toBe(5);
   });
 });
