@@ -11,13 +11,14 @@
  * ```
  *
  * A broadcast is a run of connection legs (connection-leg.ts): one per relay tried, and one per
- * bitrate restart. This file keeps what outlives a leg: the failover order, the bitrate, the
- * public state and events.
+ * bitrate restart (MediaRecorder only: WebCodecs follows the uplink in place). This file keeps what
+ * outlives a leg: the failover order, the bitrate, the public state and events.
  *
  * Browser code only: no framework, no Node/Bun APIs.
  */
 
 import { defaultBufferPolicy } from './backpressure.js';
+import { BitrateController } from './bitrate-controller.js';
 import type { Broadcast, BroadcastErrorCode, BroadcastEventMap, BroadcastOptions, BroadcastState } from './broadcast-types.js';
 import { planCapture, type CapturePlan } from './capture.js';
 import { ConnectionLeg, type LegEvents } from './connection-leg.js';
@@ -26,6 +27,7 @@ import { announcedMimeType } from './mime-types.js';
 import type { Recorder } from './recorder.js';
 import { toStreamUrls } from './relay-urls.js';
 
+export type { BitrateReport } from './bitrate-controller.js';
 export type { CapturePath } from './capture.js';
 export type { PreferredCodec } from './mime-types.js';
 export type { RelayErrorCode } from './protocol.js';
@@ -49,6 +51,7 @@ export function startBroadcast(options: BroadcastOptions): Broadcast {
 }
 
 const DEFAULT_VIDEO_BPS = 2_500_000;
+const DEFAULT_MIN_VIDEO_BPS = 500_000;
 const DEFAULT_AUDIO_BPS = 128_000;
 const MAX_TIMESLICE_MS = 250;
 const FAILOVER_PAUSE_MS = 500;
@@ -74,7 +77,11 @@ class BroadcastSession extends EventTarget implements Broadcast {
   private currentCapture: 'webcodecs' | 'mediarecorder' | undefined;
   private currentFallback: string | undefined;
   private currentUrl: string | undefined;
+  /** The target now: lowered by adaptation, never above maxVideoBps. */
   private videoBps: number;
+  /** The configured bitrate: the start and the most adaptation goes back up to. */
+  private readonly maxVideoBps: number;
+  private readonly minVideoBps: number;
   /** The connection in use, from its socket's creation until it settles. */
   private leg: ConnectionLeg | undefined;
   private stopRequested = false;
@@ -84,7 +91,13 @@ class BroadcastSession extends EventTarget implements Broadcast {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.urls = toStreamUrls(options.relayUrl);
     if (this.urls.length === 0) throw new TypeError('startBroadcast: relayUrl is empty');
-    this.videoBps = options.videoBitsPerSecond ?? DEFAULT_VIDEO_BPS;
+    this.maxVideoBps = options.videoBitsPerSecond ?? DEFAULT_VIDEO_BPS;
+    this.videoBps = this.maxVideoBps;
+    if (options.minVideoBitsPerSecond !== undefined && !(options.minVideoBitsPerSecond > 0 && options.minVideoBitsPerSecond <= this.maxVideoBps)) {
+      throw new TypeError(`startBroadcast: minVideoBitsPerSecond (${options.minVideoBitsPerSecond}) must be above 0 and at most videoBitsPerSecond (${this.maxVideoBps})`);
+    }
+    // A configured bitrate under the default minimum is its own minimum: nothing to adapt.
+    this.minVideoBps = options.minVideoBitsPerSecond ?? Math.min(DEFAULT_MIN_VIDEO_BPS, this.maxVideoBps);
     this.timesliceMs = Math.min(Math.max(options.timesliceMs ?? 200, 20), MAX_TIMESLICE_MS);
     // Deferred so that listeners attached right after startBroadcast() returns see `connecting`.
     queueMicrotask(() => void this.run());
@@ -237,6 +250,16 @@ class BroadcastSession extends EventTarget implements Broadcast {
     const mimeType = announcedMimeType(plan.mimeType, recorder.mimeType);
     this.currentMime = mimeType;
     const { ingest, streamKey, destinations } = this.options;
+    const audioBps = this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS;
+    // Every leg measures the uplink and reports it; a recorder that can change its bitrate while
+    // recording (WebCodecs) follows it in place, MediaRecorder restarts instead (congested()).
+    const bitrate = new BitrateController({
+      maxVideoBitsPerSecond: this.maxVideoBps,
+      minVideoBitsPerSecond: this.minVideoBps,
+      startVideoBitsPerSecond: this.videoBps,
+      audioBitsPerSecond: audioBps,
+      inPlace: (this.options.adaptBitrate ?? true) && typeof recorder.setVideoBitrate === 'function',
+    });
     this.leg = new ConnectionLeg(
       {
         url,
@@ -247,7 +270,8 @@ class BroadcastSession extends EventTarget implements Broadcast {
         connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
         stopTimeoutMs: this.options.stopTimeoutMs ?? 10_000,
         firstChunkTimeoutMs: Math.min(this.captureStartTimeoutMs, FIRST_CHUNK_MS),
-        bufferPolicy: defaultBufferPolicy(this.videoBps + (this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS)),
+        bufferPolicy: defaultBufferPolicy(this.videoBps + audioBps),
+        bitrate,
       },
       this.legEvents(url, mimeType, plan.path, onLive),
     );
@@ -289,12 +313,19 @@ class BroadcastSession extends EventTarget implements Broadcast {
         });
       },
       congested: (verdict, bufferedAmount) => this.congested(verdict, bufferedAmount),
+      bitrate: (report) => {
+        this.videoBps = report.videoBitsPerSecond;
+        this.emit('bitrate', report);
+      },
     };
   }
 
-  /** Lowers the bitrate when a backlog persists and adaptBitrate allows (true: restart the leg); warns otherwise. */
+  /**
+   * MediaRecorder's answer to a lasting backlog: a restart at a lower bitrate when adaptBitrate
+   * allows (true: restart the leg); a warning otherwise, and for a backlog on any path.
+   */
   private congested(verdict: 'warn' | 'reduce', bufferedAmount: number): boolean {
-    const floor = this.options.minVideoBitsPerSecond ?? 300_000;
+    const floor = this.minVideoBps;
     if (verdict === 'reduce' && (this.options.adaptBitrate ?? true) && this.videoBps > floor) {
       this.videoBps = Math.max(floor, Math.round(this.videoBps * 0.6));
       this.emit('warning', {

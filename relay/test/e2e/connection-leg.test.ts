@@ -92,6 +92,7 @@ function startLeg(options: Partial<LegOptions> = {}, events: Partial<LegEvents> 
     reconnecting: (m) => (calls.push(`reconnecting:${m.attempt}:${m.code}`), events.reconnecting?.(m)),
     stats: (m, buffered) => (calls.push(`stats:${m.fps}:${buffered}`), events.stats?.(m, buffered)),
     congested: (verdict, buffered) => (calls.push(`congested:${verdict}:${buffered}`), events.congested?.(verdict, buffered) ?? false),
+    bitrate: (report) => (calls.push(`bitrate:${report.videoBitsPerSecond}`), events.bitrate?.(report)),
   };
   const leg = new ConnectionLeg(
     {
