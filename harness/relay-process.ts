@@ -28,9 +28,9 @@ export interface RelayLogLine {
 export interface RelayProcess {
   readonly pid: number;
   readonly port: number;
-  /** `http(s)://127.0.0.1:<port>`. */
+  /** `http(s)://<RELAY_HOST>:<port>` (127.0.0.1 unless told). */
   readonly httpUrl: string;
-  /** `ws(s)://127.0.0.1:<port>/v1/stream`. */
+  /** `ws(s)://<RELAY_HOST>:<port>/v1/stream`. */
   readonly wsUrl: string;
   /** Every output line so far, parsed. */
   readonly logs: readonly RelayLogLine[];
@@ -57,6 +57,11 @@ export interface StartRelayOptions {
   readonly onLine?: (line: string) => void;
   /** Start the relay in its own process group, so a terminal's Ctrl-C reaches only its parent. */
   readonly detached?: boolean;
+  /**
+   * Wraps the relay's command line, e.g. a shaped link's `inside` to run it in that link's network
+   * namespace (harness/shaped-link.ts). The wrapper must exec the command in the same pid.
+   */
+  readonly launch?: (argv: string[]) => string[];
 }
 
 /** The environment a relay child starts from: this process's own, without any RELAY_* variable. */
@@ -69,12 +74,14 @@ export function baseEnv(): Record<string, string> {
 /**
  * Runs the relay on loopback (`RELAY_HOST=127.0.0.1`, `RELAY_TLS=off` and a free `RELAY_PORT`
  * unless `env` says otherwise, docs/configuration.md#variables) and waits until `/healthz` answers.
+ * The URLs it returns name `RELAY_HOST`.
  */
 export async function startRelay(env: Record<string, string>, options: StartRelayOptions = {}): Promise<RelayProcess> {
   const port = env.RELAY_PORT ? Number(env.RELAY_PORT) : await freePort();
   const fullEnv = { ...baseEnv(), RELAY_HOST: '127.0.0.1', RELAY_TLS: 'off', ...env, RELAY_PORT: String(port) };
   const tls = fullEnv.RELAY_TLS !== 'off';
-  const child = spawn(BUN, [MAIN], { cwd: REPO_ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
+  const [command, ...args] = options.launch ? options.launch([BUN, MAIN]) : [BUN, MAIN];
+  const child = spawn(command!, args, { cwd: REPO_ROOT, env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached });
   let out = '';
   const logs: RelayLogLine[] = [];
   const collect = (stream: NodeJS.ReadableStream) => {
@@ -100,7 +107,10 @@ export async function startRelay(env: Record<string, string>, options: StartRela
     exitCode = code;
     return code;
   });
-  const httpUrl = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  // A relay listening on every address is reached on loopback.
+  const listen = fullEnv.RELAY_HOST === '0.0.0.0' || fullEnv.RELAY_HOST === '::' ? '127.0.0.1' : fullEnv.RELAY_HOST;
+  const host = listen.includes(':') ? `[${listen}]` : listen;
+  const httpUrl = `${tls ? 'https' : 'http'}://${host}:${port}`;
   try {
     await waitFor(async () => {
       if (exitCode !== undefined) throw new Error(`relay exited with ${exitCode} before listening:\n${out}`);
@@ -115,7 +125,7 @@ export async function startRelay(env: Record<string, string>, options: StartRela
     pid: child.pid!,
     port,
     httpUrl,
-    wsUrl: `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}${STREAM_PATH}`,
+    wsUrl: `${tls ? 'wss' : 'ws'}://${host}:${port}${STREAM_PATH}`,
     output: () => out,
     logs,
     ffmpegChildren: () => [...childrenNamed(child.pid!, 'ffmpeg'), ...childrenNamed(child.pid!, 'prlimit')],

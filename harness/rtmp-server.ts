@@ -7,7 +7,7 @@ import { freePort, waitFor } from './ports.ts';
 
 /** A real RTMP ingest for tests: Debian nginx with the RTMP module, recording every stream. */
 export interface RtmpServer {
-  /** `rtmp://127.0.0.1:<port>/live/` */
+  /** `rtmp://<host>:<port>/live/` (127.0.0.1 unless `host` says otherwise). */
   rtmpUrl: string;
   /** The plain RTMP listener's port. */
   port: number;
@@ -37,10 +37,17 @@ export interface RtmpServerOptions {
   tls?: boolean;
   /** The certificate's subjectAltName; default `DNS:localhost,IP:127.0.0.1`. */
   certNames?: string;
+  /**
+   * The address nginx listens on: another loopback address, e.g. a shaped link's `hostAddress`
+   * (harness/shaped-link.ts), so that a relay inside the link's namespace can reach it.
+   * @default '127.0.0.1'
+   */
+  host?: string;
 }
 
 /** Starts nginx-rtmp on a free loopback port, recording to a temp dir; with `tls`, an nginx stream TLS listener in front. */
 export async function startRtmpServer(opts: RtmpServerOptions = {}): Promise<RtmpServer> {
+  const host = opts.host ?? '127.0.0.1';
   const prefix = await mkdtemp(join(tmpdir(), 'relay-rtmp-'));
   const recordDir = join(prefix, 'rec');
   await Promise.all(['rec', 'logs', 'tmp'].map((d) => mkdir(join(prefix, d))));
@@ -58,7 +65,7 @@ export async function startRtmpServer(opts: RtmpServerOptions = {}): Promise<Rtm
     'master_process off;',
     'events { worker_connections 256; }',
     'rtmp {',
-    `  server { listen 127.0.0.1:${port}; chunk_size 4096;`,
+    `  server { listen ${host}:${port}; chunk_size 4096;`,
     '    application live {',
     '      live on;',
     `      record all; record_path ${recordDir}; record_unique off;`,
@@ -68,9 +75,9 @@ export async function startRtmpServer(opts: RtmpServerOptions = {}): Promise<Rtm
     opts.tls
       ? [
         'stream {',
-        `  server { listen 127.0.0.1:${tlsPort} ssl;`,
+        `  server { listen ${host}:${tlsPort} ssl;`,
         `    ssl_certificate ${prefix}/cert.pem; ssl_certificate_key ${prefix}/key.pem;`,
-        `    proxy_pass 127.0.0.1:${port};`,
+        `    proxy_pass ${host}:${port};`,
         '  }',
         '}',
       ].join('\n')
@@ -90,7 +97,7 @@ export async function startRtmpServer(opts: RtmpServerOptions = {}): Promise<Rtm
         const log = await readFile(join(prefix, 'logs/error.log'), 'utf8').catch(() => '');
         throw new Error(`nginx exited (${p.exitCode}): ${log.slice(-2000)}`);
       }
-      return (await canConnect(port)) && (tlsPort === undefined || (await canConnect(tlsPort)));
+      return (await canConnect(host, port)) && (tlsPort === undefined || (await canConnect(host, tlsPort)));
     }, 10_000, 'nginx to listen');
   };
   const kill = async () => {
@@ -104,7 +111,7 @@ export async function startRtmpServer(opts: RtmpServerOptions = {}): Promise<Rtm
 
   const recordingPath = (key: string) => join(recordDir, `${key}.flv`);
   return {
-    rtmpUrl: `rtmp://127.0.0.1:${port}/live/`,
+    rtmpUrl: `rtmp://${host}:${port}/live/`,
     port,
     rtmpsUrl: tlsPort ? `rtmps://localhost:${tlsPort}/live/` : undefined,
     tlsPort,
@@ -141,9 +148,9 @@ export async function startRtmpServer(opts: RtmpServerOptions = {}): Promise<Rtm
   };
 }
 
-async function canConnect(port: number): Promise<boolean> {
+async function canConnect(hostname: string, port: number): Promise<boolean> {
   try {
-    const socket = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } });
+    const socket = await Bun.connect({ hostname, port, socket: { data() {} } });
     socket.end();
     return true;
   } catch {

@@ -4,13 +4,14 @@
 # (its AudioContext needs an audio output: the tests start a private null sink, harness/firefox.ts);
 # WebKitGTK's WebDriver under Xvfb with the GStreamer plugins its media needs (harness/webkit.ts);
 # buildah and mmdebstrap build and run the relay image without a Docker daemon (relay/test/image;
-# they need root).
+# they need root); iproute2 (`ip`, `tc`) and procps (`sysctl`) build the shaped link, a rate-capped
+# network path to a relay in its own namespace (harness/shaped-link.ts; needs root too).
 # As root it installs Debian's packages; otherwise it stops and names the command.
 set -euo pipefail
 
 packages="ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream chromium firefox-esr pulseaudio webkit2gtk-driver xvfb
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
-  buildah mmdebstrap"
+  buildah mmdebstrap iproute2 procps"
 install_cmd="apt-get update && apt-get install -y $(echo $packages)"
 
 missing=()
@@ -32,6 +33,8 @@ done
 dpkg-query -W -f='${Status}' gstreamer1.0-libav 2>/dev/null | grep -q 'ok installed' || missing+=(gstreamer1.0-libav)
 command -v buildah >/dev/null 2>&1 || missing+=(buildah)
 command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+{ command -v tc >/dev/null 2>&1 || [ -x /usr/sbin/tc ]; } || missing+=(iproute2)
+{ command -v sysctl >/dev/null 2>&1 || [ -x /usr/sbin/sysctl ]; } || missing+=(procps)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
