@@ -54,10 +54,14 @@ export interface BitrateStep {
 export const CONGESTED_AFTER_MS = 10_000;
 /** A new target leaves this share of the measured uplink free, so that the backlog drains. */
 const HEADROOM = 0.85;
-/** Lowered only with at least this much media waiting: a smaller backlog is a key frame passing. */
-const LOWER_FROM_BACKLOG_MS = 200;
-/** Between two decreases: the encoder's new rate needs a window or two to show in the drain rate. */
-const LOWER_EVERY_MS = 1000;
+/** How often the target is reconsidered. */
+const ADAPT_EVERY_MS = 250;
+/**
+ * Between two decreases. Each one aims at what the link was measured to carry, whatever the
+ * encoder made, so a second one soon after only corrects a first measure that still held some of
+ * the faster past.
+ */
+const LOWER_EVERY_MS = 500;
 /** Raised after the link kept up (no window with a backlog throughout) this long, and this long after any change. */
 const PROBE_AFTER_MS = 2000;
 /** Each probe: 15 % up (at least 50 kbit/s), so 1.2 → 2.5 Mbit/s takes six steps, about 12 s. */
@@ -77,11 +81,12 @@ export class BitrateController {
   private readonly queued = new QueuedMedia();
   private target: number;
   private lastChangeAt: number | undefined;
+  private lastAdaptAt: number | undefined;
   private lastLimitedAt: number | undefined;
   private lastReportAt: number | undefined;
   private dropping = false;
-  /** Since when the link has carried less than the minimum needs (at the minimum). */
-  private belowMinimumSince: number | undefined;
+  /** Since when the link has carried less than the minimum needs (at the minimum), and how many bytes had left the socket then. */
+  private belowMinimum: { readonly since: number; readonly left: number } | undefined;
 
   constructor(private readonly limits: BitrateLimits) {
     const { minVideoBitsPerSecond: min, maxVideoBitsPerSecond: max } = limits;
@@ -104,15 +109,19 @@ export class BitrateController {
 
   /** Feeds one look at the socket (taken before a chunk is sent, or on the leg's clock). */
   sample(sample: DrainSample): BitrateStep {
-    const closed = this.estimator.sample(sample);
+    this.estimator.sample(sample);
     const before = this.target;
     // The bytes handed over since the last look were recorded at the target then in force: this one.
     const backlogMs = this.queued.sample(sample.bufferedAmount, sample.sentBytes, this.target + this.limits.audioBitsPerSecond);
     let congested: string | undefined;
-    if (closed && this.estimator.linkLimited) this.lastLimitedAt = sample.at;
+    // Dropping frames is the link not keeping up too, even while Chromium's steps leave the socket empty for a moment.
+    if (this.estimator.linkLimited || this.dropping) this.lastLimitedAt = sample.at;
     if (this.limits.inPlace) {
-      if (closed) this.adapt(sample.at, backlogMs);
-      congested = this.checkMinimum(sample.at);
+      if (this.lastAdaptAt === undefined || sample.at - this.lastAdaptAt >= ADAPT_EVERY_MS) {
+        this.lastAdaptAt = sample.at;
+        this.adapt(sample.at);
+      }
+      congested = this.checkMinimum(sample);
       if (backlogMs >= DROP_FROM_MS) this.dropping = true;
       else if (backlogMs < DROP_UNTIL_MS) this.dropping = false;
     }
@@ -136,12 +145,12 @@ export class BitrateController {
     };
   }
 
-  /** After a closed window: down to what the link carries, or one probe up once it has kept up for a while. */
-  private adapt(at: number, backlogMs: number): void {
+  /** Down to what the link carries while it is the bottleneck, or one probe up once it has kept up for a while. */
+  private adapt(at: number): void {
     const { minVideoBitsPerSecond: min, maxVideoBitsPerSecond: max, audioBitsPerSecond: audio } = this.limits;
     const uplink = this.estimator.bitsPerSecond;
     const sinceChange = this.lastChangeAt === undefined ? Number.POSITIVE_INFINITY : at - this.lastChangeAt;
-    if (this.estimator.linkLimited && uplink !== undefined && backlogMs >= LOWER_FROM_BACKLOG_MS) {
+    if (this.estimator.linkLimited && uplink !== undefined) {
       const fits = clamp(Math.round(uplink * HEADROOM - audio), min, max);
       if (fits < this.target && sinceChange >= LOWER_EVERY_MS) this.change(fits, at);
       return;
@@ -157,18 +166,32 @@ export class BitrateController {
     this.lastChangeAt = at;
   }
 
-  /** The message to end with once the link has carried less than the minimum needs for CONGESTED_AFTER_MS. */
-  private checkMinimum(at: number): string | undefined {
+  /**
+   * The message to end with once the link has carried less than the minimum needs for
+   * CONGESTED_AFTER_MS: measured over that whole time (the bytes that left the socket), so that one
+   * of the browser's steps neither starts nor ends it.
+   */
+  private checkMinimum(sample: DrainSample): string | undefined {
     const { minVideoBitsPerSecond: min, audioBitsPerSecond: audio } = this.limits;
     const uplink = this.estimator.bitsPerSecond;
-    const below = this.target <= min && this.estimator.linkLimited && uplink !== undefined && uplink < min + audio;
-    if (!below) {
-      this.belowMinimumSince = undefined;
+    const left = sample.sentBytes - sample.bufferedAmount;
+    // An episode ends only when the link has kept up for a while (or the target rose): a socket
+    // that empties for a moment does not end it.
+    const keptUp = this.lastLimitedAt === undefined || sample.at - this.lastLimitedAt >= PROBE_AFTER_MS;
+    if (this.target > min || keptUp || uplink === undefined) {
+      this.belowMinimum = undefined;
       return undefined;
     }
-    this.belowMinimumSince ??= at;
-    if (at - this.belowMinimumSince < CONGESTED_AFTER_MS) return undefined;
-    return `The upload carried ${mbit(uplink)} Mbit/s for ${CONGESTED_AFTER_MS / 1000} s, less than the lowest bitrate needs `
+    if (!this.belowMinimum) {
+      if (uplink < min + audio) this.belowMinimum = { since: sample.at, left };
+      return undefined;
+    }
+    const elapsed = sample.at - this.belowMinimum.since;
+    if (elapsed < CONGESTED_AFTER_MS) return undefined;
+    const carried = (Math.max(0, left - this.belowMinimum.left) * 8 * 1000) / elapsed;
+    // Both over the whole time and now: a link that recovered in the last moments is given its chance.
+    if (carried >= min + audio || uplink >= min + audio) return undefined;
+    return `The upload carried ${mbit(carried)} Mbit/s for ${Math.round(elapsed / 1000)} s, less than the lowest bitrate needs `
       + `(${mbit(min)} Mbit/s of video and ${mbit(audio)} Mbit/s of audio); the broadcast stopped.`;
   }
 }

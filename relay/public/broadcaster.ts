@@ -46,6 +46,8 @@ const ui = {
   relay: $<HTMLElement>('relay'),
   destinations: $<HTMLElement>('destinations'),
   bitrateInfo: $<HTMLElement>('bitrate-info'),
+  targetBitrate: $<HTMLElement>('target-bitrate'),
+  uplink: $<HTMLElement>('uplink'),
   fps: $<HTMLElement>('fps'),
   speed: $<HTMLElement>('speed'),
   dropped: $<HTMLElement>('dropped'),
@@ -171,7 +173,7 @@ function setLiveControls(active: boolean): void {
 }
 
 function resetStats(): void {
-  for (const el of [ui.codecInfo, ui.pipeline, ui.relay, ui.destinations, ui.bitrateInfo, ui.fps, ui.speed, ui.dropped, ui.buffered]) el.textContent = '–';
+  for (const el of [ui.codecInfo, ui.pipeline, ui.relay, ui.destinations, ui.bitrateInfo, ui.targetBitrate, ui.uplink, ui.fps, ui.speed, ui.dropped, ui.buffered]) el.textContent = '–';
 }
 
 /**
@@ -276,6 +278,13 @@ async function goLive(): Promise<void> {
     ui.dropped.textContent = `${s.droppedFrames}`;
     ui.buffered.textContent = `${Math.round(s.bufferedAmount / 1024)} KiB`;
     if (s.destinations) ui.destinations.textContent = s.destinations.map((d) => `${d.ingest} ${d.state}`).join(' · ');
+  });
+  b.on('bitrate', (r) => {
+    // What the encoder aims at now (WebCodecs follows the uplink in place) and what the link carried.
+    ui.targetBitrate.textContent = `${Math.round(r.videoBitsPerSecond / 1000)} kbps`;
+    ui.uplink.textContent = r.uplinkBitsPerSecond === undefined
+      ? 'keeps up (not measured)'
+      : `${(r.uplinkBitsPerSecond / 1_000_000).toFixed(2)} Mbps, ${r.backlogMs} ms waiting`;
   });
   b.on('warning', (w) => {
     showMessage(w.message, 'warning', w.code);

@@ -18,46 +18,52 @@ export interface DrainSample {
 }
 
 /**
- * A window this short holds a handful of chunks (one per frame on the WebCodecs path), enough to
- * average out a key frame; longer would delay the first reaction to a slower link.
+ * The drain rate is averaged over this much history. Chromium's `bufferedAmount` falls in steps
+ * (it counts what the page has not yet passed to the network process, which takes bytes in
+ * batches as the kernel's send buffer frees up): on a link at 1.5 Mbit/s it sits still for a few
+ * hundred ms, then drops by tens of KB. Over a second and a half the steps average out to the
+ * link's rate; much longer would keep the faster past in the measure after the link slowed.
  */
-export const WINDOW_MS = 500;
+export const HORIZON_MS = 1500;
+/** No measure from less history than this. */
+const MIN_SPAN_MS = 750;
 /** A backlog under this (bytes) counts as an empty socket: the link is not what limits the rate. */
 const IDLE_BYTES = 1024;
-/** Weight of the newest window in the smoothed rate: reacts within two or three windows. */
-const SMOOTHING = 0.5;
+/**
+ * The link is the bottleneck when the socket held a backlog for at least this share of the
+ * history: an empty socket now and then is one of Chromium's steps; a key frame passing on a fast
+ * link leaves a backlog for a small share only.
+ */
+const BUSY_SHARE = 0.5;
 
 export class UplinkEstimator {
-  private windowStart: DrainSample | undefined;
-  /** The smallest backlog seen in the current window. */
-  private windowMin = Number.POSITIVE_INFINITY;
+  private readonly history: DrainSample[] = [];
   private estimate: number | undefined;
   private limited = false;
 
-  /** Feeds one sample; returns true when it closed a window (the estimate may have changed). */
-  sample(sample: DrainSample): boolean {
-    this.windowMin = Math.min(this.windowMin, sample.bufferedAmount);
-    const start = this.windowStart;
-    if (!start) {
-      this.windowStart = sample;
-      this.windowMin = sample.bufferedAmount;
-      return false;
+  /** Feeds one sample; the estimate and `linkLimited` follow. */
+  sample(sample: DrainSample): void {
+    const history = this.history;
+    history.push(sample);
+    // Keep one sample at or before the horizon, so that the span covers all of it.
+    while (history.length > 2 && history[1]!.at <= sample.at - HORIZON_MS) history.shift();
+    const first = history[0]!;
+    const span = sample.at - first.at;
+    if (span < MIN_SPAN_MS) return;
+    let busy = 0;
+    for (let i = 0; i < history.length - 1; i++) {
+      if (history[i]!.bufferedAmount > IDLE_BYTES) busy += history[i + 1]!.at - history[i]!.at;
     }
-    const elapsed = sample.at - start.at;
-    if (elapsed < WINDOW_MS) return false;
-    const drained = sample.sentBytes - start.sentBytes - (sample.bufferedAmount - start.bufferedAmount);
+    const drained = sample.sentBytes - first.sentBytes - (sample.bufferedAmount - first.bufferedAmount);
     // Never negative: a stand-in socket (or a browser's accounting) may grow faster than what was sent.
-    const rate = (Math.max(0, drained) * 8 * 1000) / elapsed;
-    this.limited = this.windowMin > IDLE_BYTES;
+    const rate = (Math.max(0, drained) * 8 * 1000) / span;
+    this.limited = busy >= BUSY_SHARE * span;
     if (this.limited) {
-      this.estimate = this.estimate === undefined ? rate : SMOOTHING * rate + (1 - SMOOTHING) * this.estimate;
+      this.estimate = rate;
     } else if (this.estimate !== undefined && rate > this.estimate) {
       // The link carried all that was sent: it is at least that fast, whatever it was before.
       this.estimate = rate;
     }
-    this.windowStart = sample;
-    this.windowMin = sample.bufferedAmount;
-    return true;
   }
 
   /**
@@ -68,7 +74,7 @@ export class UplinkEstimator {
     return this.estimate;
   }
 
-  /** True when the last window had a backlog throughout: the link, not the recorder, set its rate. */
+  /** True when the socket held a backlog for most of the history: the link, not the recorder, set the rate. */
   get linkLimited(): boolean {
     return this.limited;
   }

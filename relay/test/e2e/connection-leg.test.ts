@@ -461,7 +461,12 @@ describe('connection leg: upload backlog', () => {
     // A follower scripted step by step: lower, drop, then give up.
     const steps: BitrateStep[] = [
       { videoBitsPerSecond: 1_000_000, changed: false, drop: false, report: { videoBitsPerSecond: 1_000_000, backlogMs: 0 } },
-      { videoBitsPerSecond: 600_000, changed: true, drop: true, report: { videoBitsPerSecond: 600_000, uplinkBitsPerSecond: 700_000, backlogMs: 650 } },
+      {
+        videoBitsPerSecond: 600_000,
+        changed: true,
+        drop: true,
+        report: { videoBitsPerSecond: 600_000, uplinkBitsPerSecond: 700_000, backlogMs: 650 },
+      },
       { videoBitsPerSecond: 600_000, changed: false, drop: true },
       { videoBitsPerSecond: 600_000, changed: false, drop: true, congested: 'The upload carried 0.10 Mbit/s for 10 s.' },
     ];

@@ -12,11 +12,15 @@ const FRAME_MS = 1000 / 30;
 /**
  * A socket on a link of `linkBps` (changeable), fed by a recorder at the controller's target plus
  * audio, one chunk per frame; a key frame every 2 s weighs `keyFrameBytes` more. The controller
- * looks at the socket before each chunk, as the leg does.
+ * looks at the socket before each chunk, as the leg does. With `stepsOf`, the socket behaves like
+ * Chromium's: a hidden buffer of that many bytes (the network process and the kernel) drains at the
+ * link's rate, and takes the page's queue (what `bufferedAmount` counts) only in batches, once half
+ * of it is free: `bufferedAmount` sits still, then falls by a batch.
  */
-function simulate(controller: BitrateController, linkBps: number, keyFrameBytes = 0) {
+function simulate(controller: BitrateController, linkBps: number, keyFrameBytes = 0, stepsOf = 0) {
   let now = 0;
   let buffered = 0;
+  let hidden = 0;
   let sent = 0;
   let drop = false;
   let frames = 0;
@@ -40,7 +44,16 @@ function simulate(controller: BitrateController, linkBps: number, keyFrameBytes 
       const until = now + ms;
       while (now < until && !congested) {
         now += FRAME_MS;
-        buffered = Math.max(0, buffered - (linkBps * FRAME_MS) / 8000);
+        if (stepsOf > 0) {
+          hidden = Math.max(0, hidden - (linkBps * FRAME_MS) / 8000);
+          if (hidden <= stepsOf / 2) {
+            const batch = Math.min(buffered, stepsOf - hidden);
+            hidden += batch;
+            buffered -= batch;
+          }
+        } else {
+          buffered = Math.max(0, buffered - (linkBps * FRAME_MS) / 8000);
+        }
         const step = controller.sample({ at: now, bufferedAmount: buffered, sentBytes: sent });
         if (step.report) reports.push({ at: now, report: step.report });
         if (step.changed) targets.push({ at: now, bps: step.videoBitsPerSecond });
@@ -121,6 +134,22 @@ describe('bitrate follows the uplink in place', () => {
     expect(late.reduce((a, b) => a + b, 0) / late.length).toBeGreaterThan(0.6 * 1_500_000);
     expect(sim.reports.at(-1)!.report.uplinkBitsPerSecond!).toBeGreaterThan(1_300_000);
     expect(sim.reports.at(-1)!.report.uplinkBitsPerSecond!).toBeLessThan(1_700_000);
+  });
+
+  test('a browser whose bufferedAmount falls in steps (Chromium): the same within the same bounds', () => {
+    const controller = new BitrateController(LIMITS);
+    const sim = simulate(controller, 1_500_000, 40_000, 200_000);
+    sim.run(5000);
+    expect(controller.videoBitsPerSecond).toBeLessThan(1_500_000);
+    sim.run(25_000);
+    expect(sim.congested).toBeUndefined();
+    expect(Math.max(...sim.reports.map((r) => r.report.backlogMs))).toBeLessThan(1000);
+    const uplinks = sim.reports.filter((r) => r.at > 10_000 && r.report.uplinkBitsPerSecond !== undefined).map((r) => r.report.uplinkBitsPerSecond!);
+    expect(uplinks.reduce((a, b) => a + b, 0) / uplinks.length).toBeGreaterThan(1_200_000);
+    expect(uplinks.reduce((a, b) => a + b, 0) / uplinks.length).toBeLessThan(1_800_000);
+    sim.setLink(300_000);
+    sim.run(30_000);
+    expect(sim.congested?.message).toStartWith('The upload carried 0.');
   });
 
   test('cap back to 4 Mbit/s: the target climbs back to the maximum within 30 s, and stays there', () => {
