@@ -20,12 +20,13 @@
 import { defaultBufferPolicy } from './backpressure.js';
 import { BitrateController } from './bitrate-controller.js';
 import type { Broadcast, BroadcastErrorCode, BroadcastEventMap, BroadcastOptions, BroadcastState } from './broadcast-types.js';
-import { planCapture, type CapturePlan } from './capture.js';
+import { planCapture, type CapturePlan, type CaptureRefusal, type CaptureRequest } from './capture.js';
 import { ConnectionLeg, type LegEvents } from './connection-leg.js';
 import type { LegOutcome } from './leg-outcome.js';
 import { announcedMimeType } from './mime-types.js';
 import type { Recorder } from './recorder.js';
 import { toStreamUrls } from './relay-urls.js';
+import { audioNeedsAudioContext, loadMediabunny } from './webcodecs-recorder.js';
 
 export type { BitrateReport } from './bitrate-controller.js';
 export type { CapturePath } from './capture.js';
@@ -48,6 +49,66 @@ export type {
  */
 export function startBroadcast(options: BroadcastOptions): Broadcast {
   return new BroadcastSession(options);
+}
+
+/** The options that decide how a broadcast records: what {@link prepareBroadcast} takes. */
+type CaptureOptionName = 'stream' | 'capture' | 'preferCodec' | 'mimeType' | 'videoBitsPerSecond' | 'audioBitsPerSecond' | 'keyFrameIntervalMs' | 'loadMuxer' | 'captureStartTimeoutMs';
+export type CaptureOptions = Pick<BroadcastOptions, CaptureOptionName>;
+
+/** Plans made ahead by prepareBroadcast, per stream: the request they answer, and the answer. */
+const prepared = new WeakMap<MediaStream, { readonly request: CaptureRequest; readonly plan: Promise<CapturePlan | CaptureRefusal> }>();
+
+/**
+ * Does ahead what a broadcast would do first, so that "Go live" only has to connect: the capture
+ * path's checks (the encoders' `isConfigSupported`, loading the muxer, a trial WebCodecs recording
+ * that is thrown away). Call it once the camera is open, and again when an option below changes; a
+ * `startBroadcast` with the same stream and options then uses the result. Where the WebCodecs audio
+ * capture needs an `AudioContext` (Firefox, Safari), which starts only after a click, only the muxer
+ * is loaded ahead: the trial waits for the click. Never rejects; a broadcast whose options differ
+ * plans afresh.
+ */
+export function prepareBroadcast(options: CaptureOptions): void {
+  const request = captureRequest(options);
+  const wantsWebCodecs = request.capture !== 'mediarecorder' && request.preferCodec !== 'vp8' && request.mimeType === undefined;
+  if (wantsWebCodecs && audioNeedsAudioContext()) {
+    // Cached by the loader: the click's own plan finds it loaded.
+    if (!request.loadMuxer) void loadMediabunny().catch(() => undefined);
+    return;
+  }
+  const known = prepared.get(request.stream);
+  if (known && sameRequest(known.request, request)) return;
+  prepared.set(request.stream, { request, plan: planCapture(request) });
+}
+
+/** A plan made ahead for exactly this request, if it is still good: planned, no fallback, its tracks live. */
+async function preparedPlan(request: CaptureRequest): Promise<CapturePlan | undefined> {
+  const known = prepared.get(request.stream);
+  if (!known || !sameRequest(known.request, request)) return undefined;
+  const plan = await known.plan;
+  // A refusal or a fallback may have had a reason that a click removes (an AudioContext): planned again.
+  if ('error' in plan || plan.fallback !== undefined) return undefined;
+  if (request.stream.getTracks().some((t) => t.readyState === 'ended')) return undefined;
+  return plan;
+}
+
+function captureRequest(options: CaptureOptions): CaptureRequest {
+  return {
+    capture: options.capture ?? 'auto',
+    preferCodec: options.preferCodec ?? 'auto',
+    mimeType: options.mimeType,
+    stream: options.stream,
+    videoBitsPerSecond: options.videoBitsPerSecond ?? DEFAULT_VIDEO_BPS,
+    audioBitsPerSecond: options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
+    keyFrameIntervalMs: options.keyFrameIntervalMs ?? 2000,
+    loadMuxer: options.loadMuxer,
+    startTimeoutMs: options.captureStartTimeoutMs ?? DEFAULT_CAPTURE_START_TIMEOUT_MS,
+  };
+}
+
+function sameRequest(a: CaptureRequest, b: CaptureRequest): boolean {
+  return a.stream === b.stream && a.capture === b.capture && a.preferCodec === b.preferCodec && a.mimeType === b.mimeType
+    && a.videoBitsPerSecond === b.videoBitsPerSecond && a.audioBitsPerSecond === b.audioBitsPerSecond
+    && a.keyFrameIntervalMs === b.keyFrameIntervalMs && a.loadMuxer === b.loadMuxer && a.startTimeoutMs === b.startTimeoutMs;
 }
 
 const DEFAULT_VIDEO_BPS = 2_500_000;
@@ -158,18 +219,9 @@ class BroadcastSession extends EventTarget implements Broadcast {
 
   /** The failover loop: one leg per connection, until stopped or out of relays. */
   private async run(): Promise<void> {
-    // How every leg records.
-    const plan = await planCapture({
-      capture: this.options.capture ?? 'auto',
-      preferCodec: this.options.preferCodec ?? 'auto',
-      mimeType: this.options.mimeType,
-      stream: this.options.stream,
-      videoBitsPerSecond: this.videoBps,
-      audioBitsPerSecond: this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
-      keyFrameIntervalMs: this.options.keyFrameIntervalMs ?? 2000,
-      loadMuxer: this.options.loadMuxer,
-      startTimeoutMs: this.captureStartTimeoutMs,
-    });
+    // How every leg records: planned ahead by prepareBroadcast, or now.
+    const request = captureRequest(this.options);
+    const plan = (await preparedPlan(request)) ?? (await planCapture(request));
     if ('error' in plan) return this.fail({ code: plan.code, message: plan.error });
     if (this.stopRequested) return this.finish();
     this.currentCapture = plan.path;

@@ -3,7 +3,7 @@
  * All protocol work lives in broadcast-client.ts; this file is only UI.
  */
 
-import { startBroadcast, type Broadcast, type CapturePath, type PreferredCodec } from './broadcast-client.js';
+import { prepareBroadcast, startBroadcast, type Broadcast, type CaptureOptions, type CapturePath, type PreferredCodec } from './broadcast-client.js';
 import { describeMediaError, listDevices, openStream, stopStream } from './devices.js';
 import { describeError } from './error-messages.js';
 import { describeMimeType, describePipeline } from './mime-types.js';
@@ -150,6 +150,24 @@ function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], curre
   );
 }
 
+/** How the form asks the broadcast to record: the same for prepareBroadcast and startBroadcast. */
+function captureOptions(open: MediaStream): CaptureOptions {
+  return {
+    stream: open,
+    videoBitsPerSecond: Number(ui.bitrate.value),
+    preferCodec: ui.codec.value as PreferredCodec,
+    capture: ui.capture.value as CapturePath,
+  };
+}
+
+/**
+ * Checks the capture path while the user fills the form (the encoders, the muxer, a trial
+ * recording), so that "Go live" only has to connect. Again whenever an option it depends on changes.
+ */
+function prepare(): void {
+  if (stream && !broadcast) prepareBroadcast(captureOptions(stream));
+}
+
 async function openDevices(): Promise<void> {
   stopStream(stream);
   stream = undefined;
@@ -163,6 +181,7 @@ async function openDevices(): Promise<void> {
   const { cameras, microphones } = await listDevices();
   fillSelect(ui.camera, cameras, stream.getVideoTracks()[0]?.getSettings().deviceId, 'Camera');
   fillSelect(ui.microphone, microphones, stream.getAudioTracks()[0]?.getSettings().deviceId, 'Microphone');
+  prepare();
 }
 
 function setLiveControls(active: boolean): void {
@@ -240,10 +259,7 @@ async function goLive(): Promise<void> {
     ingest,
     streamKey,
     destinations: second ? [{ ingest: ingest2, streamKey: streamKey2 }] : [],
-    stream,
-    videoBitsPerSecond: Number(ui.bitrate.value),
-    preferCodec: ui.codec.value as PreferredCodec,
-    capture: ui.capture.value as CapturePath,
+    ...captureOptions(stream),
   });
   broadcast = b;
   b.on('connecting', (d) => {
@@ -338,6 +354,7 @@ function init(): void {
     ui.showKey.textContent = show ? 'Hide' : 'Show';
     ui.showKey.setAttribute('aria-pressed', String(show));
   });
+  for (const select of [ui.codec, ui.capture, ui.bitrate]) select.addEventListener('change', prepare);
   ui.camera.addEventListener('change', () => void openDevices());
   ui.microphone.addEventListener('change', () => void openDevices());
   ui.form.addEventListener('submit', (event) => {

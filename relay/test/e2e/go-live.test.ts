@@ -19,7 +19,7 @@ const RUNS = 10;
 /** What a user spends before the click: reading the page, pasting a key. */
 const BEFORE_CLICK_MS = 1500;
 /** p95 of click → live asserted here: well above the 1 s aim, for a machine shared with other suites. */
-const P95_BOUND_MS = 4000;
+const P95_BOUND_MS = 6000;
 
 let rtmp: RtmpServer;
 let relay: RelayProcess;
