@@ -310,8 +310,8 @@ async function goLive(): Promise<void> {
     const advice = describeError(e.code);
     if (e.code === 'CONNECTION_FAILED') updateCertNote(true);
     const certHint = e.code === 'CONNECTION_FAILED' && !ui.certNote.hidden ? ' Accept the relay’s certificate first: see the note at the top.' : '';
-    // A capture failure's message names what did not start: the user needs it to act.
-    const what = e.code === 'CAPTURE_FAILED' ? ` ${e.message}` : '';
+    // A capture failure's message names what did not start, a congestion's what the link carried: the user needs it to act.
+    const what = e.code === 'CAPTURE_FAILED' || e.code === 'CONGESTED' ? ` ${e.message}` : '';
     showMessage(`${advice.title}${what} ${advice.action}${certHint}`, 'error', e.code);
     log(`error ${e.code}${e.closeCode ? ` (close ${e.closeCode})` : ''}: ${e.message}`);
   });
