@@ -73,7 +73,8 @@ describe('slow uplink, webcodecs', () => {
         // 10 s at the minimum, and the time to get there: bounded well beyond both.
         const done = await Promise.race([b.done, new Promise((r) => setTimeout(() => r('timeout'), 40_000))]);
         stream.getTracks().forEach((t) => t.stop());
-        return { log, targets, message, done, lowest: b.videoBitsPerSecond, sockets: (window as unknown as { standIn: StandInRecord }).standIn.sockets };
+        const sockets = (window as unknown as { standIn: StandInRecord }).standIn.sockets;
+        return { log, targets, message, done, lowest: b.videoBitsPerSecond, sockets };
       });
       expect(result.log[0]).toBe('connecting:start');
       expect(result.log[1]).toBe('ready:webcodecs:1000000');
