@@ -135,11 +135,13 @@ describe('slow uplink, WebCodecs: the bitrate follows the link in place', () => 
       const uncapped = await pageNow(page);
       const underCap = (await events(page)).filter((e) => e.type === 'bitrate' && e.t > capped && e.t < uncapped).map(bitrateOf);
       // What the page measured while capped, and the most media that ever waited in its socket.
-      const uplinks = underCap.map((r) => r.uplinkBitsPerSecond).filter((u): u is number => u !== undefined);
-      console.log(`cap 1.5: measured uplink ${uplinks.at(-1)} bit/s, largest backlog ${Math.max(...underCap.map((r) => r.backlogMs))} ms`);
+      // The median of the measures: each one averages 1.5 s of Chromium's steps, and one may read low or high.
+      const uplinks = underCap.map((r) => r.uplinkBitsPerSecond).filter((u): u is number => u !== undefined).sort((a, b) => a - b);
+      const median = uplinks[Math.floor(uplinks.length / 2)]!;
+      console.log(`cap 1.5: measured uplink median ${median} bit/s of ${uplinks.length}, largest backlog ${Math.max(...underCap.map((r) => r.backlogMs))} ms`);
       expect(Math.max(...underCap.map((r) => r.backlogMs))).toBeLessThan(1000);
-      expect(uplinks.at(-1)!).toBeGreaterThan(1_000_000);
-      expect(uplinks.at(-1)!).toBeLessThan(1_700_000);
+      expect(median).toBeGreaterThan(1_000_000);
+      expect(median).toBeLessThan(1_800_000);
 
       const back = await waitForEvent(page, 'target back at 2.5 Mbit/s', 45_000, (e) => e.type === 'bitrate' && e.t > uncapped && bitrateOf(e).videoBitsPerSecond === START_BPS);
       console.log(`cap 4: target back at the maximum after ${Math.round(back.t - uncapped)} ms`);
