@@ -64,8 +64,8 @@ const ADAPT_EVERY_MS = 250;
 const LOWER_EVERY_MS = 500;
 /** Raised after the link kept up (no window with a backlog throughout) this long, and this long after any change. */
 const PROBE_AFTER_MS = 2000;
-/** Each probe: 15 % up (at least 50 kbit/s), so 1.2 → 2.5 Mbit/s takes six steps, about 12 s. */
-const PROBE_FACTOR = 1.15;
+/** Each probe: 20 % up (at least 50 kbit/s), so 1.2 → 2.5 Mbit/s takes five steps, about 10 s. */
+const PROBE_FACTOR = 1.2;
 const PROBE_MIN_STEP = 50_000;
 /**
  * In place, frames are dropped before the encoder from this much queued media until half of it is
