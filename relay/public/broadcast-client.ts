@@ -11,21 +11,24 @@
  * ```
  *
  * A broadcast is a run of connection legs (connection-leg.ts): one per relay tried, and one per
- * bitrate restart. This file keeps what outlives a leg: the failover order, the bitrate, the
- * public state and events.
+ * bitrate restart (MediaRecorder only: WebCodecs follows the uplink in place). This file keeps what
+ * outlives a leg: the failover order, the bitrate, the public state and events.
  *
  * Browser code only: no framework, no Node/Bun APIs.
  */
 
 import { defaultBufferPolicy } from './backpressure.js';
+import { BitrateController } from './bitrate-controller.js';
 import type { Broadcast, BroadcastErrorCode, BroadcastEventMap, BroadcastOptions, BroadcastState } from './broadcast-types.js';
-import { planCapture, type CapturePlan } from './capture.js';
+import { planCapture, type CapturePlan, type CaptureRefusal, type CaptureRequest } from './capture.js';
 import { ConnectionLeg, type LegEvents } from './connection-leg.js';
 import type { LegOutcome } from './leg-outcome.js';
 import { announcedMimeType } from './mime-types.js';
 import type { Recorder } from './recorder.js';
 import { toStreamUrls } from './relay-urls.js';
+import { audioNeedsAudioContext, loadMediabunny } from './webcodecs-recorder.js';
 
+export type { BitrateReport } from './bitrate-controller.js';
 export type { CapturePath } from './capture.js';
 export type { PreferredCodec } from './mime-types.js';
 export type { RelayErrorCode } from './protocol.js';
@@ -48,7 +51,68 @@ export function startBroadcast(options: BroadcastOptions): Broadcast {
   return new BroadcastSession(options);
 }
 
+/** The options that decide how a broadcast records: what {@link prepareBroadcast} takes. */
+type CaptureOptionName = 'stream' | 'capture' | 'preferCodec' | 'mimeType' | 'videoBitsPerSecond' | 'audioBitsPerSecond' | 'keyFrameIntervalMs' | 'loadMuxer' | 'captureStartTimeoutMs';
+export type CaptureOptions = Pick<BroadcastOptions, CaptureOptionName>;
+
+/** Plans made ahead by prepareBroadcast, per stream: the request they answer, and the answer. */
+const prepared = new WeakMap<MediaStream, { readonly request: CaptureRequest; readonly plan: Promise<CapturePlan | CaptureRefusal> }>();
+
+/**
+ * Does ahead what a broadcast would do first, so that "Go live" only has to connect: the capture
+ * path's checks (the encoders' `isConfigSupported`, loading the muxer, a trial WebCodecs recording
+ * that is thrown away). Call it once the camera is open, and again when an option below changes; a
+ * `startBroadcast` with the same stream and options then uses the result. Where the WebCodecs audio
+ * capture needs an `AudioContext` (Firefox, Safari), which starts only after a click, only the muxer
+ * is loaded ahead: the trial waits for the click. Never rejects; a broadcast whose options differ
+ * plans afresh.
+ */
+export function prepareBroadcast(options: CaptureOptions): void {
+  const request = captureRequest(options);
+  const wantsWebCodecs = request.capture !== 'mediarecorder' && request.preferCodec !== 'vp8' && request.mimeType === undefined;
+  if (wantsWebCodecs && audioNeedsAudioContext()) {
+    // Cached by the loader: the click's own plan finds it loaded.
+    if (!request.loadMuxer) void loadMediabunny().catch(() => undefined);
+    return;
+  }
+  const known = prepared.get(request.stream);
+  if (known && sameRequest(known.request, request)) return;
+  prepared.set(request.stream, { request, plan: planCapture(request) });
+}
+
+/** A plan made ahead for exactly this request, if it is still good: planned, no fallback, its tracks live. */
+async function preparedPlan(request: CaptureRequest): Promise<CapturePlan | undefined> {
+  const known = prepared.get(request.stream);
+  if (!known || !sameRequest(known.request, request)) return undefined;
+  const plan = await known.plan;
+  // A refusal or a fallback may have had a reason that a click removes (an AudioContext): planned again.
+  if ('error' in plan || plan.fallback !== undefined) return undefined;
+  if (request.stream.getTracks().some((t) => t.readyState === 'ended')) return undefined;
+  return plan;
+}
+
+function captureRequest(options: CaptureOptions): CaptureRequest {
+  return {
+    capture: options.capture ?? 'auto',
+    preferCodec: options.preferCodec ?? 'auto',
+    mimeType: options.mimeType,
+    stream: options.stream,
+    videoBitsPerSecond: options.videoBitsPerSecond ?? DEFAULT_VIDEO_BPS,
+    audioBitsPerSecond: options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
+    keyFrameIntervalMs: options.keyFrameIntervalMs ?? 2000,
+    loadMuxer: options.loadMuxer,
+    startTimeoutMs: options.captureStartTimeoutMs ?? DEFAULT_CAPTURE_START_TIMEOUT_MS,
+  };
+}
+
+function sameRequest(a: CaptureRequest, b: CaptureRequest): boolean {
+  return a.stream === b.stream && a.capture === b.capture && a.preferCodec === b.preferCodec && a.mimeType === b.mimeType
+    && a.videoBitsPerSecond === b.videoBitsPerSecond && a.audioBitsPerSecond === b.audioBitsPerSecond
+    && a.keyFrameIntervalMs === b.keyFrameIntervalMs && a.loadMuxer === b.loadMuxer && a.startTimeoutMs === b.startTimeoutMs;
+}
+
 const DEFAULT_VIDEO_BPS = 2_500_000;
+const DEFAULT_MIN_VIDEO_BPS = 500_000;
 const DEFAULT_AUDIO_BPS = 128_000;
 const MAX_TIMESLICE_MS = 250;
 const FAILOVER_PAUSE_MS = 500;
@@ -74,7 +138,11 @@ class BroadcastSession extends EventTarget implements Broadcast {
   private currentCapture: 'webcodecs' | 'mediarecorder' | undefined;
   private currentFallback: string | undefined;
   private currentUrl: string | undefined;
+  /** The target now: lowered by adaptation, never above maxVideoBps. */
   private videoBps: number;
+  /** The configured bitrate: the start and the most adaptation goes back up to. */
+  private readonly maxVideoBps: number;
+  private readonly minVideoBps: number;
   /** The connection in use, from its socket's creation until it settles. */
   private leg: ConnectionLeg | undefined;
   private stopRequested = false;
@@ -84,7 +152,13 @@ class BroadcastSession extends EventTarget implements Broadcast {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     this.urls = toStreamUrls(options.relayUrl);
     if (this.urls.length === 0) throw new TypeError('startBroadcast: relayUrl is empty');
-    this.videoBps = options.videoBitsPerSecond ?? DEFAULT_VIDEO_BPS;
+    this.maxVideoBps = options.videoBitsPerSecond ?? DEFAULT_VIDEO_BPS;
+    this.videoBps = this.maxVideoBps;
+    if (options.minVideoBitsPerSecond !== undefined && !(options.minVideoBitsPerSecond > 0 && options.minVideoBitsPerSecond <= this.maxVideoBps)) {
+      throw new TypeError(`startBroadcast: minVideoBitsPerSecond (${options.minVideoBitsPerSecond}) must be above 0 and at most videoBitsPerSecond (${this.maxVideoBps})`);
+    }
+    // A configured bitrate under the default minimum is its own minimum: nothing to adapt.
+    this.minVideoBps = options.minVideoBitsPerSecond ?? Math.min(DEFAULT_MIN_VIDEO_BPS, this.maxVideoBps);
     this.timesliceMs = Math.min(Math.max(options.timesliceMs ?? 200, 20), MAX_TIMESLICE_MS);
     // Deferred so that listeners attached right after startBroadcast() returns see `connecting`.
     queueMicrotask(() => void this.run());
@@ -145,18 +219,9 @@ class BroadcastSession extends EventTarget implements Broadcast {
 
   /** The failover loop: one leg per connection, until stopped or out of relays. */
   private async run(): Promise<void> {
-    // How every leg records.
-    const plan = await planCapture({
-      capture: this.options.capture ?? 'auto',
-      preferCodec: this.options.preferCodec ?? 'auto',
-      mimeType: this.options.mimeType,
-      stream: this.options.stream,
-      videoBitsPerSecond: this.videoBps,
-      audioBitsPerSecond: this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS,
-      keyFrameIntervalMs: this.options.keyFrameIntervalMs ?? 2000,
-      loadMuxer: this.options.loadMuxer,
-      startTimeoutMs: this.captureStartTimeoutMs,
-    });
+    // How every leg records: planned ahead by prepareBroadcast, or now.
+    const request = captureRequest(this.options);
+    const plan = (await preparedPlan(request)) ?? (await planCapture(request));
     if ('error' in plan) return this.fail({ code: plan.code, message: plan.error });
     if (this.stopRequested) return this.finish();
     this.currentCapture = plan.path;
@@ -237,6 +302,16 @@ class BroadcastSession extends EventTarget implements Broadcast {
     const mimeType = announcedMimeType(plan.mimeType, recorder.mimeType);
     this.currentMime = mimeType;
     const { ingest, streamKey, destinations } = this.options;
+    const audioBps = this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS;
+    // Every leg measures the uplink and reports it; a recorder that can change its bitrate while
+    // recording (WebCodecs) follows it in place, MediaRecorder restarts instead (congested()).
+    const bitrate = new BitrateController({
+      maxVideoBitsPerSecond: this.maxVideoBps,
+      minVideoBitsPerSecond: this.minVideoBps,
+      startVideoBitsPerSecond: this.videoBps,
+      audioBitsPerSecond: audioBps,
+      inPlace: (this.options.adaptBitrate ?? true) && typeof recorder.setVideoBitrate === 'function',
+    });
     this.leg = new ConnectionLeg(
       {
         url,
@@ -247,7 +322,8 @@ class BroadcastSession extends EventTarget implements Broadcast {
         connectTimeoutMs: this.options.connectTimeoutMs ?? 10_000,
         stopTimeoutMs: this.options.stopTimeoutMs ?? 10_000,
         firstChunkTimeoutMs: Math.min(this.captureStartTimeoutMs, FIRST_CHUNK_MS),
-        bufferPolicy: defaultBufferPolicy(this.videoBps + (this.options.audioBitsPerSecond ?? DEFAULT_AUDIO_BPS)),
+        bufferPolicy: defaultBufferPolicy(this.videoBps + audioBps),
+        bitrate,
       },
       this.legEvents(url, mimeType, plan.path, onLive),
     );
@@ -289,12 +365,19 @@ class BroadcastSession extends EventTarget implements Broadcast {
         });
       },
       congested: (verdict, bufferedAmount) => this.congested(verdict, bufferedAmount),
+      bitrate: (report) => {
+        this.videoBps = report.videoBitsPerSecond;
+        this.emit('bitrate', report);
+      },
     };
   }
 
-  /** Lowers the bitrate when a backlog persists and adaptBitrate allows (true: restart the leg); warns otherwise. */
+  /**
+   * MediaRecorder's answer to a lasting backlog: a restart at a lower bitrate when adaptBitrate
+   * allows (true: restart the leg); a warning otherwise, and for a backlog on any path.
+   */
   private congested(verdict: 'warn' | 'reduce', bufferedAmount: number): boolean {
-    const floor = this.options.minVideoBitsPerSecond ?? 300_000;
+    const floor = this.minVideoBps;
     if (verdict === 'reduce' && (this.options.adaptBitrate ?? true) && this.videoBps > floor) {
       this.videoBps = Math.max(floor, Math.round(this.videoBps * 0.6));
       this.emit('warning', {

@@ -3,6 +3,7 @@
  * Kept apart from the behaviour (broadcast-client.ts) so that the API reads in one place.
  */
 
+import type { BitrateReport } from './bitrate-controller.js';
 import type { CapturePath } from './capture.js';
 import type { PreferredCodec } from './mime-types.js';
 import type { Destination, RelayErrorCode, StatsMessage } from './protocol.js';
@@ -34,7 +35,10 @@ export interface BroadcastOptions {
   readonly destinations?: readonly Destination[];
   /** Camera and microphone, e.g. from `getUserMedia`. The client never stops its tracks. */
   readonly stream: MediaStream;
-  /** Target video bitrate. @default 2_500_000 */
+  /**
+   * Video bitrate: where the broadcast starts, and the most it goes back up to after adapting to a
+   * slower uplink (`adaptBitrate`). @default 2_500_000
+   */
   readonly videoBitsPerSecond?: number;
   /** Target audio bitrate. @default 128_000 */
   readonly audioBitsPerSecond?: number;
@@ -74,12 +78,18 @@ export interface BroadcastOptions {
   /** Keyframe interval asked of the encoder (IVS wants an IDR at least every 2 s). @default 2000 */
   readonly keyFrameIntervalMs?: number;
   /**
-   * When the upload cannot keep up, restart the session at 60 % of the bitrate (down to
-   * `minVideoBitsPerSecond`). With false the client only warns (and still aborts before
-   * memory grows without bound). @default true
+   * Follow the uplink (docs/embedding.md#slow-uplinks). WebCodecs: the encoder's bitrate follows
+   * what the socket drains, in place (one recording, one publish), between `minVideoBitsPerSecond`
+   * and `videoBitsPerSecond`, back up when the link recovers; `CONGESTED` once the link carries less
+   * than the minimum needs for 10 s. MediaRecorder cannot change its bitrate: it restarts the
+   * session at 60 % of it (down to `minVideoBitsPerSecond`). With false the client only warns
+   * (and still ends with `CONGESTED` before memory grows without bound). @default true
    */
   readonly adaptBitrate?: boolean;
-  /** Lowest bitrate `adaptBitrate` goes down to. @default 300_000 */
+  /**
+   * The lowest video bitrate `adaptBitrate` goes down to; at most `videoBitsPerSecond`.
+   * @default 500_000 (or `videoBitsPerSecond`, when that is lower)
+   */
   readonly minVideoBitsPerSecond?: number;
   /**
    * The bound on each wait for the browser while starting to record: the format check, the WebCodecs
@@ -120,7 +130,7 @@ export type BroadcastErrorCode =
 export interface BroadcastStats extends Omit<StatsMessage, 'type'> {
   /** Bytes queued in this browser's WebSocket, not yet sent. */
   readonly bufferedAmount: number;
-  /** Bitrate the recorder was asked for. */
+  /** The video bitrate the recorder aims at now. */
   readonly videoBitsPerSecond: number;
 }
 
@@ -161,7 +171,12 @@ export interface BroadcastEventMap {
     readonly message: string;
     readonly retryInMs: number;
   };
-  /** Congestion: the backlog passed the warning mark, or the bitrate was lowered. */
+  /**
+   * The target video bitrate, the measured uplink and the browser's backlog: on every change of the
+   * target (WebCodecs adapts it in place) and about every second while recording.
+   */
+  bitrate: BitrateReport;
+  /** Congestion: the backlog passed the warning mark, or MediaRecorder restarted at a lower bitrate. */
   warning: {
     readonly code: 'CONGESTED' | 'BITRATE_LOWERED';
     readonly message: string;
@@ -200,7 +215,7 @@ export interface Broadcast extends EventTarget {
   readonly pipeline: 'copy' | 'transcode' | undefined;
   /** The endpoint in use (or being tried). */
   readonly relayUrl: string | undefined;
-  /** Current recorder bitrate target (lowered by `adaptBitrate`). */
+  /** Current video bitrate target (lowered and raised again by `adaptBitrate`). */
   readonly videoBitsPerSecond: number;
   /** Resolves with the `ended` detail. */
   readonly done: Promise<BroadcastEventMap['ended']>;

@@ -3,7 +3,7 @@
  * All protocol work lives in broadcast-client.ts; this file is only UI.
  */
 
-import { startBroadcast, type Broadcast, type CapturePath, type PreferredCodec } from './broadcast-client.js';
+import { prepareBroadcast, startBroadcast, type Broadcast, type CaptureOptions, type CapturePath, type PreferredCodec } from './broadcast-client.js';
 import { describeMediaError, listDevices, openStream, stopStream } from './devices.js';
 import { describeError } from './error-messages.js';
 import { describeMimeType, describePipeline } from './mime-types.js';
@@ -46,6 +46,8 @@ const ui = {
   relay: $<HTMLElement>('relay'),
   destinations: $<HTMLElement>('destinations'),
   bitrateInfo: $<HTMLElement>('bitrate-info'),
+  targetBitrate: $<HTMLElement>('target-bitrate'),
+  uplink: $<HTMLElement>('uplink'),
   fps: $<HTMLElement>('fps'),
   speed: $<HTMLElement>('speed'),
   dropped: $<HTMLElement>('dropped'),
@@ -148,6 +150,24 @@ function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], curre
   );
 }
 
+/** How the form asks the broadcast to record: the same for prepareBroadcast and startBroadcast. */
+function captureOptions(open: MediaStream): CaptureOptions {
+  return {
+    stream: open,
+    videoBitsPerSecond: Number(ui.bitrate.value),
+    preferCodec: ui.codec.value as PreferredCodec,
+    capture: ui.capture.value as CapturePath,
+  };
+}
+
+/**
+ * Checks the capture path while the user fills the form (the encoders, the muxer, a trial
+ * recording), so that "Go live" only has to connect. Again whenever an option it depends on changes.
+ */
+function prepare(): void {
+  if (stream && !broadcast) prepareBroadcast(captureOptions(stream));
+}
+
 async function openDevices(): Promise<void> {
   stopStream(stream);
   stream = undefined;
@@ -161,6 +181,7 @@ async function openDevices(): Promise<void> {
   const { cameras, microphones } = await listDevices();
   fillSelect(ui.camera, cameras, stream.getVideoTracks()[0]?.getSettings().deviceId, 'Camera');
   fillSelect(ui.microphone, microphones, stream.getAudioTracks()[0]?.getSettings().deviceId, 'Microphone');
+  prepare();
 }
 
 function setLiveControls(active: boolean): void {
@@ -171,7 +192,7 @@ function setLiveControls(active: boolean): void {
 }
 
 function resetStats(): void {
-  for (const el of [ui.codecInfo, ui.pipeline, ui.relay, ui.destinations, ui.bitrateInfo, ui.fps, ui.speed, ui.dropped, ui.buffered]) el.textContent = '–';
+  for (const el of [ui.codecInfo, ui.pipeline, ui.relay, ui.destinations, ui.bitrateInfo, ui.targetBitrate, ui.uplink, ui.fps, ui.speed, ui.dropped, ui.buffered]) el.textContent = '–';
 }
 
 /**
@@ -238,10 +259,7 @@ async function goLive(): Promise<void> {
     ingest,
     streamKey,
     destinations: second ? [{ ingest: ingest2, streamKey: streamKey2 }] : [],
-    stream,
-    videoBitsPerSecond: Number(ui.bitrate.value),
-    preferCodec: ui.codec.value as PreferredCodec,
-    capture: ui.capture.value as CapturePath,
+    ...captureOptions(stream),
   });
   broadcast = b;
   b.on('connecting', (d) => {
@@ -277,6 +295,13 @@ async function goLive(): Promise<void> {
     ui.buffered.textContent = `${Math.round(s.bufferedAmount / 1024)} KiB`;
     if (s.destinations) ui.destinations.textContent = s.destinations.map((d) => `${d.ingest} ${d.state}`).join(' · ');
   });
+  b.on('bitrate', (r) => {
+    // What the encoder aims at now (WebCodecs follows the uplink in place) and what the link carried.
+    ui.targetBitrate.textContent = `${Math.round(r.videoBitsPerSecond / 1000)} kbps`;
+    ui.uplink.textContent = r.uplinkBitsPerSecond === undefined
+      ? 'keeps up (not measured)'
+      : `${(r.uplinkBitsPerSecond / 1_000_000).toFixed(2)} Mbps, ${r.backlogMs} ms waiting`;
+  });
   b.on('warning', (w) => {
     showMessage(w.message, 'warning', w.code);
     log(`warning ${w.code}`);
@@ -285,8 +310,8 @@ async function goLive(): Promise<void> {
     const advice = describeError(e.code);
     if (e.code === 'CONNECTION_FAILED') updateCertNote(true);
     const certHint = e.code === 'CONNECTION_FAILED' && !ui.certNote.hidden ? ' Accept the relay’s certificate first: see the note at the top.' : '';
-    // A capture failure's message names what did not start: the user needs it to act.
-    const what = e.code === 'CAPTURE_FAILED' ? ` ${e.message}` : '';
+    // A capture failure's message names what did not start, a congestion's what the link carried: the user needs it to act.
+    const what = e.code === 'CAPTURE_FAILED' || e.code === 'CONGESTED' ? ` ${e.message}` : '';
     showMessage(`${advice.title}${what} ${advice.action}${certHint}`, 'error', e.code);
     log(`error ${e.code}${e.closeCode ? ` (close ${e.closeCode})` : ''}: ${e.message}`);
   });
@@ -329,6 +354,7 @@ function init(): void {
     ui.showKey.textContent = show ? 'Hide' : 'Show';
     ui.showKey.setAttribute('aria-pressed', String(show));
   });
+  for (const select of [ui.codec, ui.capture, ui.bitrate]) select.addEventListener('change', prepare);
   ui.camera.addEventListener('change', () => void openDevices());
   ui.microphone.addEventListener('change', () => void openDevices());
   ui.form.addEventListener('submit', (event) => {

@@ -15,6 +15,7 @@
  */
 
 import { BufferWatch, DropGate, type BufferPolicy } from './backpressure.js';
+import type { BitrateReport, BitrateStep } from './bitrate-controller.js';
 import { outcomeOfClose, type ErrorFrame, type LegOutcome } from './leg-outcome.js';
 import {
   parseRelayMessage,
@@ -27,6 +28,7 @@ import {
   type StopMessage,
 } from './protocol.js';
 import type { Recorder } from './recorder.js';
+import type { DrainSample } from './uplink-estimator.js';
 
 /** Where a leg is; `settled` is final. */
 export type LegState = 'opening' | 'awaiting-ready' | 'recording' | 'reconnecting' | 'leaving' | 'settled';
@@ -45,8 +47,20 @@ export interface LegOptions {
   /** For a started recorder's first chunk of media (CAPTURE_FAILED past it). @default 5000 */
   readonly firstChunkTimeoutMs?: number;
   readonly bufferPolicy: BufferPolicy;
+  /**
+   * Follows the uplink (bitrate-controller.ts): fed a look at the socket before each chunk and on
+   * the leg's clock. `inPlace`: it also sets the recorder's bitrate and when to drop frames, and
+   * ends the leg with CONGESTED; else it only measures and reports. @default none
+   */
+  readonly bitrate?: UplinkFollower;
   /** Opens the socket; tests pass a stand-in. @default `new WebSocket(url)` */
   readonly openSocket?: (url: string) => WebSocket;
+}
+
+/** The part of a BitrateController the leg uses. */
+export interface UplinkFollower {
+  readonly inPlace: boolean;
+  sample(sample: DrainSample): BitrateStep;
 }
 
 /** What a leg tells the broadcast running it. */
@@ -63,10 +77,13 @@ export interface LegEvents {
    * leg then leaves, and the broadcast restarts at the new bitrate.
    */
   congested(verdict: 'warn' | 'reduce', bufferedAmount: number): boolean;
+  /** The uplink follower's report: on every change of the target, else about every second. */
+  bitrate(report: BitrateReport): void;
 }
 
-// A stalled socket fires no dataavailable, so the backlog is also sampled on a clock.
-const BACKLOG_POLL_MS = 500;
+// A stalled socket (or a recorder dropping every frame) fires no dataavailable, so the backlog is
+// also sampled on a clock: often enough for the uplink follower's half-second windows.
+const BACKLOG_POLL_MS = 250;
 
 export class ConnectionLeg {
   /** Resolves once, when the leg is settled. Never rejects. */
@@ -78,6 +95,8 @@ export class ConnectionLeg {
   /** Only for a recorder that can drop frames (WebCodecs). */
   private readonly gate: DropGate | undefined;
   private dropping = false;
+  /** Media bytes handed to the socket: with bufferedAmount, what the uplink carried. */
+  private sentBytes = 0;
   private session = '';
   /** Set by the relay's `error` frame: the close that follows is classified by it. */
   private errorFrame: ErrorFrame | undefined;
@@ -231,8 +250,13 @@ export class ConnectionLeg {
   private onRecorderData(event: BlobEvent): void {
     if (this.current === 'settled') return;
     if (event.data.size > 0) this.clearFirstChunk();
+    // Looked at before this chunk joins the queue: what is left of the earlier ones is the backlog.
+    this.followUplink();
     // In order and unmodified: the relay's FFmpeg reads their concatenation (docs/protocol.md#media).
-    if (event.data.size > 0 && this.ws.readyState === WebSocket.OPEN) this.ws.send(event.data);
+    if (event.data.size > 0 && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(event.data);
+      this.sentBytes += event.data.size;
+    }
     this.checkBacklog();
   }
 
@@ -260,25 +284,45 @@ export class ConnectionLeg {
   }
 
   /**
+   * Feeds the uplink follower; in place, applies what it decides: the encoder's bitrate, dropping
+   * frames, or the end with CONGESTED once even the minimum bitrate does not fit.
+   */
+  private followUplink(): void {
+    const follower = this.options.bitrate;
+    if (!follower || this.current !== 'recording') return;
+    const step = follower.sample({ at: performance.now(), bufferedAmount: this.ws.bufferedAmount, sentBytes: this.sentBytes });
+    if (step.changed) this.options.recorder.setVideoBitrate?.(step.videoBitsPerSecond);
+    if (step.drop !== undefined) this.setDropping(step.drop);
+    if (step.report) this.events.bitrate(step.report);
+    if (step.congested) this.leave({ kind: 'failed', code: 'CONGESTED', message: step.congested, failover: false });
+  }
+
+  private setDropping(drop: boolean): void {
+    if (drop === this.dropping) return;
+    this.dropping = drop;
+    this.options.recorder.dropFrames?.(drop);
+  }
+
+  /**
    * Turns a backlog sample into a warning, a restart at a lower bitrate, or the end. A recorder
-   * that can drop frames drops them first, so its backlog stays bounded without a restart.
+   * that can drop frames drops them first, so its backlog stays bounded without a restart; one
+   * whose bitrate follows the uplink in place is never restarted.
    */
   private checkBacklog(): void {
     // Once leaving, the recorder's last chunk is the end of the stream, not a sign of congestion:
     // judging it could lower the bitrate (and say so) with no restart to follow.
     if (this.current !== 'recording') return;
     const buffered = this.ws.bufferedAmount;
-    const gated = this.gate?.sample(buffered);
-    if (gated && gated.drop !== this.dropping) {
-      this.dropping = gated.drop;
-      this.options.recorder.dropFrames?.(gated.drop);
-    }
+    const inPlace = this.options.bitrate?.inPlace === true;
+    // In place, the follower decides when to drop (in ms of media at the bitrate in force).
+    const gated = inPlace ? undefined : this.gate?.sample(buffered);
+    if (gated) this.setDropping(gated.drop);
     if (gated?.reduce && this.events.congested('reduce', buffered)) {
       this.leave({ kind: 'reduce' });
       return;
     }
     const verdict = gated?.abort ? 'abort' : this.watch.sample(buffered);
-    if (verdict === 'ok') return;
+    if (verdict === 'ok' || (verdict === 'reduce' && inPlace)) return;
     if (verdict === 'abort') {
       this.leave({
         kind: 'failed',
@@ -304,7 +348,10 @@ export class ConnectionLeg {
       this.leave({ kind: 'failed', code: 'RECORDER_FAILED', message: `The recorder could not start: ${String(e)}`, failover: false });
       return;
     }
-    this.poll = setInterval(() => this.checkBacklog(), BACKLOG_POLL_MS);
+    this.poll = setInterval(() => {
+      this.followUplink();
+      this.checkBacklog();
+    }, BACKLOG_POLL_MS);
     const firstChunkMs = this.options.firstChunkTimeoutMs ?? 5000;
     this.clearFirstChunk();
     this.firstChunk = setTimeout(() => {

@@ -19,4 +19,9 @@ export interface Recorder {
    * stream stays decodable (docs/embedding.md#capture-paths).
    */
   dropFrames?(drop: boolean): void;
+  /**
+   * Present when the recorder can change its video bitrate while recording (WebCodecs): the leg
+   * follows the uplink with it instead of restarting (docs/embedding.md#slow-uplinks).
+   */
+  setVideoBitrate?(bitsPerSecond: number): void;
 }

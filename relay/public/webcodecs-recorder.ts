@@ -10,6 +10,7 @@
  */
 
 import type * as Mediabunny from 'mediabunny';
+import { claimEncoder, type BitrateControl } from './adjustable-video-encoder.js';
 import { cleanAvcConfig } from './avc-config.js';
 import type { Recorder } from './recorder.js';
 import type { WebCodecsFormat } from './webcodecs-format.js';
@@ -91,6 +92,8 @@ interface Take {
   /** True once `started` resolved. */
   hasStarted: boolean;
   startTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The running video encoder's bitrate, once mediabunny created it. */
+  bitrate: BitrateControl | undefined;
 }
 
 interface Deferred {
@@ -120,6 +123,8 @@ export class WebCodecsRecorder implements Recorder {
   private current: RecordingState = 'inactive';
   /** The recording in progress (or finishing); a late write of an older one is dropped. */
   private take: Take | undefined;
+  /** The video bitrate of the running recording and of the next one. */
+  private videoBps: number;
 
   constructor(
     private readonly mediabunny: MediabunnyModule,
@@ -127,6 +132,7 @@ export class WebCodecsRecorder implements Recorder {
     private readonly options: WebCodecsRecorderOptions,
   ) {
     this.mimeType = options.format.mimeType;
+    this.videoBps = options.videoBitsPerSecond;
   }
 
   get state(): RecordingState {
@@ -161,6 +167,7 @@ export class WebCodecsRecorder implements Recorder {
       headerChecked: false,
       hasStarted: false,
       startTimer: undefined,
+      bitrate: undefined,
     };
     // Settled by the take; a caller that never asks must not see an unhandled rejection.
     take.started.promise.catch(() => undefined);
@@ -169,7 +176,7 @@ export class WebCodecsRecorder implements Recorder {
       {
         codec: 'avc',
         fullCodecString: format.videoCodec,
-        quality: new Quality({ bitrate: Math.round(this.options.videoBitsPerSecond), bitrateMode: 'constant' }),
+        quality: new Quality({ bitrate: Math.round(this.videoBps), bitrateMode: 'constant' }),
         latencyMode: 'realtime',
         keyFrameInterval: (this.options.keyFrameIntervalMs ?? 2000) / 1000,
         // A camera that changes resolution mid-stream is letterboxed into the first frame's size.
@@ -177,6 +184,12 @@ export class WebCodecsRecorder implements Recorder {
         // Called with each packet and its metadata just before mediabunny hands the same two to
         // the muxer: the place to check the H.264 header (avc-config.ts) the muxer will write.
         onEncodedPacket: (packet, meta) => this.onVideoPacket(take, packet, meta),
+        // The encoder mediabunny creates for this recording is one whose bitrate can change in
+        // place (adjustable-video-encoder.ts); a change asked before it existed applies at once.
+        onEncoderConfig: claimEncoder(this.mediabunny, (control) => {
+          take.bitrate = control;
+          control.setBitrate(this.videoBps);
+        }),
       },
       { frameRate },
     );
@@ -317,6 +330,15 @@ export class WebCodecsRecorder implements Recorder {
       clearTimeout(finishTimer);
       this.fail(take, error);
     });
+  }
+
+  /**
+   * Changes the video bitrate in place: the running encoder takes it for the next frames (same
+   * recording, same key frame rhythm), and a later recording starts with it.
+   */
+  setVideoBitrate(bitsPerSecond: number): void {
+    this.videoBps = bitsPerSecond;
+    this.take?.bitrate?.setBitrate(bitsPerSecond);
   }
 
   dropFrames(drop: boolean): void {

@@ -51,7 +51,7 @@ export async function waitForState(page: Page, state: string, timeoutMs = 30_000
 /** The status panel's text, by field. */
 export async function readStatus(page: Page): Promise<Record<string, string>> {
   return page.evaluate(() => {
-    const ids = ['state', 'codec-info', 'pipeline', 'relay', 'bitrate-info', 'fps', 'speed', 'dropped', 'buffered', 'message', 'log'];
+    const ids = ['state', 'codec-info', 'pipeline', 'relay', 'bitrate-info', 'target-bitrate', 'uplink', 'fps', 'speed', 'dropped', 'buffered', 'message', 'log'];
     const out: Record<string, string> = {};
     for (const id of ids) out[id] = document.getElementById(id)?.textContent ?? '';
     out.messageCode = document.getElementById('message')?.dataset.code ?? '';

@@ -7,6 +7,7 @@
 
 import { describe, expect, test } from 'bun:test';
 import type { BufferPolicy } from '../../public/backpressure.ts';
+import type { BitrateStep } from '../../public/bitrate-controller.ts';
 import { ConnectionLeg, type LegEvents, type LegOptions } from '../../public/connection-leg.ts';
 import { outcomeOfClose } from '../../public/leg-outcome.ts';
 import type { Recorder } from '../../public/recorder.ts';
@@ -92,6 +93,7 @@ function startLeg(options: Partial<LegOptions> = {}, events: Partial<LegEvents> 
     reconnecting: (m) => (calls.push(`reconnecting:${m.attempt}:${m.code}`), events.reconnecting?.(m)),
     stats: (m, buffered) => (calls.push(`stats:${m.fps}:${buffered}`), events.stats?.(m, buffered)),
     congested: (verdict, buffered) => (calls.push(`congested:${verdict}:${buffered}`), events.congested?.(verdict, buffered) ?? false),
+    bitrate: (report) => (calls.push(`bitrate:${report.videoBitsPerSecond}`), events.bitrate?.(report)),
   };
   const leg = new ConnectionLeg(
     {
@@ -447,6 +449,50 @@ describe('connection leg: upload backlog', () => {
     await tick();
     socket.closed(1000);
     expect(await leg.outcome).toEqual({ kind: 'reduce' });
+  });
+
+  test('a recorder whose bitrate follows the uplink: set in place, reported, never a restart; CONGESTED with the follower\'s message', async () => {
+    const bitrates: number[] = [];
+    const drops: boolean[] = [];
+    const adjustable = Object.assign(new StandInRecorder(), {
+      dropFrames: (drop: boolean) => drops.push(drop),
+      setVideoBitrate: (bps: number) => bitrates.push(bps),
+    });
+    // A follower scripted step by step: lower, drop, then give up.
+    const steps: BitrateStep[] = [
+      { videoBitsPerSecond: 1_000_000, changed: false, drop: false, report: { videoBitsPerSecond: 1_000_000, backlogMs: 0 } },
+      {
+        videoBitsPerSecond: 600_000,
+        changed: true,
+        drop: true,
+        report: { videoBitsPerSecond: 600_000, uplinkBitsPerSecond: 700_000, backlogMs: 650 },
+      },
+      { videoBitsPerSecond: 600_000, changed: false, drop: true },
+      { videoBitsPerSecond: 600_000, changed: false, drop: true, congested: 'The upload carried 0.10 Mbit/s for 10 s.' },
+    ];
+    const samples: number[] = [];
+    const follower = { inPlace: true, sample: (s: { bufferedAmount: number; sentBytes: number }) => (samples.push(s.sentBytes), steps.shift()!) };
+    const { leg, socket, recorder, calls } = recordingLeg(
+      { recorder: adjustable as unknown as Recorder, bitrate: follower, bufferPolicy: { ...POLICY, reduceAfterMs: 0 } },
+      { congested: (verdict) => verdict === 'reduce' },
+    );
+    // A backlog past every mark of the policy: in place, it is the follower that decides.
+    socket.bufferedAmount = 2000;
+    recorder.chunk('12345');
+    recorder.chunk('12345');
+    recorder.chunk('12345');
+    expect(bitrates).toEqual([600_000]);
+    expect(drops).toEqual([true]);
+    expect(calls.filter((c) => c.startsWith('bitrate'))).toEqual(['bitrate:1000000', 'bitrate:600000']);
+    expect(calls.filter((c) => c.startsWith('congested:reduce'))).toEqual([]);
+    // Each look is taken before the chunk joins the queue: what was sent so far, not counting it.
+    expect(samples).toEqual([0, 5, 10]);
+    expect(leg.state).toBe('recording');
+    recorder.chunk('12345');
+    expect(leg.state).toBe('leaving');
+    await tick();
+    socket.closed(1000);
+    expect(await leg.outcome).toEqual({ kind: 'failed', code: 'CONGESTED', message: 'The upload carried 0.10 Mbit/s for 10 s.', failover: false });
   });
 
   test('the recorder\'s last chunk after stop is not judged for congestion', async () => {
