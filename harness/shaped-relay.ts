@@ -2,15 +2,17 @@
 // namespace, listening on the link's far address, and nginx-rtmp listens on the host end. What a
 // browser on this machine uploads to the relay crosses the cap; the relay's way to nginx does not,
 // as with a broadcaster on a slow uplink and a relay in a data centre. Used by the e2e tests and the bench.
+import { randomUUID } from 'node:crypto';
 import { startRelay, type RelayProcess, type StartRelayOptions } from './relay-process';
 import { startRtmpServer, type RtmpServer } from './rtmp-server';
 import { startShapedLink, type ShapedLink, type ShapedLinkOptions } from './shaped-link';
+import { makeToken } from './token';
 
 /** Options of {@link startShapedRelay}. */
 export interface ShapedRelayOptions extends ShapedLinkOptions {
   /**
-   * The relay's environment (docs/configuration.md#variables), e.g. `RELAY_AUTH_SECRET`. `RELAY_HOST`
-   * is the link's far address and `RELAY_ALLOWED_INGESTS` the local nginx unless given.
+   * The relay's environment (docs/configuration.md#variables). `RELAY_HOST` is the link's far
+   * address, `RELAY_ALLOWED_INGESTS` the local nginx and `RELAY_AUTH_SECRET` a fresh random one unless given.
    */
   readonly env?: Record<string, string>;
   /** Called with each output line of the relay. */
@@ -30,6 +32,10 @@ export interface ShapedRelay {
   readonly pageUrl: string;
   /** `ws://<far address>:<port>/v1/stream`: a WebSocket to it crosses the cap. */
   readonly wsUrl: string;
+  /** `RELAY_AUTH_SECRET`. */
+  readonly secret: string;
+  /** `makeToken` (token.ts) with {@link secret}. */
+  makeToken(opts?: Parameters<typeof makeToken>[1]): Promise<string>;
   /** Changes the upload cap in place (`link.setRate`). */
   setRate(mbit: number): Promise<void>;
   /** Stops the relay (SIGTERM, SIGKILL after 5 s), then nginx, then removes the link. Idempotent. */
@@ -53,12 +59,14 @@ export async function startShapedRelay(opts: ShapedRelayOptions): Promise<Shaped
     })();
     return closing;
   };
+  const secret = opts.env?.RELAY_AUTH_SECRET ?? `shaped-relay-secret-${randomUUID()}`;
   try {
     rtmp = await startRtmpServer({ host: link.hostAddress });
     relay = await startRelay({
       RELAY_HOST: link.farAddress,
       RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, ''),
       ...opts.env,
+      RELAY_AUTH_SECRET: secret,
     }, { onLine: opts.onLine, launch: (argv) => link.inside(argv) });
   } catch (e) {
     await close();
@@ -70,6 +78,8 @@ export async function startShapedRelay(opts: ShapedRelayOptions): Promise<Shaped
     rtmp,
     pageUrl: `${relay.httpUrl}/`,
     wsUrl: relay.wsUrl,
+    secret,
+    makeToken: (tokenOpts) => makeToken(secret, tokenOpts),
     setRate: (mbit) => link.setRate(mbit),
     close,
   };

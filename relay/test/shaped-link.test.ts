@@ -12,12 +12,10 @@ import { waitFor } from '../../harness/ports.ts';
 import { REPO_ROOT } from '../../harness/relay-process.ts';
 import { startShapedLink, type ShapedLink } from '../../harness/shaped-link.ts';
 import { startShapedRelay, type ShapedRelay } from '../../harness/shaped-relay.ts';
-import { makeToken } from '../../harness/token.ts';
 import { exchange } from '../../harness/ws-client.ts';
 
 const SINK = join(REPO_ROOT, 'harness', 'byte-sink.ts');
 const SINK_PORT = 9400;
-const SECRET = 'shaped-link-secret-that-is-long-enough';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -182,14 +180,14 @@ describe('shaped link', () => {
   });
 
   test('the relay behind the cap serves its page through it and publishes to nginx on the host end', async () => {
-    const shaped: ShapedRelay = await startShapedRelay({ rateMbit: 4, env: { RELAY_AUTH_SECRET: SECRET } });
+    const shaped: ShapedRelay = await startShapedRelay({ rateMbit: 4 });
     cleanups.push(() => shaped.close());
 
     // WHEN the page is fetched and a session starts and stops through the link
     const page = await fetch(shaped.pageUrl, { signal: AbortSignal.timeout(10_000) });
     const streamKey = `shaped-${crypto.randomUUID()}`;
     const start = JSON.stringify({
-      type: 'start', token: await makeToken(SECRET), ingest: shaped.rtmp.rtmpUrl, streamKey, mimeType: 'video/x-matroska;codecs=avc1,opus',
+      type: 'start', token: await shaped.makeToken(), ingest: shaped.rtmp.rtmpUrl, streamKey, mimeType: 'video/x-matroska;codecs=avc1,opus',
     });
     const result = await exchange(shaped.wsUrl, [start, async (messages) => {
       await waitFor(() => messages.some((m) => m.type === 'ready' || m.type === 'error'), 15_000, 'ready');

@@ -10,11 +10,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser, stopBroadcast, waitForState } from './browser.ts';
-import { startRelay, type RelayProcess } from '../../../harness/relay-process.ts';
-import { startRtmpServer, type RtmpServer } from '../../../harness/rtmp-server.ts';
-import { makeToken } from '../../../harness/token.ts';
+import { startRelayFixture, type RelayFixture } from '../../../harness/relay-fixture.ts';
 
-const SECRET = 'go-live-secret-that-is-long-enough-for-hs256';
 const RUNS = 10;
 /** What a user spends before the click: reading the page, pasting a key. */
 const BEFORE_CLICK_MS = 1500;
@@ -26,20 +23,16 @@ const P95_BOUND_MS = 6000;
  */
 const CONNECTING_BOUND_MS = 1000;
 
-let rtmp: RtmpServer;
-let relay: RelayProcess;
+let fx: RelayFixture;
 let browser: Browser;
 
 beforeAll(async () => {
-  rtmp = await startRtmpServer();
-  relay = await startRelay({ RELAY_AUTH_SECRET: SECRET, RELAY_ALLOWED_INGESTS: rtmp.rtmpUrl.replace(/\/live\/$/, '') });
-  browser = await launchBrowser();
+  [fx, browser] = await Promise.all([startRelayFixture(), launchBrowser()]);
 });
 
 afterAll(async () => {
   await browser?.close();
-  await relay?.stop();
-  await rtmp?.stop();
+  await fx?.stop();
 });
 
 /** One run's times, ms from the click. */
@@ -51,11 +44,11 @@ interface Timing {
 
 /** Loads the page, fills the form, then clicks "Go live" and times the page's states until `live`. */
 async function timeGoLive(page: Page, capture: 'webcodecs' | 'mediarecorder', streamKey: string): Promise<Timing> {
-  await page.goto(`${relay.httpUrl}/`);
+  await page.goto(`${fx.relay.httpUrl}/`);
   await page.waitForFunction(() => (document.getElementById('preview') as HTMLVideoElement).videoWidth > 0, undefined, { timeout: 15_000 });
-  await page.fill('#ingest', rtmp.rtmpUrl);
+  await page.fill('#ingest', fx.rtmp.rtmpUrl);
   await page.fill('#stream-key', streamKey);
-  await page.fill('#token', await makeToken(SECRET));
+  await page.fill('#token', await fx.makeToken());
   await page.selectOption('#capture', capture);
   await page.waitForTimeout(BEFORE_CLICK_MS);
   // The clock starts in the click's own handler (capture phase, before the page's), on the page's clock.

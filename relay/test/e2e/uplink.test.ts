@@ -14,10 +14,8 @@ import type { Browser, Page } from 'playwright-core';
 import { launchBusyCameraBrowser } from './busy-camera.ts';
 import { expectCleanDecode, expectIvsReadyRecording } from './recording-checks.ts';
 import { startShapedRelay, type ShapedRelay } from '../../../harness/shaped-relay.ts';
-import { makeToken } from '../../../harness/token.ts';
 import type { BroadcastEventMap } from '../../public/broadcast-client.ts';
 
-const SECRET = 'uplink-e2e-secret-that-is-long-enough';
 const START_BPS = 2_500_000;
 /** The link when nothing is being tested: faster than the stream needs. */
 const FAST_MBIT = 4;
@@ -26,7 +24,7 @@ let shaped: ShapedRelay;
 let browser: Browser;
 
 beforeAll(async () => {
-  shaped = await startShapedRelay({ rateMbit: FAST_MBIT, env: { RELAY_AUTH_SECRET: SECRET } });
+  shaped = await startShapedRelay({ rateMbit: FAST_MBIT });
   browser = await launchBusyCameraBrowser();
 });
 
@@ -72,7 +70,7 @@ async function startBroadcastInPage(capture: 'webcodecs' | 'mediarecorder', stre
       };
       (window as unknown as { uplinkRun: PageRun }).uplinkRun = run;
     },
-    { wsUrl: shaped.wsUrl, ingest: shaped.rtmp.rtmpUrl, streamKey, token: await makeToken(SECRET), startBps: START_BPS, capture },
+    { wsUrl: shaped.wsUrl, ingest: shaped.rtmp.rtmpUrl, streamKey, token: await shaped.makeToken(), startBps: START_BPS, capture },
   );
   return page;
 }
