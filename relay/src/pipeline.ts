@@ -116,9 +116,12 @@ function common(progress: 'pipe:1' | 'pipe:2'): string[] {
 
 function encode(plan: PipelinePlan): string[] {
   const input = [
-    // A small probe with no analysis window starts the output at once. (-fflags +nobuffer is
-    // deliberately absent: with it FFmpeg 5.1 drops the first GOP of video.)
-    '-probesize', '32768', '-analyzeduration', '0',
+    // The declared codecs' parameters are in the container header; FFmpeg still reads packets
+    // until the probe size (its analysis window, 5 s with 0, ends later). 8 KiB ends the probe
+    // with the first key frame (read whole) and the audio before it, so the output opens on the
+    // browser's first chunk; 32 KiB held it for three MediaRecorder chunks (~0.7 s). (-fflags
+    // +nobuffer is deliberately absent: with it FFmpeg 5.1 drops the first GOP of video.)
+    '-probesize', '8192', '-analyzeduration', '0',
     // Only a transcode decodes video; copied video is never decoded.
     ...(plan.video === 'transcode' ? ['-max_pixels', String(TRANSCODE.maxInputPixels)] : []),
     '-f', plan.inputFormat, '-i', 'pipe:0',

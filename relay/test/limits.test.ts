@@ -69,7 +69,7 @@ describe('RELAY_LIVE_TIMEOUT_MS', () => {
     socket.ws.send(start('sk_dribbler_1a2b3c'));
     await until(messages, 'ready');
     const readyAt = Date.now();
-    // Far more often than RELAY_MEDIA_TIMEOUT_MS (10 s), far too little for FFmpeg's 32 KiB probe.
+    // Far more often than RELAY_MEDIA_TIMEOUT_MS (10 s), far too little for FFmpeg's 8 KiB probe.
     const clip = new Uint8Array(await Bun.file(await makeTestMedia('h264-opus-mkv', 6)).arrayBuffer());
     for (let i = 0; !socket.isClosed() && Date.now() - readyAt < 15_000; i++) {
       socket.ws.send(clip.subarray(i, i + 1));
