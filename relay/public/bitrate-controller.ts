@@ -54,6 +54,14 @@ export interface BitrateStep {
 export const CONGESTED_AFTER_MS = 10_000;
 /** A new target leaves this share of the measured uplink free, so that the backlog drains. */
 const HEADROOM = 0.85;
+/**
+ * The link is the bottleneck only while this much media (ms) waits in the socket as well. A
+ * browser on a busy machine hands bytes to its network process late, so a fast link can show a
+ * steady backlog: the bytes drained then are only what the recorder made, and lowering to them
+ * would lower again and again. A link slower than the stream makes the backlog grow past this
+ * within a second.
+ */
+const BOTTLENECK_BACKLOG_MS = 250;
 /** How often the target is reconsidered. */
 const ADAPT_EVERY_MS = 250;
 /**
@@ -114,12 +122,13 @@ export class BitrateController {
     // The bytes handed over since the last look were recorded at the target then in force: this one.
     const backlogMs = this.queued.sample(sample.bufferedAmount, sample.sentBytes, this.target + this.limits.audioBitsPerSecond);
     let congested: string | undefined;
+    const bottleneck = this.estimator.linkLimited && backlogMs >= BOTTLENECK_BACKLOG_MS;
     // Dropping frames is the link not keeping up too, even while Chromium's steps leave the socket empty for a moment.
-    if (this.estimator.linkLimited || this.dropping) this.lastLimitedAt = sample.at;
+    if (bottleneck || this.dropping) this.lastLimitedAt = sample.at;
     if (this.limits.inPlace) {
       if (this.lastAdaptAt === undefined || sample.at - this.lastAdaptAt >= ADAPT_EVERY_MS) {
         this.lastAdaptAt = sample.at;
-        this.adapt(sample.at);
+        this.adapt(sample.at, bottleneck);
       }
       congested = this.checkMinimum(sample);
       if (backlogMs >= DROP_FROM_MS) this.dropping = true;
@@ -146,11 +155,11 @@ export class BitrateController {
   }
 
   /** Down to what the link carries while it is the bottleneck, or one probe up once it has kept up for a while. */
-  private adapt(at: number): void {
+  private adapt(at: number, bottleneck: boolean): void {
     const { minVideoBitsPerSecond: min, maxVideoBitsPerSecond: max, audioBitsPerSecond: audio } = this.limits;
     const uplink = this.estimator.bitsPerSecond;
     const sinceChange = this.lastChangeAt === undefined ? Number.POSITIVE_INFINITY : at - this.lastChangeAt;
-    if (this.estimator.linkLimited && uplink !== undefined) {
+    if (bottleneck && uplink !== undefined) {
       const fits = clamp(Math.round(uplink * HEADROOM - audio), min, max);
       if (fits < this.target && sinceChange >= LOWER_EVERY_MS) this.change(fits, at);
       return;

@@ -173,6 +173,31 @@ describe('bitrate follows the uplink in place', () => {
     expect(sim.reports.every((r) => r.report.videoBitsPerSecond === 2_500_000)).toBe(true);
   });
 
+  test('a fast link behind a busy browser (a steady backlog that does not grow) lowers nothing, and a lowered target climbs back', () => {
+    // A browser on a loaded machine hands bytes to its network process late: bufferedAmount holds
+    // the last `delayMs` of sends all the time, though the link carries everything sent. Drained
+    // bytes then equal what the recorder made; taken for the link's rate, each lowering would
+    // make the next one (2.5 → 0.5 Mbit/s on the bench's uncapped phase).
+    for (const start of [undefined, 1_000_000]) {
+      const controller = new BitrateController({ ...LIMITS, startVideoBitsPerSecond: start });
+      const delayMs = 150;
+      const sends: { at: number; bytes: number }[] = [];
+      let sent = 0;
+      const targets: number[] = [];
+      for (let at = FRAME_MS; at < 30_000; at += FRAME_MS) {
+        while (sends.length > 0 && sends[0]!.at <= at - delayMs) sends.shift();
+        const step = controller.sample({ at, bufferedAmount: sends.reduce((n, s) => n + s.bytes, 0), sentBytes: sent });
+        if (step.changed) targets.push(step.videoBitsPerSecond);
+        expect(step.drop).toBe(false);
+        const bytes = ((step.videoBitsPerSecond + LIMITS.audioBitsPerSecond) * FRAME_MS) / 8000;
+        sends.push({ at, bytes });
+        sent += bytes;
+      }
+      expect(targets.every((t, i) => t > (targets[i - 1] ?? start ?? 0))).toBe(true);
+      expect(controller.videoBitsPerSecond).toBe(LIMITS.maxVideoBitsPerSecond);
+    }
+  });
+
   test('cap 0.3 Mbit/s: down to the minimum at once, then CONGESTED after CONGESTED_AFTER_MS, saying what the link carried', () => {
     const controller = new BitrateController(LIMITS);
     const sim = simulate(controller, 300_000);
