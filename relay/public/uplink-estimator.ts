@@ -2,7 +2,8 @@
  * What the uplink carries, measured from the WebSocket's drain rate: over a window, the bytes that
  * left the socket are the bytes handed to `send()` minus the growth of `bufferedAmount`. That is
  * the link's rate only while the socket had a backlog the whole window (the link was the
- * bottleneck); a socket that emptied only shows what the recorder produced, a lower bound.
+ * bottleneck); a socket that emptied only shows what the recorder produced, a lower bound. So the
+ * link's rate is taken since the backlog began (at least MIN_SPAN_MS back, at most HORIZON_MS).
  *
  * Pure logic: fed samples with their own clock, so tests drive it with synthetic drains.
  */
@@ -18,14 +19,14 @@ export interface DrainSample {
 }
 
 /**
- * The drain rate is averaged over this much history. Chromium's `bufferedAmount` falls in steps
+ * The drain rate is averaged over at most this much history. Chromium's `bufferedAmount` falls in steps
  * (it counts what the page has not yet passed to the network process, which takes bytes in
  * batches as the kernel's send buffer frees up): on a link at 1.5 Mbit/s it sits still for a few
  * hundred ms, then drops by tens of KB. Over a second and a half the steps average out to the
  * link's rate; much longer would keep the faster past in the measure after the link slowed.
  */
 export const HORIZON_MS = 1500;
-/** No measure from less history than this. */
+/** No measure from less history than this: Chromium's steps need some averaging. */
 const MIN_SPAN_MS = 750;
 /** A backlog under this (bytes) counts as an empty socket: the link is not what limits the rate. */
 const IDLE_BYTES = 1024;
@@ -54,16 +55,27 @@ export class UplinkEstimator {
     for (let i = 0; i < history.length - 1; i++) {
       if (history[i]!.bufferedAmount > IDLE_BYTES) busy += history[i + 1]!.at - history[i]!.at;
     }
-    const drained = sample.sentBytes - first.sentBytes - (sample.bufferedAmount - first.bufferedAmount);
-    // Never negative: a stand-in socket (or a browser's accounting) may grow faster than what was sent.
-    const rate = (Math.max(0, drained) * 8 * 1000) / span;
     this.limited = busy >= BUSY_SHARE * span;
     if (this.limited) {
-      this.estimate = rate;
-    } else if (this.estimate !== undefined && rate > this.estimate) {
+      // Only since the backlog began: before it the socket drained what was sent, and a link that
+      // just slowed down would be measured with its faster past in it.
+      this.estimate = drainRate(this.backlogStart(sample.at - MIN_SPAN_MS), sample);
+      return;
+    }
+    const rate = drainRate(first, sample);
+    if (this.estimate !== undefined && rate > this.estimate) {
       // The link carried all that was sent: it is at least that fast, whatever it was before.
       this.estimate = rate;
     }
+  }
+
+  /** The first sample of the backlog the socket holds now, but none later than `latest` (a measure needs some history). */
+  private backlogStart(latest: number): DrainSample {
+    const history = this.history;
+    let start = history.length - 1;
+    while (start > 0 && history[start - 1]!.bufferedAmount > IDLE_BYTES) start--;
+    while (start > 0 && history[start]!.at > latest) start--;
+    return history[start]!;
   }
 
   /**
@@ -78,6 +90,13 @@ export class UplinkEstimator {
   get linkLimited(): boolean {
     return this.limited;
   }
+}
+
+/** Bits per second that left the socket between two samples: what was sent minus the backlog's growth. */
+function drainRate(from: DrainSample, to: DrainSample): number {
+  const drained = to.sentBytes - from.sentBytes - (to.bufferedAmount - from.bufferedAmount);
+  // Never negative: a stand-in socket (or a browser's accounting) may grow faster than what was sent.
+  return (Math.max(0, drained) * 8 * 1000) / (to.at - from.at);
 }
 
 /** The longest run of chunks remembered: 60 s of one chunk per frame at 30 fps. */

@@ -136,6 +136,18 @@ describe('bitrate follows the uplink in place', () => {
     expect(sim.reports.at(-1)!.report.uplinkBitsPerSecond!).toBeLessThan(1_700_000);
   });
 
+  test('a link that slows down mid-stream: the first lowering already fits it (measured over the backlog, not the faster past)', () => {
+    for (const stepsOf of [0, 200_000]) {
+      const controller = new BitrateController(LIMITS);
+      const sim = simulate(controller, 4_000_000, 40_000, stepsOf);
+      sim.run(10_000);
+      expect(sim.targets).toEqual([]);
+      sim.setLink(1_500_000);
+      sim.run(10_000);
+      expect(sim.targets[0]!.bps).toBeLessThan(1_500_000);
+    }
+  });
+
   test('a browser whose bufferedAmount falls in steps (Chromium): the same within the same bounds', () => {
     const controller = new BitrateController(LIMITS);
     const sim = simulate(controller, 1_500_000, 40_000, 200_000);
