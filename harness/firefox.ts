@@ -15,6 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
+import { withTimeout } from './bounded.ts';
 import { waitFor } from './ports.ts';
 
 /** A private PulseAudio with one null sink. */
@@ -81,11 +82,4 @@ export function launchFirefox(options: FirefoxOptions = {}): Promise<Browser> {
       'media.navigator.permission.disabled': true,
     },
   }), 90_000, 'Firefox to launch');
-}
-
-/** `promise`, or an Error naming `what` after `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

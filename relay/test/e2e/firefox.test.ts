@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'puppeteer-core';
 import { expectCleanDecode, expectIvsReadyRecording, expectWellFormedAvcC } from './recording-checks.ts';
-import { launchFirefox, startPulseAudio, withTimeout, type PulseAudio } from '../../../harness/firefox.ts';
+import { withTimeout } from '../../../harness/bounded.ts';
+import { launchFirefox, startPulseAudio, type PulseAudio } from '../../../harness/firefox.ts';
 import { startRelayFixture, type RelayFixture } from '../../../harness/relay-fixture.ts';
 import type { RelayProcess } from '../../../harness/relay-process.ts';
 import type { RtmpServer } from '../../../harness/rtmp-server.ts';
