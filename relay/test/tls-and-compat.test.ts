@@ -26,14 +26,18 @@ async function servedFingerprint(port: number): Promise<string> {
   });
 }
 
+/** A handshake on loopback takes milliseconds; this bounds a busy machine's. */
+const OPENSSL_TIMEOUT_MS = 20_000;
+
 /**
  * The suite openssl's own client negotiates with the relay for these `s_client` options, or
  * `undefined` when the handshake fails: a client independent of Bun's TLS stack.
  */
 async function negotiated(port: number, options: string[]): Promise<string | undefined> {
-  const client = Bun.spawn(['openssl', 's_client', '-connect', `127.0.0.1:${port}`, ...options], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+  const client = Bun.spawn(['openssl', 's_client', '-connect', `127.0.0.1:${port}`, ...options], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', timeout: OPENSSL_TIMEOUT_MS });
   void client.stdin.end();
   const [out] = await Promise.all([new Response(client.stdout).text(), client.exited]);
+  if (client.signalCode) throw new Error(`openssl s_client ${options.join(' ')} did not finish within ${OPENSSL_TIMEOUT_MS} ms`);
   const suite = /Cipher is (\S+)/.exec(out)?.[1];
   return suite === undefined || suite === '(NONE)' ? undefined : suite;
 }
@@ -69,7 +73,7 @@ describe('TLS', () => {
   test('only forward-secret AEAD suites: no CBC, no SHA-1 MAC, no RSA key exchange, nothing before TLS 1.2', async () => {
     // Self-signed is an ECDSA key; provided here an RSA one, so both families of suites are seen.
     const proc = Bun.spawn(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes',
-      '-keyout', join(dir, 'rsa-key.pem'), '-out', join(dir, 'rsa-cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stderr: 'ignore' });
+      '-keyout', join(dir, 'rsa-key.pem'), '-out', join(dir, 'rsa-cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stderr: 'ignore', timeout: OPENSSL_TIMEOUT_MS });
     expect(await proc.exited).toBe(0);
     const ecdsa = await startRelay({ RELAY_TLS: 'self-signed', RELAY_AUTH_SECRET: SECRET });
     const rsa = await startRelay({
@@ -98,7 +102,7 @@ describe('TLS', () => {
 
   test('provided: the PEM from the environment is what is served', async () => {
     const proc = Bun.spawn(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stderr: 'ignore' });
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost'], { stderr: 'ignore', timeout: OPENSSL_TIMEOUT_MS });
     expect(await proc.exited).toBe(0);
     const cert = await readFile(join(dir, 'cert.pem'), 'utf8');
     const key = await readFile(join(dir, 'key.pem'), 'utf8');
