@@ -26,7 +26,7 @@ export function goLiveSection(g: GoLiveResults | undefined): string[] {
     '',
     `Measured ${when(g.measuredAt)} (load ${g.loadBefore.join(' / ')}) with \`BENCH_ONLY=go-live bun bench/run-bench.ts\`:`
     + ' the relay\'s own page (relay/public, served by a relay on 127.0.0.1) in Debian Chromium with its fake camera, a fresh browser context per run (cold cache),'
-    + ' the page loaded and its preview playing before the click; H.264, the path forced in the form. Times are the page\'s own: the click event\'s timestamp and the first moment the status panel shows each state.'
+    + ' the page loaded, its preview playing and the form filled 1.5 s before the click; H.264, the path forced in the form. Times are the page\'s own: the click event\'s timestamp and the first moment the status panel shows each state.'
     + ' Seconds, p50 / p95 / max.',
     '',
     '| capture path | runs | click → live | click → connecting | connecting → ready | ready → live |',
