@@ -62,6 +62,16 @@ const HEADROOM = 0.85;
  * within a second.
  */
 const BOTTLENECK_BACKLOG_MS = 250;
+/**
+ * Media that left the page but had not reached the relay (the relay's `receivedBytes`, every 2 s):
+ * the browser's network process, the kernel's send buffer and the link's own queue. They can hold
+ * seconds of media on a slow link while `bufferedAmount` stays empty, so a probe above the link
+ * is seen there first. From this much the link is the bottleneck; under the lower mark it keeps up.
+ */
+const IN_FLIGHT_FROM_MS = 400;
+const IN_FLIGHT_CLEAR_MS = 150;
+/** A relay report this soon after a change still shows mostly what was sent before it. */
+const REPORT_SETTLES_MS = 1000;
 /** How often the target is reconsidered. */
 const ADAPT_EVERY_MS = 250;
 /**
@@ -93,6 +103,12 @@ export class BitrateController {
   private lastLimitedAt: number | undefined;
   private lastReportAt: number | undefined;
   private dropping = false;
+  /** The relay's latest count of what it received, with the page's own count when it arrived. */
+  private relay: { readonly at: number; readonly receivedBytes: number } | undefined;
+  /** What the latest relay report (not taken too soon after a change) says: media in flight past the page, and what the link delivered. */
+  private inFlight: InFlight | undefined;
+  /** When the last relay report showed the way to it clear, if it ever did. */
+  private lastClearAt: number | undefined;
   /** Since when the link has carried less than the minimum needs (at the minimum), and how many bytes had left the socket then. */
   private belowMinimum: { readonly since: number; readonly left: number } | undefined;
 
@@ -115,6 +131,22 @@ export class BitrateController {
     return this.estimator.bitsPerSecond;
   }
 
+  /**
+   * Feeds the relay's count of the bytes it received (`stats.receivedBytes`), with the page's own
+   * look at the socket when it arrived; it stands until the next one.
+   */
+  relayReceived(at: number, receivedBytes: number, socket: DrainSample): void {
+    const left = socket.sentBytes - socket.bufferedAmount;
+    const ms = (Math.max(0, left - receivedBytes) * 8 * 1000) / (this.target + this.limits.audioBitsPerSecond);
+    const previous = this.relay;
+    const deliveredBps = previous && at > previous.at ? ((receivedBytes - previous.receivedBytes) * 8 * 1000) / (at - previous.at) : undefined;
+    this.relay = { at, receivedBytes };
+    // Taken this soon after a change, it mostly shows what was sent before it: the last one stands.
+    if (this.lastChangeAt !== undefined && at < this.lastChangeAt + REPORT_SETTLES_MS) return;
+    this.inFlight = { at, ms, ...(deliveredBps !== undefined ? { deliveredBps } : {}) };
+    if (ms < IN_FLIGHT_CLEAR_MS) this.lastClearAt = at;
+  }
+
   /** Feeds one look at the socket (taken before a chunk is sent, or on the leg's clock). */
   sample(sample: DrainSample): BitrateStep {
     this.estimator.sample(sample);
@@ -122,13 +154,14 @@ export class BitrateController {
     // The bytes handed over since the last look were recorded at the target then in force: this one.
     const backlogMs = this.queued.sample(sample.bufferedAmount, sample.sentBytes, this.target + this.limits.audioBitsPerSecond);
     let congested: string | undefined;
-    const bottleneck = this.estimator.linkLimited && backlogMs >= BOTTLENECK_BACKLOG_MS;
+    const inFlight = this.inFlight;
+    const bottleneck = (this.estimator.linkLimited && backlogMs >= BOTTLENECK_BACKLOG_MS) || (inFlight?.ms ?? 0) >= IN_FLIGHT_FROM_MS;
     // Dropping frames is the link not keeping up too, even while Chromium's steps leave the socket empty for a moment.
     if (bottleneck || this.dropping) this.lastLimitedAt = sample.at;
     if (this.limits.inPlace) {
       if (this.lastAdaptAt === undefined || sample.at - this.lastAdaptAt >= ADAPT_EVERY_MS) {
         this.lastAdaptAt = sample.at;
-        this.adapt(sample.at, bottleneck);
+        this.adapt(sample.at, bottleneck, inFlight);
       }
       congested = this.checkMinimum(sample);
       if (backlogMs >= DROP_FROM_MS) this.dropping = true;
@@ -155,9 +188,10 @@ export class BitrateController {
   }
 
   /** Down to what the link carries while it is the bottleneck, or one probe up once it has kept up for a while. */
-  private adapt(at: number, bottleneck: boolean): void {
+  private adapt(at: number, bottleneck: boolean, inFlight: InFlight | undefined): void {
     const { minVideoBitsPerSecond: min, maxVideoBitsPerSecond: max, audioBitsPerSecond: audio } = this.limits;
-    const uplink = this.estimator.bitsPerSecond;
+    // Held up past the page, what reached the relay is what the link carried.
+    const uplink = (inFlight && inFlight.ms >= IN_FLIGHT_FROM_MS ? inFlight.deliveredBps : undefined) ?? this.estimator.bitsPerSecond;
     const sinceChange = this.lastChangeAt === undefined ? Number.POSITIVE_INFINITY : at - this.lastChangeAt;
     if (bottleneck && uplink !== undefined) {
       const fits = clamp(Math.round(uplink * HEADROOM - audio), min, max);
@@ -165,7 +199,10 @@ export class BitrateController {
       return;
     }
     const keptUpFor = this.lastLimitedAt === undefined ? Number.POSITIVE_INFINITY : at - this.lastLimitedAt;
-    if (this.target < max && keptUpFor >= PROBE_AFTER_MS && sinceChange >= PROBE_AFTER_MS) {
+    // With the relay's counts, a probe waits for one taken since the last change that shows the way clear.
+    const clearSinceChange = this.lastClearAt !== undefined && this.lastClearAt >= (this.lastChangeAt ?? -Infinity) + REPORT_SETTLES_MS;
+    const clear = this.relay === undefined || clearSinceChange;
+    if (this.target < max && clear && keptUpFor >= PROBE_AFTER_MS && sinceChange >= PROBE_AFTER_MS) {
       this.change(Math.min(max, Math.round(Math.max(this.target * PROBE_FACTOR, this.target + PROBE_MIN_STEP))), at);
     }
   }
@@ -203,6 +240,13 @@ export class BitrateController {
     return `The upload carried ${mbit(carried)} Mbit/s for ${Math.round(elapsed / 1000)} s, less than the lowest bitrate needs `
       + `(${mbit(min)} Mbit/s of video and ${mbit(audio)} Mbit/s of audio); the broadcast stopped.`;
   }
+}
+
+/** What a relay report says: media in flight past the page (ms), and what the link delivered since the report before. */
+interface InFlight {
+  readonly at: number;
+  readonly ms: number;
+  readonly deliveredBps?: number;
 }
 
 function clamp(value: number, min: number, max: number): number {

@@ -127,7 +127,7 @@ export type BroadcastErrorCode =
   | 'TOKEN_FAILED';
 
 /** Statistics: the relay's `stats` message plus what the client knows. */
-export interface BroadcastStats extends Omit<StatsMessage, 'type'> {
+export interface BroadcastStats extends Omit<StatsMessage, 'type' | 'receivedBytes'> {
   /** Bytes queued in this browser's WebSocket, not yet sent. */
   readonly bufferedAmount: number;
   /** The video bitrate the recorder aims at now. */

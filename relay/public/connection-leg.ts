@@ -61,6 +61,8 @@ export interface LegOptions {
 export interface UplinkFollower {
   readonly inPlace: boolean;
   sample(sample: DrainSample): BitrateStep;
+  /** The relay's count of what it received (`stats.receivedBytes`), with a look at the socket when it arrived. */
+  relayReceived?(at: number, receivedBytes: number, socket: DrainSample): void;
 }
 
 /** What a leg tells the broadcast running it. */
@@ -223,6 +225,11 @@ export class ConnectionLeg {
   }
 
   private onStats(message: StatsMessage): void {
+    // A relay that does not count what it received (older than the field) leaves the follower to the socket alone.
+    if (typeof message.receivedBytes === 'number' && this.current === 'recording') {
+      const at = performance.now();
+      this.options.bitrate?.relayReceived?.(at, message.receivedBytes, { at, bufferedAmount: this.ws.bufferedAmount, sentBytes: this.sentBytes });
+    }
     this.events.stats(message, this.ws.bufferedAmount);
   }
 

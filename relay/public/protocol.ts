@@ -98,6 +98,8 @@ export interface StatsMessage {
   readonly speed: number;
   readonly droppedFrames: number;
   readonly bufferedBytes: number;
+  /** Bytes of every binary frame the relay has received on this connection so far, dropped or not. */
+  readonly receivedBytes: number;
   /** Times the output failed and the session reconnected (or is reconnecting). */
   readonly reconnects: number;
   /** Milliseconds the session has not been live since it first was: every outage, the current one included. */

@@ -3,12 +3,26 @@ import type { Output } from './outputs/output.ts';
 import type { ServerMessage } from './protocol.ts';
 import { metric } from './telemetry.ts';
 
+/** How often a session sends `stats` (docs/protocol.md#messages-from-the-relay). */
+export const STATS_INTERVAL_MS = 2000;
+
 /**
  * A session's `stats` frames (docs/protocol.md#messages-from-the-relay) and the metrics sent with
- * them. One per FFmpeg reading the client's stream: dropped frames are counted from its start.
+ * them, for the whole session: dropped frames are counted from the current FFmpeg's start.
  */
 export class StatsReport {
   private reportedDrops = 0;
+  private receivedBytes = 0;
+
+  /** Counts a binary frame as it arrives, dropped or not: the client compares it with what it sent. */
+  received(bytes: number): void {
+    this.receivedBytes += bytes;
+  }
+
+  /** A new FFmpeg reads the stream: it counts its dropped frames from 0. */
+  restarted(): void {
+    this.reportedDrops = 0;
+  }
 
   /** The next `stats` frame; `progress` only while the stream is live (FFmpeg's numbers mean nothing before). */
   next(output: Output | undefined, progress: FfmpegProgress | undefined): ServerMessage {
@@ -19,6 +33,7 @@ export class StatsReport {
       speed: round(progress?.speed ?? 0),
       droppedFrames: progress?.droppedFrames ?? 0,
       bufferedBytes: output?.bufferedBytes ?? 0,
+      receivedBytes: this.receivedBytes,
       reconnects: output?.reconnects ?? 0,
       downMs: output?.downMs(Date.now()) ?? 0,
       ...(destinations ? { destinations } : {}),

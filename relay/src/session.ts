@@ -11,13 +11,11 @@ import type { PendingTicket } from './pending.ts';
 import type { PipelinePlan } from './pipeline.ts';
 import { CLOSE_CODES, frameTooBig, parseClientMessage, SessionError, type ServerMessage, type StartMessage } from './protocol.ts';
 import type { SessionHost, SocketData } from './session-host.ts';
-import { StatsReport } from './session-stats.ts';
+import { STATS_INTERVAL_MS, StatsReport } from './session-stats.ts';
 import { checkStart } from './start-check.ts';
 import { forgetSecrets, log, metric, registerSecrets } from './telemetry.ts';
 
 type State = 'awaiting-start' | 'validating' | 'streaming' | 'reconnecting' | 'stopping' | 'closed';
-
-const STATS_INTERVAL_MS = 2000;
 
 /**
  * One client connection: start message, checks, output, media, and the end of it all. The session
@@ -47,7 +45,7 @@ export class Session implements BufferHolder {
   private paused = false;
   private stopReason?: 'client' | 'drain';
   private progress?: FfmpegProgress;
-  private stats = new StatsReport();
+  private readonly stats = new StatsReport();
   private mediaBytes = 0;
   /** After a later `ready`: binary frames belong to the old recording until the client's `resume`. */
   private awaitingResume = false;
@@ -88,7 +86,10 @@ export class Session implements BufferHolder {
   /** Called for every frame from the client. */
   message(data: string | Uint8Array): void {
     if (this.state === 'closed') return;
-    if (typeof data !== 'string') this.host.delayTrace?.frameArrived(data);
+    if (typeof data !== 'string') {
+      this.stats.received(data.byteLength);
+      this.host.delayTrace?.frameArrived(data);
+    }
     const tooBig = frameTooBig(data, this.state === 'awaiting-start' || this.state === 'validating', this.host.config.maxMessageBytes);
     if (tooBig) {
       this.fail(tooBig);
@@ -289,8 +290,7 @@ export class Session implements BufferHolder {
     log('info', 'output restarted', { session: this.id, attempt, ffmpegPid: this.output?.pid });
     this.awaitingResume = true;
     this.mediaBytes = 0;
-    // The new FFmpeg counts its dropped frames from 0.
-    this.stats = new StatsReport();
+    this.stats.restarted();
     this.progress = undefined;
     this.beginRecording();
   }
@@ -354,9 +354,8 @@ export class Session implements BufferHolder {
     this.state = 'closed';
     this.clearTimers();
     this.leavePending();
-    log(err.code === 'INTERNAL' ? 'error' : 'warn', 'session failed', {
-      session: this.id, code: err.code, closeCode: err.closeCode, reason: err.message, started,
-    });
+    const fields = { session: this.id, code: err.code, closeCode: err.closeCode, reason: err.message, started };
+    log(err.code === 'INTERNAL' ? 'error' : 'warn', 'session failed', fields);
     metric('SessionsFailed', 1, 'Count', { Code: err.code });
     this.send({ type: 'error', code: err.code, message: err.message });
     try {

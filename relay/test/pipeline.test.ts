@@ -51,11 +51,16 @@ async function streamAndProbe(kind: MediaKind, ingest: string, key: string, expe
   expect(result.closeCode).toBe(1000);
   expect(result.stats.length).toBeGreaterThan(0);
   for (const s of result.stats) {
-    expect(Object.keys(s).sort()).toEqual(['bitrateKbps', 'bufferedBytes', 'downMs', 'droppedFrames', 'fps', 'reconnects', 'speed', 'type']);
+    expect(Object.keys(s).sort()).toEqual(['bitrateKbps', 'bufferedBytes', 'downMs', 'droppedFrames', 'fps', 'receivedBytes', 'reconnects', 'speed', 'type']);
     for (const k of ['bitrateKbps', 'fps', 'speed', 'droppedFrames', 'bufferedBytes']) expect(typeof s[k]).toBe('number');
     // Never interrupted: no reconnect, no time down.
     expect([s.reconnects, s.downMs]).toEqual([0, 0]);
   }
+  // What the relay has received so far: growing with the stream, never more than was sent.
+  const received: number[] = result.stats.map((s) => s.receivedBytes);
+  expect(received.every((n, i) => n >= (received[i - 1] ?? 0))).toBe(true);
+  expect(received.at(-1)!).toBeGreaterThan(0);
+  expect(received.at(-1)!).toBeLessThanOrEqual(Bun.file(file).size);
   const probe = await probeRecording(await rtmp.waitForRecording(key));
   expect(probe.videoCodec).toBe('h264');
   expect(probe.audioCodec).toBe('aac');

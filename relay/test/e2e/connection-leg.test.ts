@@ -495,6 +495,25 @@ describe('connection leg: upload backlog', () => {
     expect(await leg.outcome).toEqual({ kind: 'failed', code: 'CONGESTED', message: 'The upload carried 0.10 Mbit/s for 10 s.', failover: false });
   });
 
+  test('the relay\'s count of what it received reaches the follower with the socket\'s own count; a relay without it leaves the follower alone', async () => {
+    const reports: { received: number; sent: number; buffered: number }[] = [];
+    const step: BitrateStep = { videoBitsPerSecond: 1_000_000, changed: false, drop: false };
+    const follower = {
+      inPlace: true,
+      sample: () => step,
+      relayReceived: (_at: number, received: number, s: { bufferedAmount: number; sentBytes: number }) => {
+        reports.push({ received, sent: s.sentBytes, buffered: s.bufferedAmount });
+      },
+    };
+    const { socket, recorder } = recordingLeg({ bitrate: follower });
+    recorder.chunk('12345');
+    recorder.chunk('1234567890');
+    socket.bufferedAmount = 6;
+    socket.receive({ type: 'stats', bitrateKbps: 1, fps: 30, speed: 1, droppedFrames: 0, bufferedBytes: 0, receivedBytes: 9, reconnects: 0, downMs: 0 });
+    socket.receive({ type: 'stats', bitrateKbps: 1, fps: 30, speed: 1, droppedFrames: 0, bufferedBytes: 0, reconnects: 0, downMs: 0 });
+    expect(reports).toEqual([{ received: 9, sent: 15, buffered: 6 }]);
+  });
+
   test('the recorder\'s last chunk after stop is not judged for congestion', async () => {
     const { leg, socket, recorder, calls } = recordingLeg({}, { congested: (verdict) => verdict === 'reduce' });
     leg.stop();

@@ -17,11 +17,15 @@ const FRAME_MS = 1000 / 30;
  * link's rate, and takes the page's queue (what `bufferedAmount` counts) only in batches, once half
  * of it is free: `bufferedAmount` sits still, then falls by a batch.
  */
-function simulate(controller: BitrateController, linkBps: number, keyFrameBytes = 0, stepsOf = 0) {
+function simulate(controller: BitrateController, linkBps: number, keyFrameBytes = 0, stepsOf = 0, relayEveryMs = 0) {
   let now = 0;
   let buffered = 0;
   let hidden = 0;
   let sent = 0;
+  let delivered = 0;
+  let nextRelayAt = relayEveryMs;
+  /** The most media (ms at the rate in force) that waited anywhere between the recorder and the relay. */
+  let worstQueuedMs = 0;
   let drop = false;
   let frames = 0;
   const reports: { at: number; report: BitrateReport }[] = [];
@@ -36,6 +40,12 @@ function simulate(controller: BitrateController, linkBps: number, keyFrameBytes 
     get now() {
       return now;
     },
+    get worstQueuedMs() {
+      return worstQueuedMs;
+    },
+    resetWorst() {
+      worstQueuedMs = 0;
+    },
     setLink(bps: number) {
       linkBps = bps;
     },
@@ -45,15 +55,24 @@ function simulate(controller: BitrateController, linkBps: number, keyFrameBytes 
       while (now < until && !congested) {
         now += FRAME_MS;
         if (stepsOf > 0) {
-          hidden = Math.max(0, hidden - (linkBps * FRAME_MS) / 8000);
+          const out = Math.min(hidden, (linkBps * FRAME_MS) / 8000);
+          hidden -= out;
+          delivered += out;
           if (hidden <= stepsOf / 2) {
             const batch = Math.min(buffered, stepsOf - hidden);
             hidden += batch;
             buffered -= batch;
           }
         } else {
-          buffered = Math.max(0, buffered - (linkBps * FRAME_MS) / 8000);
+          const out = Math.min(buffered, (linkBps * FRAME_MS) / 8000);
+          buffered -= out;
+          delivered += out;
         }
+        if (relayEveryMs > 0 && now >= nextRelayAt) {
+          nextRelayAt += relayEveryMs;
+          controller.relayReceived(now, delivered, { at: now, bufferedAmount: buffered, sentBytes: sent });
+        }
+        worstQueuedMs = Math.max(worstQueuedMs, ((sent - delivered) * 8000) / (controller.videoBitsPerSecond + LIMITS.audioBitsPerSecond));
         const step = controller.sample({ at: now, bufferedAmount: buffered, sentBytes: sent });
         if (step.report) reports.push({ at: now, report: step.report });
         if (step.changed) targets.push({ at: now, bps: step.videoBitsPerSecond });
@@ -146,6 +165,36 @@ describe('bitrate follows the uplink in place', () => {
       sim.run(10_000);
       expect(sim.targets[0]!.bps).toBeLessThan(1_500_000);
     }
+  });
+
+  test('a deep buffer past the page hides a slow link: the relay\'s counts show it, and little waits on the way', () => {
+    // 400 KB between the page and the link (the network process and the kernel's send buffer):
+    // bufferedAmount stays empty while seconds of media queue there. Without the relay's counts
+    // the follower probes on above the link; with them (every 2 s, as `stats`) it holds below it.
+    const run = (relayEveryMs: number) => {
+      const controller = new BitrateController(LIMITS);
+      const sim = simulate(controller, 4_000_000, 40_000, 400_000, relayEveryMs);
+      sim.run(10_000);
+      sim.setLink(1_500_000);
+      sim.run(20_000);
+      sim.resetWorst();
+      sim.run(40_000);
+      return { sim, controller };
+    };
+    const blind = run(0);
+    expect(blind.sim.worstQueuedMs).toBeGreaterThan(2000);
+    const { sim, controller } = run(2000);
+    expect(sim.worstQueuedMs).toBeLessThan(1500);
+    expect(sim.congested).toBeUndefined();
+    expect(controller.videoBitsPerSecond).toBeLessThan(1_500_000);
+    const late = sim.reports.filter((r) => r.at > 40_000).map((r) => r.report.videoBitsPerSecond);
+    expect(late.reduce((a, b) => a + b, 0) / late.length).toBeGreaterThan(0.6 * 1_500_000);
+    // And back up when the link is fast again, within the 30 s the shaped-link test allows.
+    sim.setLink(4_000_000);
+    const recovered = sim.now;
+    sim.run(30_000);
+    const back = sim.targets.find((t) => t.at > recovered && t.bps === LIMITS.maxVideoBitsPerSecond);
+    expect(back!.at - recovered).toBeLessThan(30_000);
   });
 
   test('a browser whose bufferedAmount falls in steps (Chromium): the same within the same bounds', () => {
