@@ -17,7 +17,10 @@ import { QueuedMedia, UplinkEstimator, type DrainSample } from './uplink-estimat
 export interface BitrateReport {
   /** The video encoder's target now. */
   readonly videoBitsPerSecond: number;
-  /** What the uplink carries, measured from the socket's drain rate; absent until the link was once the bottleneck. */
+  /**
+   * What the uplink carries, measured while it was the bottleneck (from the socket's drain rate, or
+   * from what reached the relay), raised since to what a clear link carried; absent until then.
+   */
   readonly uplinkBitsPerSecond?: number;
   /** The media waiting in the browser's socket, in ms of recording (each byte at the bitrate it was recorded at). */
   readonly backlogMs: number;
@@ -103,6 +106,8 @@ export class BitrateController {
   private lastLimitedAt: number | undefined;
   private lastReportAt: number | undefined;
   private dropping = false;
+  /** The uplink as last measured (see BitrateReport.uplinkBitsPerSecond). */
+  private uplink: number | undefined;
   /** The relay's latest count of what it received, with the page's own count when it arrived. */
   private relay: { readonly at: number; readonly receivedBytes: number } | undefined;
   /** What the latest relay report (not taken too soon after a change) says: media in flight past the page, and what the link delivered. */
@@ -128,7 +133,7 @@ export class BitrateController {
   }
 
   get uplinkBitsPerSecond(): number | undefined {
-    return this.estimator.bitsPerSecond;
+    return this.uplink;
   }
 
   /**
@@ -141,6 +146,8 @@ export class BitrateController {
     const previous = this.relay;
     const deliveredBps = previous && at > previous.at ? ((receivedBytes - previous.receivedBytes) * 8 * 1000) / (at - previous.at) : undefined;
     this.relay = { at, receivedBytes };
+    if (deliveredBps !== undefined && ms >= IN_FLIGHT_FROM_MS) this.uplink = deliveredBps;
+    else if (deliveredBps !== undefined && this.uplink !== undefined && deliveredBps > this.uplink) this.uplink = deliveredBps;
     // Taken this soon after a change, it mostly shows what was sent before it: the last one stands.
     if (this.lastChangeAt !== undefined && at < this.lastChangeAt + REPORT_SETTLES_MS) return;
     this.inFlight = { at, ms, ...(deliveredBps !== undefined ? { deliveredBps } : {}) };
@@ -150,6 +157,11 @@ export class BitrateController {
   /** Feeds one look at the socket (taken before a chunk is sent, or on the leg's clock). */
   sample(sample: DrainSample): BitrateStep {
     this.estimator.sample(sample);
+    // A socket that keeps up shows only what was sent, and the buffers past it may have taken it:
+    // with the relay's counts, only those raise the measure.
+    const measured = this.estimator.bitsPerSecond;
+    const raised = this.relay === undefined && (this.uplink === undefined || (measured ?? 0) > this.uplink);
+    if (measured !== undefined && (this.estimator.linkLimited || raised)) this.uplink = measured;
     const before = this.target;
     // The bytes handed over since the last look were recorded at the target then in force: this one.
     const backlogMs = this.queued.sample(sample.bufferedAmount, sample.sentBytes, this.target + this.limits.audioBitsPerSecond);
@@ -161,7 +173,7 @@ export class BitrateController {
     if (this.limits.inPlace) {
       if (this.lastAdaptAt === undefined || sample.at - this.lastAdaptAt >= ADAPT_EVERY_MS) {
         this.lastAdaptAt = sample.at;
-        this.adapt(sample.at, bottleneck, inFlight);
+        this.adapt(sample.at, bottleneck);
       }
       congested = this.checkMinimum(sample);
       if (backlogMs >= DROP_FROM_MS) this.dropping = true;
@@ -170,7 +182,7 @@ export class BitrateController {
     const changed = this.target !== before;
     const due = changed || this.lastReportAt === undefined || sample.at - this.lastReportAt >= REPORT_EVERY_MS;
     if (due) this.lastReportAt = sample.at;
-    const uplink = this.estimator.bitsPerSecond;
+    const uplink = this.uplink;
     const report: BitrateReport | undefined = due
       ? {
         videoBitsPerSecond: this.target,
@@ -188,10 +200,9 @@ export class BitrateController {
   }
 
   /** Down to what the link carries while it is the bottleneck, or one probe up once it has kept up for a while. */
-  private adapt(at: number, bottleneck: boolean, inFlight: InFlight | undefined): void {
+  private adapt(at: number, bottleneck: boolean): void {
     const { minVideoBitsPerSecond: min, maxVideoBitsPerSecond: max, audioBitsPerSecond: audio } = this.limits;
-    // Held up past the page, what reached the relay is what the link carried.
-    const uplink = (inFlight && inFlight.ms >= IN_FLIGHT_FROM_MS ? inFlight.deliveredBps : undefined) ?? this.estimator.bitsPerSecond;
+    const uplink = this.uplink;
     const sinceChange = this.lastChangeAt === undefined ? Number.POSITIVE_INFINITY : at - this.lastChangeAt;
     if (bottleneck && uplink !== undefined) {
       const fits = clamp(Math.round(uplink * HEADROOM - audio), min, max);
@@ -219,7 +230,7 @@ export class BitrateController {
    */
   private checkMinimum(sample: DrainSample): string | undefined {
     const { minVideoBitsPerSecond: min, audioBitsPerSecond: audio } = this.limits;
-    const uplink = this.estimator.bitsPerSecond;
+    const uplink = this.uplink;
     const left = sample.sentBytes - sample.bufferedAmount;
     // An episode ends only when the link has kept up for a while (or the target rose): a socket
     // that empties for a moment does not end it.
