@@ -1,5 +1,6 @@
 /**
- * The video bitrate a broadcast aims at, given what the uplink carries (uplink-estimator.ts):
+ * The video bitrate a broadcast aims at, given what the uplink carries (uplink-estimator.ts, and
+ * the relay's count of what reached it, which sees the buffers past the page):
  * lowered to fit the link as soon as the link is the bottleneck, raised again step by step once it
  * keeps up, never outside [minimum, maximum], and given up on when even the minimum does not fit
  * for CONGESTED_AFTER_MS (docs/embedding.md#slow-uplinks).
@@ -110,8 +111,8 @@ export class BitrateController {
   private uplink: number | undefined;
   /** The relay's latest count of what it received, with the page's own count when it arrived. */
   private relay: { readonly at: number; readonly receivedBytes: number } | undefined;
-  /** What the latest relay report (not taken too soon after a change) says: media in flight past the page, and what the link delivered. */
-  private inFlight: InFlight | undefined;
+  /** Media on the way past the page (ms) by the latest relay report not taken too soon after a change. */
+  private inFlightMs: number | undefined;
   /** When the last relay report showed the way to it clear, if it ever did. */
   private lastClearAt: number | undefined;
   /** Since when the link has carried less than the minimum needs (at the minimum), and how many bytes had left the socket then. */
@@ -144,13 +145,14 @@ export class BitrateController {
     const left = socket.sentBytes - socket.bufferedAmount;
     const ms = (Math.max(0, left - receivedBytes) * 8 * 1000) / (this.target + this.limits.audioBitsPerSecond);
     const previous = this.relay;
+    // What reached the relay since its last count: the link's rate while media waits on the way.
     const deliveredBps = previous && at > previous.at ? ((receivedBytes - previous.receivedBytes) * 8 * 1000) / (at - previous.at) : undefined;
     this.relay = { at, receivedBytes };
     if (deliveredBps !== undefined && ms >= IN_FLIGHT_FROM_MS) this.uplink = deliveredBps;
     else if (deliveredBps !== undefined && this.uplink !== undefined && deliveredBps > this.uplink) this.uplink = deliveredBps;
     // Taken this soon after a change, it mostly shows what was sent before it: the last one stands.
     if (this.lastChangeAt !== undefined && at < this.lastChangeAt + REPORT_SETTLES_MS) return;
-    this.inFlight = { at, ms, ...(deliveredBps !== undefined ? { deliveredBps } : {}) };
+    this.inFlightMs = ms;
     if (ms < IN_FLIGHT_CLEAR_MS) this.lastClearAt = at;
   }
 
@@ -166,8 +168,7 @@ export class BitrateController {
     // The bytes handed over since the last look were recorded at the target then in force: this one.
     const backlogMs = this.queued.sample(sample.bufferedAmount, sample.sentBytes, this.target + this.limits.audioBitsPerSecond);
     let congested: string | undefined;
-    const inFlight = this.inFlight;
-    const bottleneck = (this.estimator.linkLimited && backlogMs >= BOTTLENECK_BACKLOG_MS) || (inFlight?.ms ?? 0) >= IN_FLIGHT_FROM_MS;
+    const bottleneck = (this.estimator.linkLimited && backlogMs >= BOTTLENECK_BACKLOG_MS) || (this.inFlightMs ?? 0) >= IN_FLIGHT_FROM_MS;
     // Dropping frames is the link not keeping up too, even while Chromium's steps leave the socket empty for a moment.
     if (bottleneck || this.dropping) this.lastLimitedAt = sample.at;
     if (this.limits.inPlace) {
@@ -251,13 +252,6 @@ export class BitrateController {
     return `The upload carried ${mbit(carried)} Mbit/s for ${Math.round(elapsed / 1000)} s, less than the lowest bitrate needs `
       + `(${mbit(min)} Mbit/s of video and ${mbit(audio)} Mbit/s of audio); the broadcast stopped.`;
   }
-}
-
-/** What a relay report says: media in flight past the page (ms), and what the link delivered since the report before. */
-interface InFlight {
-  readonly at: number;
-  readonly ms: number;
-  readonly deliveredBps?: number;
 }
 
 function clamp(value: number, min: number, max: number): number {
