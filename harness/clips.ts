@@ -70,6 +70,17 @@ export const BIG_CLIP: ClipRecipe = {
 };
 
 /**
+ * Chromium's MediaRecorder under load: H.264 + Opus Matroska in which every 30th frame carries the
+ * timestamp of the frame before it (two frames stamped with one millisecond).
+ */
+export const EQUAL_STAMPS_CLIP: ClipRecipe = {
+  name: 'h264-opus-mkv-equal-stamps',
+  ext: 'mkv',
+  video: TESTSRC_720P,
+  encode: [...H264_2S_GOP, '-b:v', '2500k', '-bsf:v', 'setts=ts=if(eq(mod(N\\,30)\\,1)\\,PREV_OUTPTS\\,TS)', ...OPUS, '-f', 'matroska'],
+};
+
+/**
  * The path of `recipe` encoded for `seconds`, made once and cached in a temp dir (also across runs);
  * concurrent callers share one encode. Fails, naming the clip, when FFmpeg fails or runs past its bound.
  */

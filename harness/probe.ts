@@ -10,6 +10,8 @@ export interface RecordingProbe {
   height: number;
   /** Whether each stream's decode timestamps only ever increase. */
   timestampsMonotonic: boolean;
+  /** The first decode timestamp that did not increase, and the one before it, when there is one. */
+  timestampProblem?: string;
   /** Whether the first video packet is a key frame (a player can start at the beginning). */
   startsWithKeyframe: boolean;
 }
@@ -36,11 +38,12 @@ export async function probeRecording(path: string): Promise<RecordingProbe> {
   const keyTimes: number[] = [];
   let firstVideoFlags: string | undefined;
   const lastDts: Record<number, number> = {};
-  let timestampsMonotonic = true;
-  for (const p of packets.packets ?? []) {
+  let timestampProblem: string | undefined;
+  for (const [i, p] of (packets.packets ?? []).entries()) {
     const dts = Number.parseFloat(p.dts_time);
     if (Number.isFinite(dts)) {
-      if (lastDts[p.stream_index] !== undefined && dts <= lastDts[p.stream_index]!) timestampsMonotonic = false;
+      const last = lastDts[p.stream_index];
+      if (last !== undefined && dts <= last) timestampProblem ??= `stream ${p.stream_index}, packet ${i}: DTS ${p.dts_time} s after ${last} s`;
       lastDts[p.stream_index] = dts;
     }
     const t = Number.parseFloat(p.pts_time ?? p.dts_time);
@@ -69,7 +72,8 @@ export async function probeRecording(path: string): Promise<RecordingProbe> {
     avStartDeltaS: vStart !== undefined && aStart !== undefined ? Math.abs(vStart - aStart) : Number.POSITIVE_INFINITY,
     width: v?.width ?? 0,
     height: v?.height ?? 0,
-    timestampsMonotonic,
+    timestampsMonotonic: timestampProblem === undefined,
+    timestampProblem,
     startsWithKeyframe: firstVideoFlags?.includes('K') ?? false,
   };
 }

@@ -73,6 +73,15 @@ export const TRANSCODE = {
  */
 export const AAC_ENCODE: readonly string[] = ['-c:a', 'aac', '-aac_coder', 'fast', '-profile:a', 'aac_low', '-b:a', `${TRANSCODE.audioKbps}k`, '-ar', '48000', '-ac', '2'];
 
+/**
+ * Copied video's decode timestamps, made to increase: each DTS at least 1 ms after the one before,
+ * each PTS no earlier than its DTS. Matroska stores no DTS, so FFmpeg derives them, and for the
+ * frames read during the short probe (before it has settled the decode order) it can give the
+ * second frame the first one's; browsers under load also stamp two frames with one millisecond.
+ * A stream whose timestamps are already valid passes unchanged.
+ */
+export const INCREASING_DTS = 'setts=dts=max(DTS\\,PREV_OUTDTS+0.001/TB):pts=max(PTS\\,max(DTS\\,PREV_OUTDTS+0.001/TB))';
+
 /** Options of {@link ffmpegArgs}. */
 export interface FfmpegArgsOptions {
   /** FFmpeg's `-rw_timeout` on the output, in milliseconds. */
@@ -120,7 +129,8 @@ function encode(plan: PipelinePlan): string[] {
     // until the probe size (its analysis window, 5 s with 0, ends later). 8 KiB ends the probe
     // with the first key frame (read whole) and the audio before it, so the output opens on the
     // browser's first chunk; 32 KiB held it for three MediaRecorder chunks (~0.7 s). (-fflags
-    // +nobuffer is deliberately absent: with it FFmpeg 5.1 drops the first GOP of video.)
+    // +nobuffer is deliberately absent: with it FFmpeg 5.1 drops the first GOP of video.) So short
+    // a probe can leave the copied video's first decode times unsettled: see INCREASING_DTS.
     '-probesize', '8192', '-analyzeduration', '0',
     // Only a transcode decodes video; copied video is never decoded.
     ...(plan.video === 'transcode' ? ['-max_pixels', String(TRANSCODE.maxInputPixels)] : []),
@@ -128,7 +138,7 @@ function encode(plan: PipelinePlan): string[] {
     '-map', '0:v:0', '-map', '0:a:0?',
   ];
   const video = plan.video === 'copy'
-    ? ['-c:v', 'copy']
+    ? ['-c:v', 'copy', '-bsf:v', INCREASING_DTS]
     : [
       // Constant frame rate: browsers skip frames under load, and a keyframe can only land on a
       // frame; without duplicates filling the gaps a GOP stretches past 2 s.

@@ -19,6 +19,7 @@ export async function expectIvsReadyRecording(recording: string, seconds: number
   const probe = await probeRecording(recording);
   expect([probe.videoCodec, probe.audioCodec]).toEqual(['h264', 'aac']);
   expect(probe.startsWithKeyframe).toBe(true);
+  if (probe.timestampProblem) console.error(`${recording}: ${probe.timestampProblem}`);
   expect(probe.timestampsMonotonic).toBe(true);
   expect(probe.durationS).toBeGreaterThan(seconds - 2);
   expect(probe.durationS).toBeLessThan(seconds + 10);
