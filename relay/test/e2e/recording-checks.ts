@@ -29,9 +29,9 @@ export async function expectIvsReadyRecording(recording: string, seconds: number
 }
 
 /**
- * Two packets with the same DTS, which the null muxer reports: FLV allows it (its timestamps need only not
- * decrease, and probeRecording checks that), and Chromium's MediaRecorder sometimes stamps two frames with
- * the same millisecond on a busy machine. A DTS that goes back is still an error.
+ * Two decoded frames with the same timestamp, which the null muxer reports as equal DTS: the decoder's
+ * guess, not the recording's (probeRecording checks that every packet's DTS increases). A DTS that goes
+ * back is still an error.
  */
 const EQUAL_DTS = /^\[null @ 0x[0-9a-f]+\] Application provided invalid, non monotonically increasing dts to muxer in stream \d+: (\d+) >= \1$/;
 
