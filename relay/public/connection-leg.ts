@@ -87,6 +87,13 @@ export interface LegEvents {
 // also sampled on a clock: often enough for the uplink follower's half-second windows.
 const BACKLOG_POLL_MS = 250;
 
+/**
+ * The largest binary frame the leg sends: a larger chunk (a key frame at a high bitrate, a noisy
+ * picture) goes as several frames, which the relay joins, instead of passing the relay's 1 MiB
+ * `RELAY_MAX_MESSAGE_BYTES` and ending the session with 1009 (docs/protocol.md#media).
+ */
+export const MAX_MEDIA_FRAME_BYTES = 256 * 1024;
+
 export class ConnectionLeg {
   /** Resolves once, when the leg is settled. Never rejects. */
   readonly outcome: Promise<LegOutcome>;
@@ -260,9 +267,11 @@ export class ConnectionLeg {
     // Looked at before this chunk joins the queue: what is left of the earlier ones is the backlog.
     this.followUplink();
     // In order and unmodified: the relay's FFmpeg reads their concatenation (docs/protocol.md#media).
-    if (event.data.size > 0 && this.ws.readyState === WebSocket.OPEN) {
-      this.ws.send(event.data);
-      this.sentBytes += event.data.size;
+    const chunk = event.data;
+    if (chunk.size > 0 && this.ws.readyState === WebSocket.OPEN) {
+      if (chunk.size <= MAX_MEDIA_FRAME_BYTES) this.ws.send(chunk);
+      else for (let at = 0; at < chunk.size; at += MAX_MEDIA_FRAME_BYTES) this.ws.send(chunk.slice(at, at + MAX_MEDIA_FRAME_BYTES));
+      this.sentBytes += chunk.size;
     }
     this.checkBacklog();
   }

@@ -137,8 +137,8 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'RELAY_MAX_SESSIONS_PER_SUBJECT', key: 'maxSessionsPerSubject', type: 'integer', default: 10, min: 1, doc: 'sessions for one token subject' },
   { name: 'RELAY_MAX_PENDING_CONNECTIONS', key: 'maxPendingConnections', type: 'integer', default: 100, min: 1, doc: 'connections waiting to start' },
   { name: 'RELAY_MAX_PENDING_PER_ADDRESS', key: 'maxPendingPerAddress', type: 'integer', default: 10, min: 1, doc: 'connections waiting to start from one address' },
-  // MediaRecorder chunks are about 100 KB (a 250 ms timeslice at a few Mbit/s): 1 MiB is ample, and
-  // bounds what one frame costs before the relay looks at it.
+  // MediaRecorder chunks are about 100 KB (a 250 ms timeslice at a few Mbit/s) and the browser client
+  // sends at most 256 KiB a frame: 1 MiB is ample, and bounds what one frame costs before the relay looks at it.
   { name: 'RELAY_MAX_MESSAGE_BYTES', key: 'maxMessageBytes', type: 'integer', default: MIB, min: 1024, max: 1024 * MIB, doc: 'largest WebSocket frame' },
   // Once live it is judged on FFmpeg's progress reports, which come once a second.
   { name: 'RELAY_MEDIA_TIMEOUT_MS', key: 'mediaTimeoutMs', type: 'integer', default: 10_000, min: 1000, doc: 'no media this long ends a session with 4408' },

@@ -8,7 +8,7 @@
 import { describe, expect, test } from 'bun:test';
 import type { BufferPolicy } from '../../public/backpressure.ts';
 import type { BitrateStep } from '../../public/bitrate-controller.ts';
-import { ConnectionLeg, type LegEvents, type LegOptions } from '../../public/connection-leg.ts';
+import { ConnectionLeg, MAX_MEDIA_FRAME_BYTES, type LegEvents, type LegOptions } from '../../public/connection-leg.ts';
 import { outcomeOfClose } from '../../public/leg-outcome.ts';
 import type { Recorder } from '../../public/recorder.ts';
 
@@ -163,6 +163,17 @@ describe('connection leg: the way through', () => {
     expect(calls).toEqual(['ready:s1:copy']);
     leg.stop();
     socket.closed(1000);
+  });
+
+  test('a chunk larger than a frame may be goes as consecutive frames whose concatenation is the chunk; a smaller one as itself', async () => {
+    const { socket, recorder } = recordingLeg();
+    const big = new Uint8Array(2 * MAX_MEDIA_FRAME_BYTES + 1000).map((_, i) => i % 251);
+    recorder.ondataavailable?.({ data: new Blob([big]) });
+    recorder.chunk('small');
+    const frames = socket.sent.slice(1) as Blob[];
+    expect(frames.map((f) => f.size)).toEqual([MAX_MEDIA_FRAME_BYTES, MAX_MEDIA_FRAME_BYTES, 1000, 5]);
+    expect(new Uint8Array(await new Blob(frames.slice(0, 3)).arrayBuffer())).toEqual(big);
+    expect(await frames[3]!.text()).toBe('small');
   });
 
   test('bufferedAmount is the socket’s', () => {
