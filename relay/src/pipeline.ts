@@ -78,9 +78,10 @@ export const AAC_ENCODE: readonly string[] = ['-c:a', 'aac', '-aac_coder', 'fast
  * each PTS no earlier than its DTS. Matroska stores no DTS, so FFmpeg derives them, and for the
  * frames read during the short probe (before it has settled the decode order) it can give the
  * second frame the first one's; browsers under load also stamp two frames with one millisecond.
- * A stream whose timestamps are already valid passes unchanged.
+ * A stream whose timestamps are already valid passes unchanged. (`\,` keeps FFmpeg from reading a
+ * comma in the expressions as the start of another filter.)
  */
-export const INCREASING_DTS = 'setts=dts=max(DTS\\,PREV_OUTDTS+0.001/TB):pts=max(PTS\\,max(DTS\\,PREV_OUTDTS+0.001/TB))';
+const INCREASING_DTS = 'setts=dts=max(DTS\\,PREV_OUTDTS+0.001/TB):pts=max(PTS\\,max(DTS\\,PREV_OUTDTS+0.001/TB))';
 
 /** Options of {@link ffmpegArgs}. */
 export interface FfmpegArgsOptions {
