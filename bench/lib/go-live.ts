@@ -2,8 +2,9 @@
 // relay's own page (relay/public, served by the relay) on loopback in Debian Chromium with its fake
 // camera, a fresh browser context (cold cache, like a first visit) per run. The page is loaded and
 // its camera preview playing, and the form filled 1.5 s before the click (what a user takes to
-// paste a key), so the figure is what the click costs, not the page load. The times come from the page itself: the click event's timestamp and the moments the status
-// panel's `data-state` changes, all on the page's own clock (performance.now()).
+// paste a key), so the figure is what the click costs, not the page load. The times come from the
+// page itself: the click event's timestamp and the moments the status panel's `data-state`
+// changes, all on the page's own clock (performance.now()).
 import type { Browser, Page } from 'playwright-core';
 import type { GoLivePath, Spread } from './results.ts';
 import { percentile } from './stats.ts';

@@ -148,8 +148,7 @@ export class BitrateController {
     // What reached the relay since its last count: the link's rate while media waits on the way.
     const deliveredBps = previous && at > previous.at ? ((receivedBytes - previous.receivedBytes) * 8 * 1000) / (at - previous.at) : undefined;
     this.relay = { at, receivedBytes };
-    if (deliveredBps !== undefined && ms >= IN_FLIGHT_FROM_MS) this.uplink = deliveredBps;
-    else if (deliveredBps !== undefined && this.uplink !== undefined && deliveredBps > this.uplink) this.uplink = deliveredBps;
+    if (deliveredBps !== undefined) this.measured(deliveredBps, ms >= IN_FLIGHT_FROM_MS, true);
     // Taken this soon after a change, it mostly shows what was sent before it: the last one stands.
     if (this.lastChangeAt !== undefined && at < this.lastChangeAt + REPORT_SETTLES_MS) return;
     this.inFlightMs = ms;
@@ -161,9 +160,8 @@ export class BitrateController {
     this.estimator.sample(sample);
     // A socket that keeps up shows only what was sent, and the buffers past it may have taken it:
     // with the relay's counts, only those raise the measure.
-    const measured = this.estimator.bitsPerSecond;
-    const raised = this.relay === undefined && (this.uplink === undefined || (measured ?? 0) > this.uplink);
-    if (measured !== undefined && (this.estimator.linkLimited || raised)) this.uplink = measured;
+    const drained = this.estimator.bitsPerSecond;
+    if (drained !== undefined) this.measured(drained, this.estimator.linkLimited, this.relay === undefined);
     const before = this.target;
     // The bytes handed over since the last look were recorded at the target then in force: this one.
     const backlogMs = this.queued.sample(sample.bufferedAmount, sample.sentBytes, this.target + this.limits.audioBitsPerSecond);
@@ -198,6 +196,15 @@ export class BitrateController {
       ...(report ? { report } : {}),
       ...(congested ? { congested } : {}),
     };
+  }
+
+  /**
+   * One measure of the uplink: taken while the link was the bottleneck, it is the uplink; taken
+   * while it kept up, it only shows the link carried at least that, so it may raise the uplink
+   * (when `mayRaise`) once there is one.
+   */
+  private measured(bitsPerSecond: number, whileBottleneck: boolean, mayRaise: boolean): void {
+    if (whileBottleneck || (mayRaise && this.uplink !== undefined && bitsPerSecond > this.uplink)) this.uplink = bitsPerSecond;
   }
 
   /** Down to what the link carries while it is the bottleneck, or one probe up once it has kept up for a while. */

@@ -127,8 +127,8 @@ function common(progress: 'pipe:1' | 'pipe:2'): string[] {
 function encode(plan: PipelinePlan): string[] {
   const input = [
     // The declared codecs' parameters are in the container header; FFmpeg still reads packets
-    // until the probe size (its analysis window, 5 s with 0, ends later). 8 KiB ends the probe
-    // with the first key frame (read whole) and the audio before it, so the output opens on the
+    // until the probe size (its analysis window, 5 s with 0, ends later). 8 KiB usually ends the
+    // probe with the first key frame (read whole) and the audio before it, so the output opens on the
     // browser's first chunk; 32 KiB held it for three MediaRecorder chunks (~0.7 s). (-fflags
     // +nobuffer is deliberately absent: with it FFmpeg 5.1 drops the first GOP of video.) So short
     // a probe can leave the copied video's first decode times unsettled: see INCREASING_DTS.

@@ -5,7 +5,9 @@
  * browser suites next to this file run the same code against a real relay.
  */
 
+import { join } from 'node:path';
 import { describe, expect, test } from 'bun:test';
+import { REPO_ROOT } from '../../../harness/relay-process.ts';
 import type { BufferPolicy } from '../../public/backpressure.ts';
 import type { BitrateStep } from '../../public/bitrate-controller.ts';
 import { ConnectionLeg, MAX_MEDIA_FRAME_BYTES, type LegEvents, type LegOptions } from '../../public/connection-leg.ts';
@@ -174,6 +176,8 @@ describe('connection leg: the way through', () => {
     expect(frames.map((f) => f.size)).toEqual([MAX_MEDIA_FRAME_BYTES, MAX_MEDIA_FRAME_BYTES, 1000, 5]);
     expect(new Uint8Array(await new Blob(frames.slice(0, 3)).arrayBuffer())).toEqual(big);
     expect(await frames[3]!.text()).toBe('small');
+    // docs/protocol.md#media states the same bound.
+    expect(await Bun.file(join(REPO_ROOT, 'docs', 'protocol.md')).text()).toContain(`at most ${MAX_MEDIA_FRAME_BYTES / 1024} KiB in a frame`);
   });
 
   test('bufferedAmount is the socket’s', () => {
